@@ -1,0 +1,365 @@
+"""What a host hands to its plugins: plain dataclasses and typed Protocols.
+
+Public API: :class:`Booking`, :class:`Customer`, :class:`BookableObject`, :class:`Integration`,
+:class:`HttpRequest`, :class:`HttpResponse`, :class:`ConfigEntry`, :class:`KeyRing`, :class:`Job`,
+the host-side errors :class:`HostError`, :class:`BookingConflictError`, :class:`BookingNotFoundError`,
+and the protocols :class:`BookingApi`, :class:`CustomerApi`, :class:`ObjectApi`, :class:`IntegrationApi`,
+:class:`ConfigApi`, :class:`JobQueue`, :class:`HostApi`.
+
+Terminology
+-----------
+ORIGIN
+    A short string naming who made a change: ``"user:<id>"``, ``"system"``, or for a plugin
+    ``"calendar:<integration id>"``. Every write a plugin makes carries its origin, and the host hands
+    the origin back in ``on_booking_status_changed`` so a plugin can ignore its own writes even when
+    they come back through another process.
+TIMES
+    Every datetime crossing this contract is timezone-aware. A host must reject naive datetimes.
+    All-day bookings are expressed as local midnight to local midnight in the object's time zone,
+    with ``all_day=True``.
+
+This module imports nothing from any plugin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from typing import Protocol
+from typing import runtime_checkable
+
+__all__ = [
+    "BookableObject",
+    "Booking",
+    "BookingApi",
+    "BookingConflictError",
+    "BookingNotFoundError",
+    "ConfigApi",
+    "ConfigEntry",
+    "Customer",
+    "CustomerApi",
+    "HostApi",
+    "HostError",
+    "HttpRequest",
+    "HttpResponse",
+    "Integration",
+    "IntegrationApi",
+    "Job",
+    "JobQueue",
+    "KeyRing",
+    "ObjectApi",
+]
+
+
+# --------------------------------------------------------------------------- errors raised by a host
+
+
+class HostError(Exception):
+    """Root of the errors a host raises back at a plugin through this contract."""
+
+
+class BookingNotFoundError(HostError, LookupError):
+    """The booking id does not exist (or was removed)."""
+
+
+class BookingConflictError(HostError):
+    """A booking write broke the host's validation (for example an overlap on the same object).
+
+    Nothing was written. ``reason`` is a human-readable explanation that a plugin may store as a remark.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- plain data
+
+
+@dataclass(frozen=True)
+class BookableObject:
+    """A thing that can be booked (a room, a desk, a car). ``timezone`` is an IANA zone name."""
+
+    id: int
+    name: str
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A customer of the host, found by e-mail for attendee lists and organiser matching."""
+
+    id: int
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A snapshot of one booking. Plugins never mutate it; they call :class:`BookingApi`.
+
+    ``fields`` holds the host's free booking fields (for example ``external_id`` or a meeting join URL);
+    ``channel`` says through which channel it was created (``"web"``, ``"external/google"``, ...).
+    """
+
+    id: int
+    object_id: int
+    start: datetime
+    end: datetime
+    status: str
+    title: str = ""
+    customer_id: int | None = None
+    channel: str = "web"
+    all_day: bool = False
+    fields: Mapping[str, str] = field(default_factory=dict)
+    remarks: tuple[str, ...] = ()
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class Integration:
+    """One configured integration: which provider it uses and whether an admin enabled it."""
+
+    id: str
+    provider: str
+    enabled: bool = True
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ConfigEntry:
+    """A stored config value with its version, for compare-and-set. ``version`` 0 means absent."""
+
+    value: str | None
+    version: int
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """Key material for encrypting what a plugin stores: the current key plus older ones.
+
+    ``keys`` maps a key id to 32 random bytes. New values are written with ``current``; any key
+    still in ``keys`` can decrypt. A host rotates by adding a key, making it current, asking plugins
+    to re-encrypt, then removing the old one.
+    """
+
+    current: str
+    keys: Mapping[str, bytes]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A queued unit of work: a ``name`` owned by one plugin and a payload of plain ids.
+
+    ``attempt`` counts from 1. ``id`` is the host's identifier for logging.
+    """
+
+    id: str
+    name: str
+    payload: Mapping[str, str]
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """An HTTP request under the plugin's URL prefix.
+
+    ``path`` is relative to the prefix and starts with ``/`` (``/google/push``). ``query`` maps each
+    parameter to its values in order; ``headers`` keys are lower-case.
+    """
+
+    method: str
+    path: str
+    query: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    remote_addr: str = ""
+
+    def header(self, name: str, default: str = "") -> str:
+        """Return one header by case-insensitive name."""
+        return self.headers.get(name.lower(), default)
+
+    def arg(self, name: str, default: str = "") -> str:
+        """Return the first value of one query parameter."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """What a plugin answers. ``headers`` must include a ``Content-Type`` when ``body`` is not empty."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- host services
+
+
+@runtime_checkable
+class BookingApi(Protocol):
+    """Read and write bookings. Every write takes the ``origin`` the host reports back in hooks.
+
+    Writes that change status, times or object fire ``on_booking_status_changed`` with that origin.
+    """
+
+    def get(self, booking_id: int) -> Booking:
+        """Return the booking or raise :class:`BookingNotFoundError`."""
+        ...
+
+    def find_by_field(self, field_name: str, value: str) -> list[Booking]:
+        """Return bookings whose free field ``field_name`` equals ``value`` (may be several)."""
+        ...
+
+    def create(
+        self,
+        *,
+        object_id: int,
+        start: datetime,
+        end: datetime,
+        status: str,
+        title: str,
+        channel: str,
+        origin: str,
+        customer_id: int | None = None,
+        all_day: bool = False,
+        fields: Mapping[str, str] | None = None,
+        ignore_validation: bool = False,
+    ) -> Booking:
+        """Create a booking. Raises :class:`BookingConflictError` unless ``ignore_validation``."""
+        ...
+
+    def update_times(
+        self,
+        booking_id: int,
+        *,
+        start: datetime,
+        end: datetime,
+        origin: str,
+        all_day: bool = False,
+        ignore_validation: bool = False,
+    ) -> Booking:
+        """Move a booking. Raises :class:`BookingConflictError` (nothing written) on a validation error
+        unless ``ignore_validation``."""
+        ...
+
+    def set_status(self, booking_id: int, status: str, *, origin: str) -> Booking:
+        """Change the status of a booking."""
+        ...
+
+    def set_field(self, booking_id: int, field_name: str, value: str | None, *, origin: str) -> Booking:
+        """Set (or with ``None`` clear) one free field. Does not fire ``on_booking_status_changed``."""
+        ...
+
+    def add_remark(self, booking_id: int, text: str, *, origin: str) -> Booking:
+        """Append a plain-text remark. Hosts must render remarks as text, never as markup."""
+        ...
+
+
+class CustomerApi(Protocol):
+    """Look up customers."""
+
+    def get(self, customer_id: int) -> Customer | None:
+        """Return the customer, or None."""
+        ...
+
+    def find_by_email(self, email: str) -> Customer | None:
+        """Return the customer with this e-mail (case-insensitive), or None."""
+        ...
+
+
+class ObjectApi(Protocol):
+    """Look up bookable objects."""
+
+    def get(self, object_id: int) -> BookableObject | None:
+        """Return the object, or None."""
+        ...
+
+    def all(self) -> list[BookableObject]:
+        """Return every object (for admin forms)."""
+        ...
+
+
+class IntegrationApi(Protocol):
+    """The integrations an admin configured, and their admin-visible log."""
+
+    def get(self, integration_id: str) -> Integration | None:
+        """Return one integration, or None."""
+        ...
+
+    def all(self) -> list[Integration]:
+        """Return every integration (enabled or not)."""
+        ...
+
+    def log(self, integration_id: str, level: str, message: str) -> None:
+        """Append a line to the integration's admin-visible log. ``level`` is info, warning or error.
+
+        Never pass secrets: the host shows this log to admins as is.
+        """
+        ...
+
+
+class ConfigApi(Protocol):
+    """A per-integration store of raw strings with compare-and-set.
+
+    The host stores values as given; a plugin that needs secrecy encrypts before writing.
+    """
+
+    def get(self, integration_id: str, key: str) -> ConfigEntry:
+        """Return the value and its version (``ConfigEntry(None, 0)`` when absent)."""
+        ...
+
+    def put(self, integration_id: str, key: str, value: str | None, *, expected_version: int | None) -> bool:
+        """Write ``value`` (``None`` deletes). With ``expected_version`` write only if the stored
+        version still equals it (0 = must be absent) and return whether it was written; with
+        ``None`` write unconditionally and return True."""
+        ...
+
+    def keys(self, integration_id: str, prefix: str = "") -> list[str]:
+        """Return the keys of an integration that start with ``prefix``, sorted."""
+        ...
+
+
+class JobQueue(Protocol):
+    """A durable queue the host runs jobs from, delivering each job at least once.
+
+    The host hands a job back to plugins through ``on_job``. A job that raises is retried with backoff.
+    """
+
+    def enqueue(
+        self,
+        name: str,
+        payload: Mapping[str, str],
+        *,
+        dedupe_key: str | None = None,
+        run_at: datetime | None = None,
+    ) -> bool:
+        """Queue a job. With a ``dedupe_key``, a job with the same key that is queued and not yet
+        started absorbs this one (its ``run_at`` moves to the earlier of the two) and False is
+        returned; a job with that key that is already running does not absorb it, so a change that
+        arrives during a run always causes one more run. Returns True when a new job was queued."""
+        ...
+
+
+class HostApi(Protocol):
+    """Everything a host hands to a plugin, passed as ``host`` to every hook."""
+
+    bookings: BookingApi
+    customers: CustomerApi
+    objects: ObjectApi
+    integrations: IntegrationApi
+    config: ConfigApi
+    jobs: JobQueue
+    keyring: KeyRing
+
+    def url_for(self, path: str) -> str:
+        """Return the public absolute URL of a plugin route (``path`` relative to the plugin prefix)."""
+        ...
+
+    def now(self) -> datetime:
+        """Return the host's current time, timezone-aware (tests freeze or inject it)."""
+        ...
+
