@@ -1,0 +1,56 @@
+"""The ``ireserve-calendar`` command: run the reference host, an emulator, the demo, health and keys.
+
+Public API: :func:`main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ireserve-calendar", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    host = sub.add_parser("host", help="run the reference host (HTTP routes, cron, job worker) on a SQLite file")
+    host.add_argument("--db", default="ireserve-devhost.sqlite3", help="SQLite file (created if missing)")
+    host.add_argument("--port", type=int, default=8080)
+    host.add_argument("--public-url", default=None, help="public base URL (default http://127.0.0.1:PORT)")
+    host.add_argument("--cron-interval", type=float, default=30.0, help="seconds between cron ticks")
+
+    emu = sub.add_parser("emulator", help="run a local emulator of Google Calendar or Microsoft Graph")
+    emu.add_argument("kind", choices=["google", "graph"])
+    emu.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free port)")
+    emu.add_argument("--empty", action="store_true", help="start without the demo client, users and calendars")
+
+    demo = sub.add_parser("demo", help="offline round trip: reference host + plugin + emulators, step by step")
+    demo.add_argument("--provider", choices=["all", "google", "outlook"], default="all")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    if args.command == "host":
+        from ireserve_calendar_plugin.devhost.server import run_host
+
+        run_host(args.db, args.port, args.public_url, args.cron_interval)
+        return 0
+    if args.command == "emulator":
+        from ireserve_calendar_plugin.emulators.serve import serve
+
+        serve(args.kind, args.port, seed_demo=not args.empty)
+        return 0
+    if args.command == "demo":
+        from ireserve_calendar_plugin.demo import run_demo
+
+        return run_demo(args.provider)
+    return 2  # pragma: no cover - argparse enforces the choices
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Run an emulator from the command line: ``ireserve-calendar emulator google|graph --port N``.
+
+Public API: :func:`build_emulator`, :func:`serve`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ireserve_calendar_plugin.emulators.core import EmulatorApp
+from ireserve_calendar_plugin.emulators.core import EmulatorServer
+
+__all__ = ["build_emulator", "serve"]
+
+
+def build_emulator(kind: str, *, seed_demo: bool = True) -> EmulatorApp:
+    """Build the emulator ``kind`` (``google`` or ``graph``) set up for local use (loopback http allowed)."""
+    if kind == "google":
+        from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
+
+        google = GoogleCalendarEmulator(allow_http_push=True, allow_loopback_redirects=True)
+        if seed_demo:
+            google.seed_demo()
+        return google
+    if kind == "graph":
+        from ireserve_calendar_plugin.emulators.graph import GraphEmulator
+
+        graph = GraphEmulator(allow_http_notifications=True, allow_loopback_redirects=True)
+        if seed_demo:
+            graph.seed_demo()
+        return graph
+    raise ValueError(f"unknown emulator {kind!r}; choose google or graph")
+
+
+def serve(kind: str, port: int, *, seed_demo: bool = True) -> None:
+    """Serve one emulator on 127.0.0.1 until interrupted."""
+    app = build_emulator(kind, seed_demo=seed_demo)
+    server = EmulatorServer(app, port=port)
+    print(f"{kind} emulator listening on {server.url}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.close()

@@ -1,0 +1,122 @@
+"""Settings of an Outlook / Microsoft 365 integration (delegated or application mode).
+
+Public API: :class:`OutlookSettingsSchema`, :class:`RoomRow`, :data:`DEFAULT_URLS`,
+:func:`is_valid_tenant`, :func:`is_valid_upn`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
+from marshmallow import validates_schema
+
+from ireserve_calendar_plugin.config.schemas import BaseUrl
+from ireserve_calendar_plugin.config.schemas import ProviderSettingsSchema
+from ireserve_calendar_plugin.config.schemas import field_meta
+
+__all__ = ["DEFAULT_URLS", "OutlookSettingsSchema", "RoomRow", "is_valid_tenant", "is_valid_upn"]
+
+DEFAULT_URLS = {
+    "graph_base_url": "https://graph.microsoft.com",
+    "login_base_url": "https://login.microsoftonline.com",
+}
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_UPN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._+'-]{0,62}[A-Za-z0-9_'-])?@"
+                  r"([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+
+
+def is_valid_tenant(value: str, *, allow_multi: bool) -> bool:
+    """A tenant GUID or verified domain; ``common``/``organizations`` only where multi-tenant is allowed."""
+    if allow_multi and value in ("common", "organizations"):
+        return True
+    return bool(_GUID.match(value) or _DOMAIN.match(value))
+
+
+def is_valid_upn(value: str) -> bool:
+    """A mailbox UPN safe to put in a URL path: no ``/``, ``?``, ``#``, ``%`` or ``..``."""
+    return bool(_UPN.match(value)) and ".." not in value
+
+
+class RoomRow(Schema):
+    """One room mailbox (application mode) and the object its bookings land on."""
+
+    upn = fields.String(required=True)
+    object = fields.Integer(required=True, validate=validate.Range(min=1))
+
+    @validates_schema
+    def _upn(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        if not is_valid_upn(data.get("upn", "")):
+            raise ValidationError("Not a valid mailbox address (user@domain).", "upn")
+
+
+class OutlookSettingsSchema(ProviderSettingsSchema):
+    """Outlook: auth mode, tenant, the delegated user's object or the room -> object table."""
+
+    auth_mode = fields.String(
+        load_default="delegated",
+        validate=validate.OneOf(["delegated", "application"]),
+        metadata=field_meta(
+            "Authentication mode",
+            "Delegated: one user's calendar, two-way. Application: many room mailboxes, inbound only.",
+            kind="select",
+            section="Connection",
+            choices=(("delegated", "Delegated (one calendar)"), ("application", "Application (room mailboxes)")),
+        ),
+    )
+    tenant = fields.String(
+        required=True,
+        metadata=field_meta("Tenant", "Tenant id (GUID) or verified domain, e.g. contoso.onmicrosoft.com.",
+                            section="Connection"),
+    )
+    object_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1),
+        metadata=field_meta("Object", "Delegated mode: the object the user's calendar is synced with.",
+                            kind="select", section="Calendars"),
+    )
+    rooms = fields.List(
+        fields.Nested(RoomRow),
+        load_default=list,
+        metadata=field_meta(
+            "Room mailboxes",
+            "Application mode: one row per room mailbox (UPN) and the object it maps to.",
+            kind="table",
+            section="Calendars",
+            columns=(("upn", "Room mailbox (UPN)", "text"), ("object", "Object", "select")),
+        ),
+    )
+    max_concurrency = fields.Integer(
+        load_default=4,
+        validate=validate.Range(min=1, max=16),
+        metadata=field_meta("Concurrent requests", "Requests in flight at once (Outlook allows 4 per mailbox).",
+                            kind="integer", section="Advanced"),
+    )
+    graph_base_url = BaseUrl(load_default=DEFAULT_URLS["graph_base_url"],
+                             metadata=field_meta("Graph base URL", "National clouds use their own host.",
+                                                 kind="url", section="Advanced"))
+    login_base_url = BaseUrl(load_default=DEFAULT_URLS["login_base_url"],
+                             metadata=field_meta("Login base URL", kind="url", section="Advanced"))
+
+    @validates_schema
+    def _mode_rules(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        mode = data.get("auth_mode", "delegated")
+        if not is_valid_tenant(data.get("tenant", ""), allow_multi=mode == "delegated"):
+            raise ValidationError("Give the tenant id (GUID) or its verified domain.", "tenant")
+        if mode == "delegated" and not data.get("object_id"):
+            raise ValidationError("Delegated mode needs the object to sync with.", "object_id")
+        if mode == "application":
+            rooms = data.get("rooms") or []
+            if not rooms:
+                raise ValidationError("Application mode needs at least one room mailbox.", "rooms")
+            upns = [r["upn"].lower() for r in rooms]
+            if len(set(upns)) != len(upns):
+                raise ValidationError("A room mailbox is listed twice.", "rooms")

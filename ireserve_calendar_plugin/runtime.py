@@ -1,0 +1,79 @@
+"""The composition root: from a host and an integration to the objects that serve it.
+
+Public API: :func:`providers`, :func:`provider_for`, :class:`IntegrationContext`, :func:`context_for`,
+:func:`origin_of`, :data:`ORIGIN_PREFIX`.
+
+Nothing here keeps state between calls except the provider registry (loaded once per process from
+entry points): everything workers share lives in the host's storage.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from hookspecs.types import HostApi
+from hookspecs.types import Integration
+from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.providers.base import CalendarProvider
+from ireserve_calendar_plugin.providers.registry import ProviderRegistry
+from ireserve_calendar_plugin.providers.registry import load_providers
+
+__all__ = ["ORIGIN_PREFIX", "IntegrationContext", "context_for", "origin_of", "provider_for", "providers"]
+
+#: Origins of this plugin's own writes are ``calendar:<integration id>``.
+ORIGIN_PREFIX = "calendar:"
+
+_registry: ProviderRegistry | None = None
+_registry_lock = threading.Lock()
+
+
+def providers() -> ProviderRegistry:
+    """Return the provider registry, loading entry points on first use."""
+    global _registry
+    with _registry_lock:
+        if _registry is None:
+            _registry = load_providers()
+        return _registry
+
+
+def reset_providers() -> None:
+    """Forget the loaded registry (tests that install providers on the fly)."""
+    global _registry
+    with _registry_lock:
+        _registry = None
+
+
+def provider_for(integration: Integration) -> CalendarProvider | None:
+    """Return a provider instance for the integration, or None when no installed provider serves it."""
+    registry = providers()
+    if integration.provider not in registry:
+        return None
+    return registry.get(integration.provider)()
+
+
+def origin_of(integration_id: str) -> str:
+    """The origin string this plugin writes with for one integration."""
+    return f"{ORIGIN_PREFIX}{integration_id}"
+
+
+@dataclass(frozen=True)
+class IntegrationContext:
+    """What serving one integration needs: the host, the integration, its provider and its store."""
+
+    host: HostApi
+    integration: Integration
+    provider: CalendarProvider
+    store: SecureConfig
+
+    @property
+    def origin(self) -> str:
+        return origin_of(self.integration.id)
+
+
+def context_for(host: HostApi, integration: Integration) -> IntegrationContext | None:
+    """Build the context of an integration this plugin serves, or None."""
+    provider = provider_for(integration)
+    if provider is None:
+        return None
+    return IntegrationContext(host, integration, provider, SecureConfig(host.config, host.keyring, integration.id))
