@@ -17,10 +17,9 @@ from hookspecs.types import HttpRequest
 from hookspecs.types import HttpResponse
 from hookspecs.types import Integration
 from hookspecs.types import Job
-from ireserve_calendar_plugin.config.form import SETTINGS_KEY
-from ireserve_calendar_plugin.config.form import build_form
-from ireserve_calendar_plugin.config.form import submit_form
-from ireserve_calendar_plugin.runtime import context_for
+from ireserve_calendar_plugin import services
+from ireserve_calendar_plugin.admin import config_form
+from ireserve_calendar_plugin.web import routes
 
 log = logging.getLogger(__name__)
 
@@ -29,32 +28,26 @@ log = logging.getLogger(__name__)
 def on_config_form(
     host: HostApi, integration: Integration, submitted: Mapping[str, object] | None
 ) -> ConfigForm | None:
-    ctx = context_for(host, integration)
-    if ctx is None:
-        return None
-    if submitted is None:
-        return build_form(host, integration, ctx.provider, ctx.store.load(SETTINGS_KEY).data)
-    form, _ = submit_form(host, integration, ctx.provider, ctx.store, submitted)
-    return form
+    return config_form(host, integration, submitted)
 
 
 @hookimpl
 def on_booking_status_changed(
     host: HostApi, booking: Booking, old_status: str | None, new_status: str, origin: str
 ) -> None:
-    return None
+    services.booking_changed(host, booking, origin)
 
 
 @hookimpl
 def on_cron_tick(host: HostApi, now: datetime) -> None:
-    return None
+    services.cron_tick(host, now)
 
 
 @hookimpl
 def on_http_route(host: HostApi, request: HttpRequest) -> HttpResponse | None:
-    return None
+    return routes.handle(host, request)
 
 
 @hookimpl
 def on_job(host: HostApi, job: Job) -> bool | None:
-    return None
+    return services.run_job(host, job)

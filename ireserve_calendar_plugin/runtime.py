@@ -11,15 +11,31 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from hookspecs.types import HostApi
 from hookspecs.types import Integration
+from ireserve_calendar_plugin.config.form import load_settings
 from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.base import CalendarProvider
 from ireserve_calendar_plugin.providers.registry import ProviderRegistry
 from ireserve_calendar_plugin.providers.registry import load_providers
+from ireserve_calendar_plugin.sync.engine import SyncEngine
+from ireserve_calendar_plugin.sync.model import SyncOptions
 
-__all__ = ["ORIGIN_PREFIX", "IntegrationContext", "context_for", "origin_of", "provider_for", "providers"]
+__all__ = [
+    "ORIGIN_PREFIX",
+    "IntegrationContext",
+    "backend_context",
+    "context_for",
+    "engine_for",
+    "origin_of",
+    "provider_for",
+    "providers",
+    "push_address",
+    "served_integrations",
+]
 
 #: Origins of this plugin's own writes are ``calendar:<integration id>``.
 ORIGIN_PREFIX = "calendar:"
@@ -77,3 +93,39 @@ def context_for(host: HostApi, integration: Integration) -> IntegrationContext |
     if provider is None:
         return None
     return IntegrationContext(host, integration, provider, SecureConfig(host.config, host.keyring, integration.id))
+
+
+def push_address(ctx: IntegrationContext) -> str:
+    """The public URL the provider pushes this integration's notifications to."""
+    return ctx.host.url_for(f"/calendar/push/{ctx.integration.provider}/{ctx.integration.id}")
+
+
+def backend_context(ctx: IntegrationContext, settings: dict[str, Any]) -> BackendContext:
+    return BackendContext(host=ctx.host, integration_id=ctx.integration.id, settings=settings, store=ctx.store,
+                          now=ctx.host.now)
+
+
+def engine_for(ctx: IntegrationContext) -> SyncEngine:
+    """Build the sync engine of a configured integration (raises :class:`NotConfiguredError` if not)."""
+    settings = load_settings(ctx.store, ctx.provider)
+    backend = ctx.provider.backend(backend_context(ctx, settings))
+    return SyncEngine(
+        host=ctx.host,
+        integration_id=ctx.integration.id,
+        backend=backend,
+        store=ctx.store,
+        options=SyncOptions.from_settings(ctx.provider.name, settings),
+        now=ctx.host.now,
+        push_address=push_address(ctx),
+    )
+
+
+def served_integrations(host: HostApi) -> list[IntegrationContext]:
+    """The enabled integrations this plugin serves."""
+    out = []
+    for integration in host.integrations.all():
+        if integration.enabled:
+            ctx = context_for(host, integration)
+            if ctx is not None:
+                out.append(ctx)
+    return out

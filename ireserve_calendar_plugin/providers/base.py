@@ -1,23 +1,72 @@
-"""The provider contract: what a calendar provider class tells the plugin.
+"""The provider contract: what a calendar provider class tells and does for the plugin.
 
-Public API: :class:`CalendarProvider`.
+Public API: :class:`CalendarProvider`, :class:`BackendContext`, :class:`PushNotice`, :class:`PushParse`.
 
-A provider is a class (registered through :mod:`.spec`) that describes one calendar service: its
-settings schema, extra validation that needs the host (object ids, mailbox names), and later the
-sync operations the provider-neutral engine drives. Providers depend on the engine's model, never the
-other way round.
+A provider is a class (registered through :mod:`.spec`) describing one calendar service: its settings
+schema, host-aware validation, its OAuth endpoints, how it reads push notifications, and a factory
+for the :class:`~ireserve_calendar_plugin.sync.ports.CalendarBackend` the provider-neutral engine
+drives. Providers depend on the engine's model and ports, never the other way round.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
 from typing import Any
 from typing import ClassVar
 
-from hookspecs.types import HostApi
-from ireserve_calendar_plugin.config.schemas import ProviderSettingsSchema
+import requests
 
-__all__ = ["CalendarProvider"]
+from hookspecs.types import HostApi
+from hookspecs.types import HttpRequest
+from hookspecs.types import HttpResponse
+from ireserve_calendar_plugin.auth.tokens import TokenSet
+from ireserve_calendar_plugin.config.schemas import ProviderSettingsSchema
+from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.sync.ports import CalendarBackend
+
+__all__ = ["BackendContext", "CalendarProvider", "PushNotice", "PushParse"]
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """Everything a provider needs to talk to its service for one integration.
+
+    ``session`` lets tests and hosts inject a ``requests.Session``; ``sleep`` and ``now`` make retries
+    and expiry testable without waiting.
+    """
+
+    host: HostApi
+    integration_id: str
+    settings: Mapping[str, Any]
+    store: SecureConfig
+    now: Callable[[], datetime]
+    sleep: Callable[[float], None] = time.sleep
+    session: requests.Session | None = None
+
+
+@dataclass(frozen=True)
+class PushNotice:
+    """One notification, provider-neutral. ``kind``: ``handshake`` (nothing to do), ``changed``
+    (sync the calendar), ``resync`` (notifications were missed: sync), ``renew`` (renew or
+    reauthorize the channel) or ``recreate`` (the channel is gone: make a new one, then sync)."""
+
+    channel_id: str
+    secret: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class PushParse:
+    """What a push request holds: the notices, and the status to acknowledge it with."""
+
+    notices: tuple[PushNotice, ...] = ()
+    ack_status: int = 202
+    response: HttpResponse | None = field(default=None)
 
 
 class CalendarProvider:
@@ -37,3 +86,33 @@ class CalendarProvider:
         Returns ``{field: message}``; empty when all is well. Called after the schema loaded cleanly.
         """
         return {}
+
+    # -- connection -----------------------------------------------------------------------------
+    def uses_authorization_code(self, settings: Mapping[str, Any]) -> bool:
+        """Whether an admin connects an account interactively (False for app-only modes)."""
+        return True
+
+    def authorization_url(
+        self, settings: Mapping[str, Any], *, redirect_uri: str, state: str, code_challenge: str
+    ) -> str:
+        """The consent URL to send the admin to (PKCE S256 challenge included)."""
+        raise NotImplementedError
+
+    def exchange_code(
+        self, ctx: BackendContext, *, code: str, redirect_uri: str, code_verifier: str
+    ) -> TokenSet:
+        """Trade an authorization code for tokens. Raises our error types on failure."""
+        raise NotImplementedError
+
+    def revoke_token(self, ctx: BackendContext, token: str) -> None:
+        """Revoke a refresh token we no longer use (best effort; providers without revocation do nothing)."""
+        return None
+
+    # -- sync -----------------------------------------------------------------------------------
+    def backend(self, ctx: BackendContext) -> CalendarBackend:
+        """The engine's port for this integration."""
+        raise NotImplementedError
+
+    def parse_push(self, request: HttpRequest) -> PushParse:
+        """Read a push request (headers and body) into notices. Must not do I/O; must not trust it."""
+        raise NotImplementedError

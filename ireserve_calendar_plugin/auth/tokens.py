@@ -1,0 +1,182 @@
+"""Access and refresh tokens in host storage, shared by every worker, refreshed by compare-and-set.
+
+Public API: :class:`TokenSet`, :class:`TokenStore`, :class:`AccessTokens`, :class:`AuthStatus`.
+
+Tokens live encrypted in the integration's config (``tokens``), never in process memory alone, so
+any worker on any machine uses the same access token and only one refreshes it when it nears
+expiry (a short lease; the others wait for its result). A refresh that hits a lost grant
+(``invalid_grant``) marks the integration "needs reconnect" once, with one admin-visible alert, and
+stops every further attempt until an admin reconnects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import replace
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.errors import AuthExpiredError
+from ireserve_calendar_plugin.errors import NotConfiguredError
+from ireserve_calendar_plugin.sync.state import Leases
+
+__all__ = ["AccessTokens", "AuthStatus", "TokenSet", "TokenStore"]
+
+#: Refresh this long before the access token expires.
+REFRESH_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """What a token endpoint gave us. ``expires_at`` is aware; ``refresh_token`` None for app-only."""
+
+    access_token: str
+    expires_at: datetime
+    refresh_token: str | None = None
+    scopes: tuple[str, ...] = ()
+    account: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "expires_at": self.expires_at.isoformat(),
+            "refresh_token": self.refresh_token,
+            "scopes": list(self.scopes),
+            "account": self.account,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TokenSet:
+        return cls(data["access_token"], datetime.fromisoformat(data["expires_at"]), data.get("refresh_token"),
+                   tuple(data.get("scopes", ())), data.get("account", ""))
+
+    def fresh(self, now: datetime) -> bool:
+        return bool(self.access_token) and self.expires_at - REFRESH_SKEW > now
+
+    def __repr__(self) -> str:  # never print tokens
+        return f"TokenSet(expires_at={self.expires_at.isoformat()}, scopes={self.scopes}, account={self.account!r})"
+
+
+class TokenStore:
+    """The encrypted ``tokens`` document (or another key, e.g. one app-only token per tenant)."""
+
+    def __init__(self, store: SecureConfig, key: str = "tokens") -> None:
+        self._store = store
+        self.key = key
+
+    def load(self) -> tuple[TokenSet | None, int]:
+        doc = self._store.load(self.key)
+        return (TokenSet.from_json(doc.data) if doc.exists else None), doc.version
+
+    def save(self, tokens: TokenSet | None, *, expected_version: int | None) -> bool:
+        return self._store.save(self.key, tokens.to_json() if tokens else None, expected_version=expected_version)
+
+
+class AuthStatus:
+    """Whether the integration's grant works: ``connected``, ``needs_reconnect`` or ``not_connected``."""
+
+    KEY = "auth"
+
+    def __init__(self, store: SecureConfig) -> None:
+        self._store = store
+
+    def get(self) -> dict[str, Any]:
+        return dict(self._store.load(self.KEY, {"state": "not_connected"}).data or {"state": "not_connected"})
+
+    def needs_reconnect(self) -> bool:
+        return self.get().get("state") == "needs_reconnect"
+
+    def mark_needs_reconnect(self, reason: str, now: datetime) -> bool:
+        """Record the lost grant. Returns True only for the first caller (who raises the one alert)."""
+        first = False
+
+        def change(data: dict[str, Any] | None) -> dict[str, Any]:
+            nonlocal first
+            data = dict(data or {})
+            first = data.get("state") != "needs_reconnect"
+            if first:
+                data.update(state="needs_reconnect", reason=reason[:300], since=now.isoformat())
+            return data
+
+        self._store.update(self.KEY, change, default={})
+        return first
+
+    def mark_connected(self, account: str, now: datetime) -> None:
+        self._store.update(self.KEY, lambda _: {"state": "connected", "account": account, "since": now.isoformat()},
+                           default={})
+
+
+class AccessTokens:
+    """Hands out a valid access token, refreshing it when needed, once across all workers.
+
+    ``refresh`` takes the stored :class:`TokenSet` (None in app-only mode) and returns a new one; it
+    raises :class:`AuthExpiredError` when the grant is gone. Google keeps the refresh token (a new
+    one is not returned), Microsoft rotates it: ``refresh`` returns whatever must be stored.
+    """
+
+    def __init__(
+        self,
+        store: SecureConfig,
+        refresh: Callable[[TokenSet | None], TokenSet],
+        *,
+        now: Callable[[], datetime],
+        key: str = "tokens",
+        needs_grant: bool = True,
+        wait: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._tokens = TokenStore(store, key)
+        self._status = AuthStatus(store)
+        self._leases = Leases(store)
+        self._refresh = refresh
+        self._now = now
+        self._key = key
+        self._needs_grant = needs_grant
+        self._wait = wait
+        self.refreshes = 0
+
+    def get(self) -> str:
+        """A valid access token (refreshing first if it expires within five minutes)."""
+        for _ in range(50):
+            tokens, version = self._tokens.load()
+            now = self._now()
+            if self._needs_grant and (tokens is None or not tokens.refresh_token):
+                raise NotConfiguredError("the integration is not connected to an account yet")
+            if self._needs_grant and self._status.needs_reconnect():
+                raise AuthExpiredError("the account must be reconnected by an admin")
+            if tokens is not None and tokens.fresh(now):
+                return tokens.access_token
+            lease = self._leases.acquire(f"token-{self._key}", now, timedelta(seconds=30))
+            if lease is None:
+                self._wait(0.1)  # another worker is refreshing; use its result
+                continue
+            try:
+                return self._refresh_under_lease(tokens, version)
+            finally:
+                self._leases.release(lease)
+        raise AuthExpiredError("could not obtain an access token")
+
+    def _refresh_under_lease(self, tokens: TokenSet | None, version: int) -> str:
+        again, version_now = self._tokens.load()
+        if again is not None and again.fresh(self._now()) and version_now != version:
+            return again.access_token  # refreshed by someone else between our read and our lease
+        try:
+            new = self._refresh(again)
+        except AuthExpiredError as exc:
+            self._status.mark_needs_reconnect(str(exc), self._now())
+            raise
+        self.refreshes += 1
+        if again is not None and new.refresh_token is None and again.refresh_token:
+            new = replace(new, refresh_token=again.refresh_token)  # Google does not rotate
+        self._tokens.save(new, expected_version=version_now)
+        return new.access_token
+
+    def invalidate(self, access_token: str) -> None:
+        """The service rejected ``access_token`` (401): make the next :meth:`get` refresh."""
+        tokens, version = self._tokens.load()
+        if tokens is not None and tokens.access_token == access_token:
+            self._tokens.save(replace(tokens, expires_at=self._now() - timedelta(seconds=1)),
+                              expected_version=version)

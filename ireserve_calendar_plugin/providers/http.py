@@ -1,0 +1,268 @@
+"""The HTTP layer both providers share: one session, timeouts, retries, pacing, host pinning.
+
+Public API: :class:`ApiClient`, :class:`RetryPolicy`, :class:`Pacer`, :func:`parse_retry_after`.
+
+A provider gives :class:`ApiClient` a token source and its own ``raise_for_status`` (the one place
+where that service's answers become our error types). The client then:
+
+- sends every request with a timeout, through one ``requests.Session`` (connection reuse, gzip);
+- refuses any URL outside the configured base URLs (:class:`~ireserve_calendar_plugin.errors.UnsafeUrlError`),
+  so a paging link pointing elsewhere never receives our token;
+- on a 401 invalidates the access token and retries once with a fresh one;
+- retries :class:`~ireserve_calendar_plugin.errors.RetryableError` answers (429, 5xx, rate-limit 403s,
+  timeouts, resets) with exponential backoff and full jitter, never before a ``Retry-After``, up to a
+  bounded number of attempts, then raises the error for the job queue to retry later;
+- paces requests under the integration's budget (:class:`Pacer`) and caps requests in flight.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.errors import ProviderError
+from ireserve_calendar_plugin.errors import RateLimitedError
+from ireserve_calendar_plugin.errors import RetryableError
+from ireserve_calendar_plugin.errors import TransientError
+from ireserve_calendar_plugin.errors import UnsafeUrlError
+
+__all__ = ["ApiClient", "Pacer", "RetryPolicy", "parse_retry_after"]
+
+log = logging.getLogger("ireserve_calendar_plugin.http")
+
+USER_AGENT = "ireserve-calendar-plugin/0.1 (gzip)"
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter. ``attempts`` counts the first try."""
+
+    attempts: int = 5
+    base: float = 1.0
+    cap: float = 32.0
+    max_wait: float = 60.0  # a Retry-After longer than this is left to the job queue
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+
+
+class Pacer:
+    """Keeps an integration under ``per_minute`` requests in any rolling minute, across workers.
+
+    Workers reserve slots in small batches in host storage (``pace`` document, compare-and-set) and
+    spend them locally; a reservation counts for 60 s whether spent or not, so the budget is never
+    exceeded, only sometimes underused.
+    """
+
+    def __init__(self, store: SecureConfig | None, per_minute: int, *, now: Callable[[], datetime],
+                 sleep: Callable[[float], None] = time.sleep, batch: int = 10, key: str = "pace") -> None:
+        self._store = store
+        self.per_minute = per_minute
+        self._now = now
+        self._sleep = sleep
+        self._batch = max(1, min(batch, per_minute))
+        self._key = key
+        self._local = 0
+        self._local_until = datetime.min.replace(tzinfo=UTC)
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def take(self) -> None:
+        """Block until one request may be sent."""
+        with self._lock:
+            while True:
+                now = self._now()
+                if self._local > 0 and now < self._local_until:
+                    self._local -= 1
+                    return
+                wait = self._reserve(now)
+                if wait <= 0:
+                    continue
+                self.waited += wait
+                self._sleep(wait)
+
+    def _reserve(self, now: datetime) -> float:
+        """Reserve a batch; returns 0 on success, else seconds until a slot frees up."""
+        if self._store is None:
+            self._local, self._local_until = self._batch, now + timedelta(seconds=60)
+            return 0.0
+        horizon = now - timedelta(seconds=60)
+        outcome: dict[str, float] = {}
+
+        def change(data: Any) -> Any:
+            live = [(t, n) for t, n in (data or []) if datetime.fromisoformat(t) > horizon]
+            used = sum(n for _, n in live)
+            free = self.per_minute - used
+            if free <= 0:
+                oldest = min(datetime.fromisoformat(t) for t, _ in live)
+                outcome["wait"] = max(0.05, (oldest - horizon).total_seconds())
+                outcome["got"] = 0
+                return live
+            got = min(self._batch, free)
+            outcome["got"] = got
+            outcome["wait"] = 0.0
+            return [*live, (now.isoformat(), got)]
+
+        self._store.update(self._key, change, default=[])
+        if outcome["got"]:
+            self._local, self._local_until = int(outcome["got"]), now + timedelta(seconds=60)
+            return 0.0
+        return outcome["wait"]
+
+
+class ApiClient:
+    """One provider connection's HTTP client (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        allowed_bases: list[str],
+        token: Callable[[], str],
+        invalidate_token: Callable[[str], None],
+        raise_for_status: Callable[[requests.Response], None],
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        pacer: Pacer | None = None,
+        max_in_flight: int | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        session: requests.Session | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.provider = provider
+        self._bases = [self._origin_and_path(b) for b in allowed_bases]
+        self._token = token
+        self._invalidate = invalidate_token
+        self._raise_for_status = raise_for_status
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.pacer = pacer
+        self._gate = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
+        self._sleep = sleep
+        self.session = session or requests.Session()
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"})
+        self._rng = random.Random(seed)
+        self.calls = 0
+        self.slept = 0.0
+
+    @staticmethod
+    def _origin_and_path(url: str) -> tuple[str, str, int | None, str]:
+        parts = urlsplit(url)
+        return (parts.scheme, (parts.hostname or "").lower(), parts.port, parts.path.rstrip("/"))
+
+    def check_url(self, url: str) -> None:
+        """Raise :class:`UnsafeUrlError` unless ``url`` lies under a configured base URL."""
+        try:
+            scheme, host, port, path = self._origin_and_path(url)
+        except ValueError:
+            raise UnsafeUrlError("malformed URL") from None
+        for b_scheme, b_host, b_port, b_path in self._bases:
+            if (scheme, host, port) == (b_scheme, b_host, b_port) and (path == b_path or path.startswith(b_path + "/")):
+                if "/../" in path + "/" or "/./" in path + "/":
+                    break
+                return
+        raise UnsafeUrlError(f"refusing to send a {self.provider} request to a URL outside the configured hosts")
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        auth: bool = True,
+    ) -> requests.Response:
+        """Send one logical request (with retries). Returns a 2xx response or raises our error type."""
+        self.check_url(url)
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            token = self._token() if auth else ""
+            response = self._send(method, url, params, json, headers, token, attempt)
+            if response is not None and response.status_code == 401 and auth and not refreshed:
+                self._invalidate(token)
+                refreshed = True
+                attempt -= 1
+                continue
+            try:
+                if response is None:
+                    raise TransientError(f"{self.provider}: no answer (timeout or connection reset)",
+                                         provider=self.provider)
+                self._raise_for_status(response)
+                return response
+            except RetryableError as exc:
+                if attempt >= self.retry.attempts:
+                    raise
+                wait = self.retry.delay(attempt, self._rng)
+                if exc.retry_after is not None:
+                    if exc.retry_after > self.retry.max_wait:
+                        raise
+                    wait = max(wait, exc.retry_after)
+                log.info("%s %s: %s; retry %d in %.2fs", self.provider, method, type(exc).__name__, attempt, wait)
+                self.slept += wait
+                self._sleep(wait)
+
+    def _send(self, method, url, params, json, headers, token, attempt) -> requests.Response | None:  # type: ignore[no-untyped-def]
+        merged = dict(headers or {})
+        if token:
+            merged["Authorization"] = f"Bearer {token}"
+        if self.pacer is not None:
+            self.pacer.take()
+        if self._gate is not None:
+            self._gate.acquire()
+        try:
+            self.calls += 1
+            return self.session.request(method, url, params=params, json=json, headers=merged, timeout=self.timeout,
+                                        allow_redirects=False)
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            log.info("%s %s: %s (attempt %d)", self.provider, method, type(exc).__name__, attempt)
+            return None
+        finally:
+            if self._gate is not None:
+                self._gate.release()
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def error_from(provider: str, response: requests.Response, message: str, reason: str, *,
+               retryable: type[ProviderError] | None = None, request_id: str = "") -> ProviderError:
+    """Helper for providers' ``raise_for_status``: build an error with status and Retry-After filled in."""
+    cls = retryable or ProviderError
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    if cls is ProviderError and response.status_code == 429:
+        cls = RateLimitedError
+    return cls(message, provider=provider, status=response.status_code, reason=reason,
+               request_id=request_id, retry_after=retry_after)

@@ -1,0 +1,216 @@
+"""What the hooks delegate to: booking changes, cron ticks and jobs, with the error policy.
+
+Public API: :func:`booking_changed`, :func:`cron_tick`, :func:`run_job`, :func:`enqueue`,
+:func:`resume_after_reconnect`.
+
+Error policy of jobs (the plugin decides its own retries, so it can honour ``Retry-After`` and keep
+work through a lost grant):
+
+- a busy calendar (another worker holds its lease): queued again in a few seconds;
+- rate limits and transient failures: recorded on the calendar's health, retried with exponential
+  backoff and jitter, never before the provider's ``Retry-After``;
+- a lost grant (``invalid_grant``): the integration is marked "needs reconnect" with one admin alert;
+  outbound work is parked and re-queued when an admin reconnects; inbound resumes by itself then;
+- a configuration problem or a permanent API error: recorded and logged for the admin, not retried
+  in a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from datetime import timedelta
+
+from hookspecs.types import Booking
+from hookspecs.types import HostApi
+from hookspecs.types import Job
+from ireserve_calendar_plugin.auth.tokens import AuthStatus
+from ireserve_calendar_plugin.errors import AuthExpiredError
+from ireserve_calendar_plugin.errors import CalendarPluginError
+from ireserve_calendar_plugin.errors import ConfigError
+from ireserve_calendar_plugin.errors import PermanentError
+from ireserve_calendar_plugin.errors import RetryableError
+from ireserve_calendar_plugin.errors import StaleStateError
+from ireserve_calendar_plugin.runtime import IntegrationContext
+from ireserve_calendar_plugin.runtime import context_for
+from ireserve_calendar_plugin.runtime import engine_for
+from ireserve_calendar_plugin.runtime import served_integrations
+from ireserve_calendar_plugin.sync.echo import is_own_origin
+from ireserve_calendar_plugin.sync.echo import outbound_suppressed
+from ireserve_calendar_plugin.sync.engine import JOB_CHANNEL
+from ireserve_calendar_plugin.sync.engine import JOB_OUTBOUND
+from ireserve_calendar_plugin.sync.engine import JOB_SYNC
+from ireserve_calendar_plugin.sync.engine import QueuedJob
+from ireserve_calendar_plugin.sync.engine import SyncEngine
+from ireserve_calendar_plugin.sync.engine import backoff_seconds
+from ireserve_calendar_plugin.sync.engine import outbound_job
+from ireserve_calendar_plugin.sync.engine import sync_job
+from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
+
+__all__ = ["booking_changed", "cron_tick", "enqueue", "resume_after_reconnect", "run_job"]
+
+log = logging.getLogger("ireserve_calendar_plugin")
+
+BUSY_RETRY = timedelta(seconds=5)
+MAX_OUTBOUND_ATTEMPTS = 12
+PARKED_KEY = "parked/outbound"
+
+
+def enqueue(host: HostApi, job: QueuedJob) -> bool:
+    return host.jobs.enqueue(job.name, job.payload, dedupe_key=job.dedupe_key, run_at=job.run_at)
+
+
+# --------------------------------------------------------------------------- bookings
+
+
+def booking_changed(host: HostApi, booking: Booking, origin: str) -> None:
+    """Queue an outbound job for every integration that writes this booking's object, except the one
+    whose own write this change is (echo). No API call happens in the hook."""
+    for ctx in served_integrations(host):
+        iid = ctx.integration.id
+        if is_own_origin(origin, iid) or outbound_suppressed(iid):
+            continue
+        try:
+            engine = engine_for(ctx)
+        except ConfigError:
+            continue
+        calendar = engine.backend.calendar_for_object(booking.object_id)
+        linked = booking.fields.get(engine.options.ires_field)
+        if calendar is None and not linked:
+            continue
+        if calendar is not None and not calendar.outbound:
+            where = calendar.label or "the calendar"
+            host.integrations.log(iid, "info", f"Booking {booking.id} not written to {where}: this integration is "
+                                  "inbound only (application mode).")
+            continue
+        enqueue(host, outbound_job(iid, booking.id))
+
+
+# --------------------------------------------------------------------------- cron
+
+
+def cron_tick(host: HostApi, now: datetime) -> int:
+    """Queue due polls and channel renewals of every served integration. Returns jobs queued."""
+    queued = 0
+    for ctx in served_integrations(host):
+        if AuthStatus(ctx.store).needs_reconnect():
+            continue
+        try:
+            engine = engine_for(ctx)
+            jobs = engine.due(now)
+        except ConfigError:
+            continue
+        except CalendarPluginError as exc:
+            log.warning("cron: integration %s: %s", ctx.integration.id, type(exc).__name__)
+            continue
+        queued += sum(enqueue(host, job) for job in jobs)
+    return queued
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def run_job(host: HostApi, job: Job) -> bool | None:
+    """Run one of our jobs; None when the job is not ours."""
+    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL):
+        return None
+    integration = host.integrations.get(job.payload.get("integration", ""))
+    if integration is None or not integration.enabled:
+        return True  # nothing to do for a removed or disabled integration
+    ctx = context_for(host, integration)
+    if ctx is None:
+        return None
+    try:
+        engine = engine_for(ctx)
+    except ConfigError as exc:
+        host.integrations.log(integration.id, "warning", f"Job {job.name} skipped: {exc}")
+        return True
+    if job.name == JOB_OUTBOUND:
+        _run_outbound(ctx, engine, int(job.payload["booking"]), int(job.payload.get("attempt", "1")))
+    else:
+        _run_calendar_job(ctx, engine, job)
+    return True
+
+
+def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> None:
+    host, iid = ctx.host, ctx.integration.id
+    key = job.payload["calendar"]
+    what = "sync" if job.name == JOB_SYNC else "channel"
+    try:
+        if job.name == JOB_SYNC:
+            engine.sync(key)
+        else:
+            outcome = engine.keep_channel(key, job.payload.get("force", ""))
+            if outcome in ("created", "recreated"):
+                enqueue(host, sync_job(iid, key))  # a new channel: catch up on what it could not tell us
+    except CalendarBusyError:
+        enqueue(host, _again(job, host.now() + BUSY_RETRY))
+    except StaleStateError:
+        enqueue(host, _again(job, host.now() + BUSY_RETRY))
+    except AuthExpiredError as exc:
+        _lost_grant(ctx, exc)
+    except RetryableError as exc:
+        engine.record_failure(key, exc, retry_after=exc.retry_after, what=what)
+    except (PermanentError, ConfigError, CalendarPluginError) as exc:
+        when = engine.record_failure(key, exc, what=what)
+        host.integrations.log(iid, "error", f"{what} of calendar {key} failed: {type(exc).__name__}: {exc}. "
+                              f"Next attempt after {when:%Y-%m-%d %H:%M} UTC.")
+
+
+def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, attempt: int) -> None:
+    host, iid = ctx.host, ctx.integration.id
+    try:
+        engine.push_booking(booking_id)
+    except (CalendarBusyError, StaleStateError):
+        enqueue(host, outbound_job(iid, booking_id, host.now() + BUSY_RETRY, attempt))
+    except AuthExpiredError as exc:
+        _park(ctx, booking_id)
+        _lost_grant(ctx, exc)
+    except RetryableError as exc:
+        if attempt >= MAX_OUTBOUND_ATTEMPTS:
+            _park(ctx, booking_id)
+            host.integrations.log(iid, "error", f"Booking {booking_id} could not be written after {attempt} "
+                                  f"attempts ({type(exc).__name__}); parked until the next reconnect or resync.")
+            return
+        delay = max(backoff_seconds(attempt, base=5.0, cap=900.0), exc.retry_after or 0.0)
+        enqueue(host, outbound_job(iid, booking_id, host.now() + timedelta(seconds=delay), attempt + 1))
+    except (PermanentError, ConfigError) as exc:
+        host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {type(exc).__name__}: {exc}")
+
+
+def _again(job: Job, run_at: datetime) -> QueuedJob:
+    payload = dict(job.payload)
+    dedupe = f"{job.name}:{payload['integration']}:{payload.get('calendar', '')}"
+    return QueuedJob(job.name, payload, dedupe, run_at)
+
+
+def _lost_grant(ctx: IntegrationContext, exc: AuthExpiredError) -> None:
+    if AuthStatus(ctx.store).mark_needs_reconnect(str(exc), ctx.host.now()):
+        ctx.host.integrations.log(
+            ctx.integration.id, "error",
+            "The calendar account's authorization was revoked or expired. Reconnect it on the integration's "
+            "settings page; queued changes are kept and will be written after reconnecting.",
+        )
+
+
+def _park(ctx: IntegrationContext, booking_id: int) -> None:
+    ctx.store.update(PARKED_KEY, lambda ids: sorted({*(ids or []), booking_id}), default=[])
+
+
+def resume_after_reconnect(ctx: IntegrationContext) -> int:
+    """Re-queue parked outbound work and a sync of every calendar. Returns jobs queued."""
+    parked: list[int] = []
+
+    def take(ids: list[int] | None) -> list[int]:
+        parked[:] = list(ids or [])
+        return []
+
+    ctx.store.update(PARKED_KEY, take, default=[])
+    queued = sum(enqueue(ctx.host, outbound_job(ctx.integration.id, b)) for b in parked)
+    try:
+        engine = engine_for(ctx)
+    except ConfigError:
+        return queued
+    for calendar in engine.backend.calendars():
+        queued += enqueue(ctx.host, sync_job(ctx.integration.id, calendar.key))
+    return queued

@@ -1,0 +1,138 @@
+"""Push channels (Google watch channels, Graph subscriptions): create, renew, retire, route.
+
+Public API: :class:`ChannelKeeper`, :data:`RENEW_BEFORE`.
+
+Each calendar has at most one live channel, kept in its state with the secret we gave it, and an
+index entry ``chan/<channel id>`` so a notification is routed to its calendar with one read. Renewal
+happens once the expiry the provider returned is within :data:`RENEW_BEFORE`: the new channel is made
+first and indexed, then the old one is stopped, so notifications on either are accepted during the
+handover. Notifications are only triggers: they queue a sync, never carry data we trust.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timedelta
+
+from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.errors import StaleStateError
+from ireserve_calendar_plugin.sync.inbound import LEASE_TTL
+from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
+from ireserve_calendar_plugin.sync.model import CalendarRef
+from ireserve_calendar_plugin.sync.model import Channel
+from ireserve_calendar_plugin.sync.ports import CalendarBackend
+from ireserve_calendar_plugin.sync.state import Leases
+from ireserve_calendar_plugin.sync.state import Schedule
+from ireserve_calendar_plugin.sync.state import StateStore
+
+__all__ = ["RENEW_BEFORE", "ChannelKeeper"]
+
+log = logging.getLogger("ireserve_calendar_plugin.sync")
+
+#: Renew a channel once its expiry is this close (the seeds: within 2 days).
+RENEW_BEFORE = timedelta(days=2)
+
+
+class ChannelKeeper:
+    """Keeps one push channel per calendar alive, and routes notifications to calendars."""
+
+    def __init__(self, *, backend: CalendarBackend, store: SecureConfig, now: Callable[[], datetime]) -> None:
+        self.backend = backend
+        self.store = store
+        self.now = now
+        self.states = StateStore(store)
+        self.leases = Leases(store)
+        self.schedule = Schedule(store)
+
+    # -- routing --------------------------------------------------------------------------------
+    def route(self, channel_id: str, secret: str) -> str | None:
+        """The calendar key of a genuine notification, or None (unknown channel or wrong secret).
+
+        The secret is compared in constant time. Unknown ids cost one read and nothing else.
+        """
+        if not channel_id or len(channel_id) > 256:
+            return None
+        doc = self.store.load(f"chan/{channel_id}")
+        if not doc.exists:
+            return None
+        expected = doc.data.get("secret", "")
+        if not hmac.compare_digest(expected.encode(), secret.encode()):
+            return None
+        return str(doc.data["calendar"])
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def ensure(self, calendar: CalendarRef, address: str, *, force: str = "") -> str:
+        """Make sure ``calendar`` has a live channel. ``force``: ``renew`` or ``recreate``.
+
+        Returns what it did: ``created``, ``renewed``, ``recreated`` or ``ok``.
+        """
+        lease = self.leases.acquire(calendar.key, self.now(), LEASE_TTL)
+        if lease is None:
+            raise CalendarBusyError(f"calendar {calendar.key} is busy")
+        try:
+            return self._ensure(calendar, address, force)
+        finally:
+            self.leases.release(lease)
+
+    def _ensure(self, calendar: CalendarRef, address: str, force: str) -> str:
+        state = self.states.load(calendar.key)
+        now = self.now()
+        current = Channel.from_json(state.channel) if state.channel else None
+        outcome = "ok"
+        if current is None or force == "recreate" or current.expires <= now:
+            new = self.backend.watch(calendar, address)
+            outcome = "created" if current is None else "recreated"
+        elif force == "renew" or current.expires - now <= RENEW_BEFORE:
+            new = self.backend.renew(calendar, current, address)
+            outcome = "renewed"
+        else:
+            new = current
+        retiring = list(state.retiring)
+        if new is not current:
+            self._index(new, calendar.key)
+            if current is not None and current.id != new.id:
+                retiring.append(current.to_json())
+            if not self.states.commit(calendar.key, state.but(channel=new.to_json(), retiring=tuple(retiring))):
+                # lost a race: stop what we just made, the other writer's channel stands
+                self._stop(calendar, new)
+                raise StaleStateError(f"channel state of calendar {calendar.key} changed meanwhile")
+            self.schedule.set(calendar.key, renew=new.expires - RENEW_BEFORE)
+            state = self.states.load(calendar.key)
+        if retiring:
+            self._retire(calendar, state)
+        return outcome
+
+    def _retire(self, calendar: CalendarRef, state) -> None:  # type: ignore[no-untyped-def]
+        """Stop old channels (after the new one is live) and drop them from the index."""
+        kept = []
+        for data in state.retiring:
+            old = Channel.from_json(data)
+            try:
+                self._stop(calendar, old)
+            except Exception:  # a stop that fails is retried on the next run; the old channel expires anyway
+                log.info("could not stop old channel of calendar %s yet", calendar.key)
+                kept.append(data)
+        if not self.states.commit(calendar.key, state.but(retiring=tuple(kept))):
+            log.debug("retiring list of %s changed meanwhile", calendar.key)
+
+    def _stop(self, calendar: CalendarRef, channel: Channel) -> None:
+        self.backend.unwatch(calendar, channel)
+        self.store.delete(f"chan/{channel.id}")
+
+    def _index(self, channel: Channel, calendar_key: str) -> None:
+        self.store.save(f"chan/{channel.id}", {"calendar": calendar_key, "secret": channel.secret},
+                        expected_version=None)
+
+    def drop(self, calendar: CalendarRef) -> None:
+        """Stop every channel of a calendar that is no longer synced."""
+        state = self.states.load(calendar.key)
+        for data in [state.channel, *state.retiring]:
+            if data:
+                try:
+                    self._stop(calendar, Channel.from_json(data))
+                except Exception:
+                    log.info("could not stop a channel of removed calendar %s", calendar.key)
+        self.states.commit(calendar.key, state.but(channel=None, retiring=()))

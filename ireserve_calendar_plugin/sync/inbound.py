@@ -1,0 +1,351 @@
+"""One inbound round for one calendar: page through changes, apply them, then move the cursor.
+
+Public API: :class:`InboundRound`, :class:`RoundResult`, :class:`CalendarBusyError`, :class:`LeaseLostError`.
+
+A round (see the Google and Graph sync guides: developers.google.com/workspace/calendar/api/guides/sync,
+learn.microsoft.com/graph/delta-query-events):
+
+1. takes the calendar's lease (one round per calendar at a time, across workers);
+2. lists changes since the stored cursor, or the whole window when there is none (first run,
+   a cursor the provider declared invalid, or a window that must be re-baselined);
+3. applies each change as soon as its page arrives (pages are streamed, never all held) through the
+   pure rules of :mod:`.plan`, writing with this integration's origin and with outbound suppressed;
+4. after a full listing, treats every linked booking of the window whose event did not appear as
+   deleted (so deletions made while the cursor was stale are not lost), unless that would cancel
+   everything linked at once (mass-deletion guard);
+5. only then commits the new cursor, by compare-and-set and after checking it still holds the lease.
+
+A crash anywhere before 5 leaves the old cursor, and the repeated round is harmless: every change is
+applied idempotently (bookings are matched by the event id stored in them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from hookspecs.types import Booking
+from hookspecs.types import BookingConflictError
+from hookspecs.types import BookingNotFoundError
+from hookspecs.types import HostApi
+from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.errors import CalendarPluginError
+from ireserve_calendar_plugin.errors import StaleStateError
+from ireserve_calendar_plugin.errors import SyncTokenInvalidError
+from ireserve_calendar_plugin.sync import plan
+from ireserve_calendar_plugin.sync.echo import applying_inbound
+from ireserve_calendar_plugin.sync.links import Link
+from ireserve_calendar_plugin.sync.links import LinkStore
+from ireserve_calendar_plugin.sync.model import CalendarRef
+from ireserve_calendar_plugin.sync.model import RemoteEvent
+from ireserve_calendar_plugin.sync.model import SyncOptions
+from ireserve_calendar_plugin.sync.model import Window
+from ireserve_calendar_plugin.sync.ports import CalendarBackend
+from ireserve_calendar_plugin.sync.state import Leases
+from ireserve_calendar_plugin.sync.state import Schedule
+from ireserve_calendar_plugin.sync.state import StateStore
+
+__all__ = ["CalendarBusyError", "InboundRound", "LeaseLostError", "RoundResult"]
+
+log = logging.getLogger("ireserve_calendar_plugin.sync")
+
+#: How long a round may hold its lease without extending it (extended on every page).
+LEASE_TTL = timedelta(minutes=5)
+#: A calendar not synced for this long is polled by cron (the seeds' fallback).
+POLL_AFTER = timedelta(minutes=30)
+#: A full listing is repeated when the window it was taken with has slid this far, so the -90/+365
+#: window stays around today (Graph fixes the window inside the delta token).
+REBASELINE_AFTER = timedelta(days=1)
+#: A full listing that would cancel more than this many linked bookings, while listing no event at
+#: all, is held back and reported instead (vdirsyncer's "storage empty" guard).
+MASS_DELETE_GUARD = 10
+
+
+class CalendarBusyError(CalendarPluginError):
+    """Another worker runs a round of this calendar now; try again shortly."""
+
+
+class LeaseLostError(CalendarPluginError):
+    """The round ran past its lease and another worker may have taken over; nothing was committed."""
+
+
+@dataclass
+class RoundResult:
+    """What a round did, for logs, health and benchmarks."""
+
+    calendar_key: str
+    full: bool = False
+    pages: int = 0
+    events: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    resync_reason: str = ""
+
+    def count(self, name: str) -> None:
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "no changes"
+        kind = f"full ({self.resync_reason})" if self.full else "incremental"
+        return f"{kind} round: {self.pages} page(s), {self.events} event(s): {parts}"
+
+
+def anchor_all_day(event: RemoteEvent, timezone: str) -> RemoteEvent:
+    """Put an all-day event's dates at local midnight of the object's zone (dates keep their day)."""
+    if not event.all_day or event.start is None or event.end is None:
+        return event
+    zone = ZoneInfo(event.timezone or timezone)
+    start = datetime.combine(event.start.date(), time(0), zone)
+    end = datetime.combine(event.end.date(), time(0), zone)
+    return RemoteEvent(**{**event.__dict__, "start": start, "end": end})
+
+
+class InboundRound:
+    """Runs inbound rounds of one integration's calendars (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        host: HostApi,
+        integration_id: str,
+        backend: CalendarBackend,
+        store: SecureConfig,
+        options: SyncOptions,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.host = host
+        self.integration_id = integration_id
+        self.origin = f"calendar:{integration_id}"
+        self.backend = backend
+        self.options = options
+        self.now = now
+        self.links = LinkStore(store)
+        self.states = StateStore(store)
+        self.leases = Leases(store)
+        self.schedule = Schedule(store)
+        self._objects_of: dict[str, frozenset[int]] = {}
+
+    # -- the round ------------------------------------------------------------------------------
+    def run(self, calendar: CalendarRef) -> RoundResult:
+        lease = self.leases.acquire(calendar.key, self.now(), LEASE_TTL)
+        if lease is None:
+            raise CalendarBusyError(f"calendar {calendar.key} is being synced by another worker")
+        try:
+            state = self.states.load(calendar.key)
+            result = RoundResult(calendar.key)
+            try:
+                cursor, window = self._start(state, result)
+                new_cursor = self._pages(calendar, cursor, window, result, lease)
+            except SyncTokenInvalidError:
+                log.info("integration %s calendar %s: cursor invalid, full resync", self.integration_id, calendar.key)
+                result = RoundResult(calendar.key, full=True, resync_reason="sync token no longer valid")
+                window = Window.around(self.now())
+                new_cursor = self._pages(calendar, None, window, result, lease)
+            if not self.leases.holds(lease, self.now()):
+                raise LeaseLostError(f"lease on calendar {calendar.key} lost before commit")
+            done = self.now()
+            committed = state.but(
+                cursor=new_cursor,
+                window_start=window.start,
+                window_end=window.end,
+                resync_reason="",
+                last_sync=done,
+                last_attempt=done,
+                last_error="",
+                error_count=0,
+                counts=dict(result.counts),
+            )
+            if not self.states.commit(calendar.key, committed):
+                raise StaleStateError(f"state of calendar {calendar.key} changed during the round")
+            self.schedule.set(calendar.key, sync=done + POLL_AFTER)
+            log.info("integration %s calendar %s: %s", self.integration_id, calendar.key, result.summary())
+            return result
+        finally:
+            self.leases.release(lease)
+
+    def _start(self, state, result: RoundResult) -> tuple[str | None, Window]:  # type: ignore[no-untyped-def]
+        now = self.now()
+        if state.cursor and state.window_start and now - (state.window_start + timedelta(days=90)) < REBASELINE_AFTER:
+            return state.cursor, Window(state.window_start, state.window_end)
+        result.full = True
+        result.resync_reason = state.resync_reason or ("window re-baseline" if state.cursor else "initial")
+        return None, Window.around(now)
+
+    def _pages(self, calendar: CalendarRef, cursor: str | None, window: Window, result: RoundResult, lease) -> str:  # type: ignore[no-untyped-def]
+        seen: set[str] | None = set() if cursor is None else None
+        new_cursor: str | None = None
+        timezone = self._object_timezone(calendar)
+        with applying_inbound(self.integration_id):
+            for page in self.backend.list_changes(calendar, cursor, window):
+                result.pages += 1
+                for event in page.events:
+                    result.events += 1
+                    if seen is not None and not event.deleted:
+                        seen.add(event.id)
+                    self.apply(calendar, anchor_all_day(event, timezone), window, result)
+                if page.cursor is not None:
+                    new_cursor = page.cursor
+                if self.leases.extend(lease, self.now(), LEASE_TTL) is None:
+                    raise LeaseLostError(f"lease on calendar {calendar.key} lost mid-round")
+            if new_cursor is None:
+                raise CalendarPluginError(f"calendar {calendar.key}: the last page carried no cursor")
+            if seen is not None:
+                self._deletions_since_stale_cursor(calendar, seen, window, result)
+        return new_cursor
+
+    # -- one change -----------------------------------------------------------------------------
+    def apply(self, calendar: CalendarRef, event: RemoteEvent, window: Window, result: RoundResult) -> str:
+        """Match, plan and execute one changed event; returns the action's name."""
+        booking = self._match(calendar, event)
+        link = self.links.get(calendar.key, booking.id) if booking else None
+        customer = None
+        if booking is None and event.organizer_email and not event.deleted:
+            customer = self.host.customers.find_by_email(event.organizer_email)
+        action = plan.plan_inbound(
+            event, booking, link, calendar=calendar, options=self.options, window=window, customer=customer
+        )
+        name = type(action).__name__
+        self._execute(calendar, event, action, booking, link, result)
+        return name
+
+    def _match(self, calendar: CalendarRef, event: RemoteEvent) -> Booking | None:
+        by_field = self.host.bookings.find_by_field(self.options.ires_field, event.id)
+        if by_field:
+            return plan.match_booking(event, by_field=by_field, by_embedded_id=None, by_title_suffix=None,
+                                      options=self.options, calendar_objects=frozenset())
+        objects = self._calendar_objects(calendar)
+        return plan.match_booking(
+            event,
+            by_field=(),
+            by_embedded_id=self._booking_or_none(event.booking_id),
+            by_title_suffix=self._booking_or_none(plan.title_suffix_id(event.title)),
+            options=self.options,
+            calendar_objects=objects,
+        )
+
+    def _execute(self, calendar, event, action, booking, link, result) -> None:  # type: ignore[no-untyped-def]
+        bookings = self.host.bookings
+        field_name = self.options.ires_field
+        if isinstance(action, plan.Skip):
+            result.count("skipped")
+            log.debug("skip event %s: %s", event.id, action.reason)
+            return
+        if isinstance(action, plan.CreateBooking):
+            try:
+                created = bookings.create(
+                    object_id=action.object_id, start=action.start, end=action.end, status=action.status,
+                    title=action.title[:200], channel=self.options.channel, origin=self.origin,
+                    customer_id=action.customer_id, all_day=action.all_day, fields={field_name: event.id},
+                    ignore_validation=action.ignore_validation,
+                )
+            except BookingConflictError as exc:
+                result.count("conflicts")
+                self.host.integrations.log(
+                    self.integration_id, "warning",
+                    f"Calendar event {event.id} ({action.start:%Y-%m-%d %H:%M}) was not booked: {exc.reason}",
+                )
+                return
+            if action.remark:
+                bookings.add_remark(created.id, action.remark, origin=self.origin)
+            self._remember(calendar, created.id, event, link=None)
+            result.count("created")
+            return
+        if isinstance(action, plan.MoveBooking):
+            try:
+                bookings.update_times(action.booking_id, start=action.start, end=action.end, all_day=action.all_day,
+                                      origin=self.origin, ignore_validation=action.ignore_validation)
+                result.count("updated")
+            except BookingConflictError as exc:
+                bookings.add_remark(
+                    action.booking_id,
+                    f"Calendar change not applied ({exc.reason}): the event moved to "
+                    f"{action.start.isoformat()} - {action.end.isoformat()}.",
+                    origin=self.origin,
+                )
+                result.count("conflicts")
+            self._ensure_field(booking, event.id)
+            self._remember(calendar, action.booking_id, event, link)
+            return
+        if isinstance(action, plan.NoChange):
+            self._ensure_field(booking, event.id)
+            self._remember(calendar, action.booking_id, event, link)
+            result.count("unchanged")
+            return
+        if isinstance(action, plan.CancelBooking):
+            bookings.set_status(action.booking_id, action.status, origin=self.origin)
+            result.count("cancelled")
+        else:
+            result.count("unlinked")
+        if booking.fields.get(field_name):
+            bookings.set_field(booking.id, field_name, None, origin=self.origin)
+        self.links.delete(calendar.key, booking.id)
+        if link is not None and link.calendar_key != calendar.key:
+            self.links.delete(link.calendar_key, booking.id)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _remember(self, calendar: CalendarRef, booking_id: int, event: RemoteEvent, link: Link | None) -> None:
+        if link is not None and link.etag == event.etag and link.event_id == event.id and link.state == "linked":
+            return
+        base = link or Link(booking_id, calendar.key)
+        fresh = base.but(event_id=event.id, etag=event.etag, state="linked", idempotency_key="",
+                         join_url=event.join_url or base.join_url)
+        if not self.links.save(fresh):
+            log.debug("link of booking %s changed meanwhile; kept the other writer's", booking_id)
+
+    def _ensure_field(self, booking: Booking, event_id: str) -> None:
+        if booking.fields.get(self.options.ires_field) != event_id:
+            self.host.bookings.set_field(booking.id, self.options.ires_field, event_id, origin=self.origin)
+
+    def _booking_or_none(self, booking_id: int | None) -> Booking | None:
+        if booking_id is None:
+            return None
+        try:
+            return self.host.bookings.get(booking_id)
+        except BookingNotFoundError:
+            return None
+
+    def _calendar_objects(self, calendar: CalendarRef) -> frozenset[int]:
+        """The objects whose bookings live on ``calendar`` (computed once per calendar and round)."""
+        if calendar.key not in self._objects_of:
+            objects = {o.id for o in self.host.objects.all() if self.backend.calendar_for_object(o.id) == calendar}
+            if calendar.inbound_object_id is not None:
+                objects.add(calendar.inbound_object_id)
+            self._objects_of[calendar.key] = frozenset(objects)
+        return self._objects_of[calendar.key]
+
+    def _object_timezone(self, calendar: CalendarRef) -> str:
+        if calendar.inbound_object_id is not None:
+            obj = self.host.objects.get(calendar.inbound_object_id)
+            if obj is not None:
+                return obj.timezone
+        return "UTC"
+
+    def _deletions_since_stale_cursor(
+        self, calendar: CalendarRef, seen: set[str], window: Window, result: RoundResult
+    ) -> None:
+        missing: list[tuple[Booking, Link]] = []
+        for booking_id in self.links.booking_ids(calendar.key):
+            link = self.links.get(calendar.key, booking_id)
+            if link is None or link.state != "linked" or link.event_id in seen:
+                continue
+            booking = self._booking_or_none(booking_id)
+            if booking is None or not window.overlaps(booking.start, booking.end):
+                continue
+            missing.append((booking, link))
+        if not seen and len(missing) > MASS_DELETE_GUARD:
+            result.count("held_back_deletions")
+            self.host.integrations.log(
+                self.integration_id, "error",
+                f"Calendar {calendar.label or calendar.key} listed no events at all, which would cancel "
+                f"{len(missing)} linked bookings; nothing was cancelled. Check the calendar, then resync.",
+            )
+            return
+        for booking, link in missing:
+            event = RemoteEvent(id=link.event_id, deleted=True)
+            action = plan.plan_inbound(event, booking, link, calendar=calendar, options=self.options, window=window)
+            self._execute(calendar, event, action, booking, link, result)

@@ -1,0 +1,171 @@
+"""Outbound: make a booking's calendar event match the booking as it is now.
+
+Public API: :class:`OutboundSync`, :func:`draft_for`.
+
+Run as a job per booking (the hook only queues it, deduplicated, so a burst of changes to one booking
+is one job that reads the booking's latest state). The writes (:func:`.plan.plan_outbound`) run under
+the calendar's lease, so they never interleave with an inbound round of the same calendar.
+
+Creates are idempotent: before calling the provider the link is stored in state ``creating`` with a
+fresh idempotency key; a retry after a crash or a lost response reuses that key, and the provider
+returns the event the first attempt made (Google: client-chosen event id; Graph: ``transactionId``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from hookspecs.types import Booking
+from hookspecs.types import BookingNotFoundError
+from hookspecs.types import HostApi
+from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.errors import PermanentError
+from ireserve_calendar_plugin.errors import StaleStateError
+from ireserve_calendar_plugin.sync import plan
+from ireserve_calendar_plugin.sync.inbound import LEASE_TTL
+from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
+from ireserve_calendar_plugin.sync.links import Link
+from ireserve_calendar_plugin.sync.links import LinkStore
+from ireserve_calendar_plugin.sync.model import CalendarRef
+from ireserve_calendar_plugin.sync.model import EventDraft
+from ireserve_calendar_plugin.sync.model import SyncOptions
+from ireserve_calendar_plugin.sync.ports import CalendarBackend
+from ireserve_calendar_plugin.sync.state import Leases
+
+__all__ = ["OutboundSync", "draft_for"]
+
+log = logging.getLogger("ireserve_calendar_plugin.sync")
+
+
+def draft_for(host: HostApi, booking: Booking, options: SyncOptions) -> EventDraft:
+    """The event a booking should have. The title ends in ``[booking id]`` (the seeds' fallback match)."""
+    obj = host.objects.get(booking.object_id)
+    attendees: tuple[str, ...] = ()
+    if options.customer_as_attendee and booking.customer_id is not None:
+        customer = host.customers.get(booking.customer_id)
+        if customer is not None and customer.email:
+            attendees = (customer.email,)
+    title = (booking.title or (obj.name if obj else "Booking")).strip()
+    return EventDraft(
+        booking_id=booking.id,
+        title=f"{title} [{booking.id}]",
+        description=f"i-Reserve booking {booking.id}" + (f" on {obj.name}" if obj else ""),
+        start=booking.start,
+        end=booking.end,
+        all_day=booking.all_day,
+        timezone=obj.timezone if obj else "UTC",
+        attendee_emails=attendees,
+        meeting_link=options.meeting_link,
+        popup_reminder_minutes=options.popup_reminder_minutes,
+        email_reminder_minutes=options.email_reminder_minutes,
+    )
+
+
+class OutboundSync:
+    """Pushes bookings of one integration to its calendars."""
+
+    def __init__(
+        self,
+        *,
+        host: HostApi,
+        integration_id: str,
+        backend: CalendarBackend,
+        store: SecureConfig,
+        options: SyncOptions,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.host = host
+        self.integration_id = integration_id
+        self.origin = f"calendar:{integration_id}"
+        self.backend = backend
+        self.options = options
+        self.now = now
+        self.links = LinkStore(store)
+        self.leases = Leases(store)
+
+    def push(self, booking_id: int) -> list[str]:
+        """Bring the booking's event in line with the booking; returns the names of the writes made."""
+        try:
+            booking = self.host.bookings.get(booking_id)
+        except BookingNotFoundError:
+            return []
+        calendars = {c.key: c for c in self.backend.calendars()}
+        calendar = self.backend.calendar_for_object(booking.object_id)
+        link = self.links.find(booking.id, [calendar.key] if calendar else list(calendars))
+        draft = draft_for(self.host, booking, self.options)
+        actions = plan.plan_outbound(booking, link, calendar, options=self.options,
+                                     draft_fingerprint=draft.fingerprint())
+        done = []
+        for action in actions:
+            target = calendars.get(action.calendar_key)
+            if target is None:  # a calendar removed from the mapping: its link is all we can drop
+                self.links.delete(action.calendar_key, booking.id)
+                continue
+            lease = self.leases.acquire(target.key, self.now(), LEASE_TTL)
+            if lease is None:
+                raise CalendarBusyError(f"calendar {target.key} is busy; booking {booking.id} will be retried")
+            try:
+                link = self.links.get(target.key, booking.id)
+                if isinstance(action, plan.CreateEvent):
+                    self._create(target, booking, draft, link)
+                elif isinstance(action, plan.UpdateEvent):
+                    self._update(target, booking, draft, link)
+                else:
+                    self._delete(target, booking, draft, link)
+            finally:
+                self.leases.release(lease)
+            done.append(type(action).__name__)
+        return done
+
+    # -- the three writes -----------------------------------------------------------------------
+    def _create(self, calendar: CalendarRef, booking: Booking, draft: EventDraft, link: Link | None) -> None:
+        if link is None or link.state != "creating":
+            link = Link(booking.id, calendar.key, state="creating",
+                        idempotency_key=self.backend.new_idempotency_key(), version=link.version if link else 0)
+            if not self.links.save(link):
+                raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
+            link = self.links.get(calendar.key, booking.id)
+            assert link is not None
+        event = self.backend.create_event(calendar, draft, link.idempotency_key)
+        fields = self.host.bookings
+        fields.set_field(booking.id, self.options.ires_field, event.id, origin=self.origin)
+        if self.options.meeting_link and event.join_url:
+            fields.set_field(booking.id, self.options.meeting_url_field, event.join_url, origin=self.origin)
+        linked = link.but(event_id=event.id, etag=event.etag, content_hash=draft.fingerprint(), state="linked",
+                          join_url=event.join_url)
+        if not self.links.save(linked):
+            raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
+
+    def _update(self, calendar: CalendarRef, booking: Booking, draft: EventDraft, link: Link | None) -> None:
+        assert link is not None
+        try:
+            event = self.backend.update_event(calendar, link.event_id, draft)
+        except PermanentError as exc:
+            if exc.status not in (404, 410):
+                raise
+            # deleted in the calendar meanwhile: inbound cancels the booking (seed rule 2); do not recreate
+            log.info("event %s of booking %s is gone; left to inbound", link.event_id, booking.id)
+            return
+        if self.options.meeting_link and event.join_url and not booking.fields.get(self.options.meeting_url_field):
+            self.host.bookings.set_field(booking.id, self.options.meeting_url_field, event.join_url,
+                                         origin=self.origin)
+        if not self.links.save(link.but(etag=event.etag, content_hash=draft.fingerprint(),
+                                        join_url=event.join_url or link.join_url)):
+            raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
+
+    def _delete(self, calendar: CalendarRef, booking: Booking, draft: EventDraft, link: Link | None) -> None:
+        if link is None:
+            return
+        event_id = link.event_id
+        if link.state == "creating":
+            # a create whose outcome we never learned: repeat it (idempotent) to learn the id, then delete
+            event_id = self.backend.create_event(calendar, draft, link.idempotency_key).id
+        if event_id:
+            self.backend.delete_event(calendar, event_id)
+        if booking.fields.get(self.options.ires_field) in (event_id, link.event_id) and booking.fields.get(
+            self.options.ires_field
+        ):
+            self.host.bookings.set_field(booking.id, self.options.ires_field, None, origin=self.origin)
+        self.links.delete(calendar.key, booking.id)
