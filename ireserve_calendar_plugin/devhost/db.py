@@ -1,0 +1,252 @@
+"""The reference host's SQLite storage: connections, transactions, schema and time columns.
+
+Public API: :class:`Database`, :data:`SCHEMA_VERSION`, :func:`require_aware`, :func:`to_db_time`,
+:func:`from_db_time`.
+
+One :class:`Database` is shared by every thread of a host. It hands out connections from a small
+pool: a file database gets up to ``max_connections`` connections in WAL mode, so readers never wait
+for the writer; ``:memory:`` gets exactly one connection, which the pool then serialises between
+threads. Every use goes through :meth:`Database.transaction`; a write transaction starts with
+``BEGIN IMMEDIATE`` so concurrent writers (threads or processes) queue on ``busy_timeout`` instead
+of failing on a lock upgrade.
+
+Datetimes are stored as fixed-width UTC ISO strings (``2024-05-01T08:00:00.000000+00:00``), so string
+order is time order and SQL can compare them directly. Naive datetimes are rejected.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC
+from datetime import datetime
+
+__all__ = ["MEMORY", "SCHEMA_VERSION", "Database", "from_db_time", "require_aware", "to_db_time"]
+
+# Each entry upgrades the schema by one version; ``PRAGMA user_version`` records how many ran.
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE objects (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            timezone TEXT NOT NULL DEFAULT 'UTC')""",
+        """CREATE TABLE customers (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            email TEXT NOT NULL COLLATE NOCASE)""",
+        "CREATE INDEX customers_by_email ON customers (email)",
+        """CREATE TABLE bookings (
+            id INTEGER PRIMARY KEY,
+            object_id INTEGER NOT NULL REFERENCES objects (id),
+            start_utc TEXT NOT NULL,
+            end_utc TEXT NOT NULL,
+            all_day INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL,
+            title TEXT NOT NULL DEFAULT '',
+            customer_id INTEGER REFERENCES customers (id),
+            channel TEXT NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            updated_by TEXT NOT NULL)""",
+        "CREATE INDEX bookings_by_object_time ON bookings (object_id, start_utc)",
+        """CREATE TABLE booking_fields (
+            booking_id INTEGER NOT NULL REFERENCES bookings (id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (booking_id, name))""",
+        "CREATE INDEX booking_fields_by_value ON booking_fields (name, value)",
+        """CREATE TABLE booking_remarks (
+            booking_id INTEGER NOT NULL REFERENCES bookings (id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (booking_id, seq))""",
+        """CREATE TABLE integrations (
+            id TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            name TEXT NOT NULL DEFAULT '')""",
+        # A deleted value stays as a tombstone (value NULL) so its version keeps counting up.
+        """CREATE TABLE config (
+            integration_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (integration_id, key))""",
+        """CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            dedupe_key TEXT,
+            state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed', 'merged')),
+            run_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            lease_owner TEXT,
+            lease_expires TEXT,
+            last_error TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""",
+        "CREATE INDEX jobs_by_state_time ON jobs (state, run_at)",
+        """CREATE UNIQUE INDEX jobs_one_queued_per_key ON jobs (dedupe_key)
+            WHERE state = 'queued' AND dedupe_key IS NOT NULL""",
+        """CREATE TABLE integration_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            integration_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            level TEXT NOT NULL,
+            message TEXT NOT NULL)""",
+        "CREATE INDEX integration_log_by_integration ON integration_log (integration_id, id)",
+    ),
+)
+
+#: The schema version this host writes; a database with a newer one is refused.
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+#: The path of an in-memory database.
+MEMORY = ":memory:"
+
+
+def require_aware(value: datetime, name: str = "datetime") -> datetime:
+    """Return ``value`` if it is a timezone-aware datetime; raise ValueError for a naive one."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got the naive {value.isoformat()}")
+    return value
+
+
+def to_db_time(value: datetime, name: str = "datetime") -> str:
+    """Return the stored form of an aware datetime: a fixed-width UTC ISO string."""
+    return require_aware(value, name).astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def from_db_time(text: str) -> datetime:
+    """Return the aware UTC datetime of a stored time string."""
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+class Database:
+    """A thread-safe SQLite database: a file path (WAL) or ``":memory:"``.
+
+    The schema is created or checked on open. Use :meth:`transaction` for every statement, and
+    :meth:`close` when done (also as a context manager).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str] = MEMORY, *, busy_timeout: float = 10.0, max_connections: int = 8
+    ) -> None:
+        self.path = os.fspath(path)
+        self.in_memory = self.path == MEMORY
+        self._busy_timeout = busy_timeout
+        self._max = 1 if self.in_memory else max(1, max_connections)
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._opened = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._closed = False
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ public
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """Run a block in one transaction and yield its connection; commit on success, roll back on error.
+
+        ``write=True`` takes the write lock up front (``BEGIN IMMEDIATE``); ``write=False`` gives a
+        consistent read snapshot. Transactions do not nest: a thread that already holds one gets
+        RuntimeError rather than a deadlock.
+        """
+        conn = self._acquire()
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            if conn.in_transaction:  # a failed COMMIT
+                conn.execute("ROLLBACK")
+            self._release(conn)
+
+    def close(self) -> None:
+        """Close every idle connection; connections in use close when they come back."""
+        with self._lock:
+            self._closed = True
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ pool
+
+    def _acquire(self) -> sqlite3.Connection:
+        if getattr(self._local, "holding", False):
+            raise RuntimeError("nested database transaction in one thread")
+        with self._lock:
+            if self._closed:
+                raise sqlite3.ProgrammingError("the database is closed")
+            try:
+                conn = self._idle.get_nowait()
+            except queue.Empty:
+                conn = None
+                if self._opened < self._max:
+                    self._opened += 1
+                    conn = self._open()
+        while conn is None:  # the pool is exhausted: wait for a connection to come back
+            try:
+                conn = self._idle.get(timeout=0.5)
+            except queue.Empty:
+                if self._closed:
+                    raise sqlite3.ProgrammingError("the database is closed") from None
+        self._local.holding = True
+        return conn
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        self._local.holding = False
+        with self._lock:
+            if not self._closed:
+                self._idle.put(conn)
+                return
+        conn.close()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not self.in_memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _migrate(self) -> None:
+        with self.transaction() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path} has schema version {version}; this host supports up to {SCHEMA_VERSION}"
+                )
+            for statements in _MIGRATIONS[version:]:
+                for statement in statements:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
