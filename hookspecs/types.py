@@ -141,8 +141,9 @@ class KeyRing:
     """Key material for encrypting what a plugin stores: the current key plus older ones.
 
     ``keys`` maps a key id to 32 random bytes. New values are written with ``current``; any key
-    still in ``keys`` can decrypt. A host rotates by adding a key, making it current, asking plugins
-    to re-encrypt, then removing the old one.
+    still in ``keys`` can decrypt. A host rotates by adding a key and making it current; plugins notice
+    the new current key on their next ``on_cron_tick`` and re-encrypt what they stored (in a job). The
+    host removes the old key once its plugins report that nothing is sealed with it any more.
     """
 
     current: str
@@ -203,7 +204,10 @@ class HttpResponse:
 class BookingApi(Protocol):
     """Read and write bookings. Every write takes the ``origin`` the host reports back in hooks.
 
-    Writes that change status, times or object fire ``on_booking_status_changed`` with that origin.
+    Writes that change status, times or object fire ``on_booking_status_changed`` with that origin;
+    a write that changes nothing fires nothing. Bookings occupy the half-open interval
+    ``[start, end)``. Invalid arguments (naive datetimes, ``end <= start``, unknown object) raise
+    ``ValueError``; :class:`BookingConflictError` is only for the host's validation rules.
     """
 
     def get(self, booking_id: int) -> Booking:
@@ -337,7 +341,9 @@ class JobQueue(Protocol):
         dedupe_key: str | None = None,
         run_at: datetime | None = None,
     ) -> bool:
-        """Queue a job. With a ``dedupe_key``, a job with the same key that is queued and not yet
+        """Queue a job. Dedupe keys are global across job names (plugins prefix their own).
+
+        With a ``dedupe_key``, a job with the same key that is queued and not yet
         started absorbs this one (its ``run_at`` moves to the earlier of the two) and False is
         returned; a job with that key that is already running does not absorb it, so a change that
         arrives during a run always causes one more run. Returns True when a new job was queued."""

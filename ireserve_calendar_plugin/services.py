@@ -25,6 +25,7 @@ from hookspecs.types import Booking
 from hookspecs.types import HostApi
 from hookspecs.types import Job
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
+from ireserve_calendar_plugin.config.store import rotate_integration_keys
 from ireserve_calendar_plugin.errors import AuthExpiredError
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import ConfigError
@@ -47,13 +48,16 @@ from ireserve_calendar_plugin.sync.engine import outbound_job
 from ireserve_calendar_plugin.sync.engine import sync_job
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 
-__all__ = ["booking_changed", "cron_tick", "enqueue", "resume_after_reconnect", "run_job"]
+__all__ = ["booking_changed", "cron_tick", "enqueue", "rekey", "resume_after_reconnect", "run_job"]
 
 log = logging.getLogger("ireserve_calendar_plugin")
 
 BUSY_RETRY = timedelta(seconds=5)
 MAX_OUTBOUND_ATTEMPTS = 12
 PARKED_KEY = "parked/outbound"
+#: Which key of the host's key ring the integration's values were last re-encrypted with.
+REKEY_MARKER = "keyring"
+JOB_REKEY = "calendar.rekey"
 
 
 def enqueue(host: HostApi, job: QueuedJob) -> bool:
@@ -90,9 +94,12 @@ def booking_changed(host: HostApi, booking: Booking, origin: str) -> None:
 
 
 def cron_tick(host: HostApi, now: datetime) -> int:
-    """Queue due polls and channel renewals of every served integration. Returns jobs queued."""
+    """Queue due polls, channel renewals and re-encryption after a key rotation. Returns jobs queued."""
     queued = 0
     for ctx in served_integrations(host):
+        if ctx.store.load(REKEY_MARKER).data != host.keyring.current:
+            queued += enqueue(host, QueuedJob(JOB_REKEY, {"integration": ctx.integration.id},
+                                              f"{JOB_REKEY}:{ctx.integration.id}"))
         if AuthStatus(ctx.store).needs_reconnect():
             continue
         try:
@@ -112,7 +119,7 @@ def cron_tick(host: HostApi, now: datetime) -> int:
 
 def run_job(host: HostApi, job: Job) -> bool | None:
     """Run one of our jobs; None when the job is not ours."""
-    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL):
+    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_REKEY):
         return None
     integration = host.integrations.get(job.payload.get("integration", ""))
     if integration is None or not integration.enabled:
@@ -120,6 +127,9 @@ def run_job(host: HostApi, job: Job) -> bool | None:
     ctx = context_for(host, integration)
     if ctx is None:
         return None
+    if job.name == JOB_REKEY:
+        rekey(ctx)
+        return True
     try:
         engine = engine_for(ctx)
     except ConfigError as exc:
@@ -130,6 +140,18 @@ def run_job(host: HostApi, job: Job) -> bool | None:
     else:
         _run_calendar_job(ctx, engine, job)
     return True
+
+
+def rekey(ctx: IntegrationContext) -> int:
+    """Re-encrypt every stored value of the integration under the host's current key (after a rotation).
+
+    Safe while sync runs (compare-and-set per value). Returns how many values were rewritten."""
+    current = ctx.host.keyring.current
+    count = rotate_integration_keys(ctx.host.config, ctx.host.keyring, ctx.integration.id)
+    ctx.store.save(REKEY_MARKER, current, expected_version=None)
+    if count:
+        ctx.host.integrations.log(ctx.integration.id, "info", f"Re-encrypted {count} stored values with key {current}.")
+    return count
 
 
 def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> None:
