@@ -457,7 +457,7 @@ class EmulatorApp:
                 if fault.kind == "reset":
                     self._log(request, 0, started_wall, started, 0, "reset")
                     _reset_connection(environ)
-                    raise ConnectionReset()
+                    raise ConnectionReset
                 if fault.kind == "timeout":
                     time.sleep(fault.delay)
                     response = self.handle(request)
