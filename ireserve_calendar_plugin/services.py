@@ -44,6 +44,7 @@ from ireserve_calendar_plugin.sync.engine import JOB_SYNC
 from ireserve_calendar_plugin.sync.engine import QueuedJob
 from ireserve_calendar_plugin.sync.engine import SyncEngine
 from ireserve_calendar_plugin.sync.engine import backoff_seconds
+from ireserve_calendar_plugin.sync.engine import channel_job
 from ireserve_calendar_plugin.sync.engine import outbound_job
 from ireserve_calendar_plugin.sync.engine import sync_job
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
@@ -207,7 +208,9 @@ def _again(job: Job, run_at: datetime) -> QueuedJob:
 
 
 def _lost_grant(ctx: IntegrationContext, exc: AuthExpiredError) -> None:
-    if AuthStatus(ctx.store).mark_needs_reconnect(str(exc), ctx.host.now()):
+    status = AuthStatus(ctx.store)
+    status.mark_needs_reconnect(str(exc), ctx.host.now())
+    if status.claim_alert():
         ctx.host.integrations.log(
             ctx.integration.id, "error",
             "The calendar account's authorization was revoked or expired. Reconnect it on the integration's "
@@ -234,5 +237,8 @@ def resume_after_reconnect(ctx: IntegrationContext) -> int:
     except ConfigError:
         return queued
     for calendar in engine.backend.calendars():
+        # the channel first: its catch-up sync is then absorbed by the one queued right after
+        if engine.push_address:
+            queued += enqueue(ctx.host, channel_job(ctx.integration.id, calendar.key))
         queued += enqueue(ctx.host, sync_job(ctx.integration.id, calendar.key))
     return queued

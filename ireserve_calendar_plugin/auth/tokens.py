@@ -91,7 +91,7 @@ class AuthStatus:
         return self.get().get("state") == "needs_reconnect"
 
     def mark_needs_reconnect(self, reason: str, now: datetime) -> bool:
-        """Record the lost grant. Returns True only for the first caller (who raises the one alert)."""
+        """Record the lost grant. Returns True only for the first caller."""
         first = False
 
         def change(data: dict[str, Any] | None) -> dict[str, Any]:
@@ -104,6 +104,21 @@ class AuthStatus:
 
         self._store.update(self.KEY, change, default={})
         return first
+
+    def claim_alert(self) -> bool:
+        """True exactly once per lost grant: the caller that gets True tells the admin."""
+        claimed = False
+
+        def change(data: dict[str, Any] | None) -> dict[str, Any]:
+            nonlocal claimed
+            data = dict(data or {})
+            claimed = data.get("state") == "needs_reconnect" and not data.get("alerted")
+            if claimed:
+                data["alerted"] = True
+            return data
+
+        self._store.update(self.KEY, change, default={})
+        return claimed
 
     def mark_connected(self, account: str, now: datetime) -> None:
         self._store.update(self.KEY, lambda _: {"state": "connected", "account": account, "since": now.isoformat()},
@@ -166,7 +181,7 @@ class AccessTokens:
         try:
             new = self._refresh(again)
         except AuthExpiredError as exc:
-            self._status.mark_needs_reconnect(str(exc), self._now())
+            self._status.mark_needs_reconnect(str(exc), self._now())  # no further attempt until reconnect
             raise
         self.refreshes += 1
         if again is not None and new.refresh_token is None and again.refresh_token:

@@ -79,9 +79,10 @@ class RetryPolicy:
 class Pacer:
     """Keeps an integration under ``per_minute`` requests in any rolling minute, across workers.
 
-    Workers reserve slots in small batches in host storage (``pace`` document, compare-and-set) and
-    spend them locally; a reservation counts for 60 s whether spent or not, so the budget is never
-    exceeded, only sometimes underused.
+    Workers reserve slots in host storage (``pace`` document, compare-and-set) and spend them locally:
+    one slot first, then batches doubling up to ``batch`` while the pacer keeps sending, so a job that
+    makes one call holds one slot. A reservation counts for 60 s whether spent or not, so the budget is
+    never exceeded, only sometimes underused.
     """
 
     def __init__(self, store: SecureConfig | None, per_minute: int, *, now: Callable[[], datetime],
@@ -90,7 +91,8 @@ class Pacer:
         self.per_minute = per_minute
         self._now = now
         self._sleep = sleep
-        self._batch = max(1, min(batch, per_minute))
+        self._max_batch = max(1, min(batch, per_minute))
+        self._batch = 1  # grows while this pacer keeps sending: one-call jobs reserve one slot
         self._key = key
         self._local = 0
         self._local_until = datetime.min.replace(tzinfo=UTC)
@@ -136,6 +138,7 @@ class Pacer:
         self._store.update(self._key, change, default=[])
         if outcome["got"]:
             self._local, self._local_until = int(outcome["got"]), now + timedelta(seconds=60)
+            self._batch = min(self._max_batch, self._batch * 2)
             return 0.0
         return outcome["wait"]
 

@@ -1,15 +1,31 @@
 """The Google Calendar provider: delegated OAuth, object -> calendar mapping, watch channels.
 
 Registered through the ``ireserve_calendar.providers`` entry point ``google``.
+
+Public API: :class:`GoogleProvider`. Its parts: :mod:`.settings` (the schema), :mod:`.auth` (consent
+URL, code exchange, google-auth refresh, revocation), :mod:`.client` (the v3 calls and the one error
+mapping), :mod:`.mapping` (Event JSON <-> model), :mod:`.push` (notification headers) and
+:mod:`.backend` (the engine's ``CalendarBackend``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from collections.abc import Mapping
+from contextlib import contextmanager
 from typing import Any
 
+import requests
+
 from hookspecs.types import HostApi
+from hookspecs.types import HttpRequest
+from ireserve_calendar_plugin.auth.tokens import TokenSet
+from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.base import CalendarProvider
+from ireserve_calendar_plugin.providers.base import PushParse
+from ireserve_calendar_plugin.providers.google import auth
+from ireserve_calendar_plugin.providers.google import push
+from ireserve_calendar_plugin.providers.google.backend import GoogleBackend
 from ireserve_calendar_plugin.providers.google.settings import GoogleSettingsSchema
 from ireserve_calendar_plugin.providers.registry import ProviderRegistry
 from ireserve_calendar_plugin.providers.spec import provider_hookimpl
@@ -29,6 +45,39 @@ class GoogleProvider(CalendarProvider):
             if row["object"] != "*" and host.objects.get(int(row["object"])) is None:
                 return {"calendar_mapping": f"Object {row['object']} does not exist."}
         return {}
+
+    # -- connection -----------------------------------------------------------------------------
+    def authorization_url(
+        self, settings: Mapping[str, Any], *, redirect_uri: str, state: str, code_challenge: str
+    ) -> str:
+        return auth.authorization_url(settings, redirect_uri=redirect_uri, state=state, code_challenge=code_challenge)
+
+    def exchange_code(self, ctx: BackendContext, *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
+        with _session(ctx) as session:
+            return auth.exchange_code(
+                ctx.settings, session, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier, now=ctx.now()
+            )
+
+    def revoke_token(self, ctx: BackendContext, token: str) -> None:
+        with _session(ctx) as session:
+            auth.revoke(ctx.settings, session, token)
+
+    # -- sync -----------------------------------------------------------------------------------
+    def backend(self, ctx: BackendContext) -> GoogleBackend:
+        return GoogleBackend(ctx)
+
+    def parse_push(self, request: HttpRequest) -> PushParse:
+        return push.parse_push(request)
+
+
+@contextmanager
+def _session(ctx: BackendContext) -> Iterator[requests.Session]:
+    """The context's session, or a short-lived one of our own."""
+    if ctx.session is not None:
+        yield ctx.session
+        return
+    with requests.Session() as session:
+        yield session
 
 
 @provider_hookimpl
