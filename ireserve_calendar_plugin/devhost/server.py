@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
@@ -39,6 +40,15 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BODY", "HostApp", "HostServer", "serve"]
 
 log = logging.getLogger(__name__)
+
+
+class _PathOnlyLogHandler(WSGIRequestHandler):
+    """Werkzeug's handler, logging the path without its query string: OAuth callbacks carry codes and
+    signed links carry tokens there, and secrets must never reach a log."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        log.info("%s %s %s", self.command, path, code)
 
 #: The largest request body handed to a plugin (1 MiB).
 MAX_BODY = 1 << 20
@@ -128,7 +138,9 @@ class HostServer:
         self.cron_interval = cron_interval
         self.poll_interval = poll_interval
         self.workers = [Worker(host) for _ in range(workers)]
-        self._server: BaseWSGIServer = make_server(bind, port, self.app, threaded=True)  # daemon request threads
+        self._server: BaseWSGIServer = make_server(
+            bind, port, self.app, threaded=True, request_handler=_PathOnlyLogHandler
+        )  # daemon request threads
         self.port = self._server.server_port
         self.url = f"http://{bind}:{self.port}"
         if update_public_url:
