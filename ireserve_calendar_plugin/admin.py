@@ -5,6 +5,7 @@ Public API: :func:`config_form`, :func:`health`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from ireserve_calendar_plugin.config.form import build_form
 from ireserve_calendar_plugin.config.form import submit_form
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.runtime import IntegrationContext
+from ireserve_calendar_plugin.runtime import backend_context
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.sync.model import Channel
@@ -26,6 +28,8 @@ from ireserve_calendar_plugin.web.routes import connect_link
 
 __all__ = ["config_form", "health"]
 
+log = logging.getLogger("ireserve_calendar_plugin.admin")
+
 
 def _links(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> list[FormLink]:
     if not settings or not ctx.provider.uses_authorization_code(settings):
@@ -33,6 +37,24 @@ def _links(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> list[
     status = AuthStatus(ctx.store).get().get("state")
     label = "Reconnect account" if status in ("connected", "needs_reconnect") else "Connect account"
     return [FormLink(label, connect_link(ctx.host, ctx.integration.id))]
+
+
+def _remote_choices(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> dict[str, list[tuple[str, str]]]:
+    """What the connected account offers (its calendars); nothing when not connected or unreachable."""
+    if not settings or AuthStatus(ctx.store).get().get("state") != "connected":
+        return {}
+    try:
+        offered = ctx.provider.form_choices(backend_context(ctx, dict(settings)))
+    except CalendarPluginError as exc:
+        log.info("integration %s: could not list the account's calendars (%s)", ctx.integration.id,
+                 type(exc).__name__)
+        return {}
+    # keep what is configured selectable even when the account no longer lists it
+    for row in settings.get("calendar_mapping", []) or []:
+        column = offered.get("calendar_mapping.calendar_id")
+        if column is not None and row["calendar_id"] not in {value for value, _ in column}:
+            column.append((row["calendar_id"], f"{row['calendar_id']} (not in the account)"))
+    return offered
 
 
 def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
@@ -68,10 +90,12 @@ def config_form(host: HostApi, integration: Integration, submitted: Mapping[str,
         return None
     if submitted is None:
         settings = ctx.store.load(SETTINGS_KEY).data
-        form = build_form(host, integration, ctx.provider, settings, links=_links(ctx, settings))
+        form = build_form(host, integration, ctx.provider, settings, links=_links(ctx, settings),
+                          remote_choices=_remote_choices(ctx, settings))
     else:
         form, settings = submit_form(host, integration, ctx.provider, ctx.store, submitted)
         if settings is not None:
-            form = build_form(host, integration, ctx.provider, settings, saved=True, links=_links(ctx, settings))
+            form = build_form(host, integration, ctx.provider, settings, saved=True, links=_links(ctx, settings),
+                              remote_choices=_remote_choices(ctx, settings))
     status, rows = health(ctx) if settings else ("Not configured", [])
     return ConfigForm(**{**form.__dict__, "status": status, "health": tuple(rows)})

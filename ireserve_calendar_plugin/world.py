@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +29,20 @@ from ireserve_calendar_plugin.devhost import Worker
 from ireserve_calendar_plugin.devhost import get_plugin_manager
 from ireserve_calendar_plugin.emulators.core import EmulatorServer
 
-__all__ = ["World"]
+__all__ = ["ShiftedClock", "World"]
+
+
+class ShiftedClock:
+    """The real clock plus an offset that :meth:`advance` grows: an injected clock for days-long stories."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
 
 
 class World:
@@ -38,7 +54,8 @@ class World:
     """
 
     def __init__(self, db_path: str | Path, *, keyring: Any = None) -> None:
-        self.host = ReferenceHost(str(db_path), plugin_manager=get_plugin_manager(), keyring=keyring)
+        self.clock = ShiftedClock()
+        self.host = ReferenceHost(str(db_path), plugin_manager=get_plugin_manager(), keyring=keyring, clock=self.clock)
         self.server = HostServer(self.host, cron_interval=None, workers=0).start()
         self.worker = Worker(self.host)
         self.http = requests.Session()
@@ -50,6 +67,7 @@ class World:
         from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
 
         app = GoogleCalendarEmulator(allow_http_push=True, allow_loopback_redirects=True, **options)
+        app.clock.advance(self.clock.offset.total_seconds())
         app.seed_demo()
         server = EmulatorServer(app).start()
         self._emulators.append((app, server))
@@ -60,6 +78,7 @@ class World:
         from ireserve_calendar_plugin.emulators.graph import GraphEmulator
 
         app = GraphEmulator(allow_http_notifications=True, allow_loopback_redirects=True, **options)
+        app.clock.advance(self.clock.offset.total_seconds())
         app.seed_demo()
         server = EmulatorServer(app).start()
         self._emulators.append((app, server))
@@ -99,6 +118,12 @@ class World:
         return _text(response.text)
 
     # -- time passes --------------------------------------------------------------------------------
+    def advance(self, seconds: float) -> None:
+        """Move the host's and every emulator's clock forward together (tokens, channels, schedules)."""
+        self.clock.advance(seconds)
+        for app, _ in self._emulators:
+            app.clock.advance(seconds)
+
     def tick(self) -> None:
         """One cron tick of the host."""
         self.host.cron_tick()

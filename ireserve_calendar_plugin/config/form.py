@@ -37,6 +37,8 @@ SETTINGS_KEY = "settings"
 
 _MAX_TEXT = 4096
 
+Choices = Sequence[tuple[str, str]]
+
 
 def load_settings(store: SecureConfig, provider: CalendarProvider) -> dict[str, Any]:
     """Return the stored settings, or raise :class:`NotConfiguredError` if the admin never saved any."""
@@ -67,21 +69,27 @@ def _display_value(field: fields.Field, name: str, value: Any, secret: bool) -> 
     return value
 
 
+def _column(host: HostApi, table: str, spec: tuple[str, str, str], remote: Mapping[str, Choices]) -> FormColumn:
+    name, label, kind = spec
+    if name == "object":
+        return FormColumn(name, label, kind, _object_choices(host, wildcard=table == "calendar_mapping"))
+    offered = remote.get(f"{table}.{name}", ())
+    return FormColumn(name, label, "select" if offered else kind, tuple(offered))
+
+
 def _form_field(
-    host: HostApi, name: str, field: fields.Field, value: Any, secret: bool, error: str
+    host: HostApi, name: str, field: fields.Field, value: Any, secret: bool, error: str,
+    remote: Mapping[str, Choices],
 ) -> FormField:
     meta = field.metadata
     kind = meta.get("kind", "text")
     choices = tuple(meta.get("choices", ()))
     columns: tuple[FormColumn, ...] = ()
     if kind == "table":
-        columns = tuple(
-            FormColumn(c_name, c_label, c_kind, _object_choices(host, wildcard=name == "calendar_mapping")
-                       if c_name == "object" else ())
-            for c_name, c_label, c_kind in meta.get("columns", ())
-        )
-    elif kind == "select" and name == "object_id":
-        choices = _object_choices(host, wildcard=False)
+        columns = tuple(_column(host, name, spec, remote) for spec in meta.get("columns", ()))
+    elif meta.get("objects"):
+        choices = (("", "(none)"),) + _object_choices(host, wildcard=False) if not field.required else \
+            _object_choices(host, wildcard=False)
     return FormField(
         name=name,
         label=meta.get("label", name),
@@ -107,8 +115,12 @@ def build_form(
     saved: bool = False,
     links: Sequence[FormLink] = (),
     status: str = "",
+    remote_choices: Mapping[str, Choices] | None = None,
 ) -> ConfigForm:
-    """Describe the form with ``values`` (stored settings, or what was submitted after an error)."""
+    """Describe the form with ``values`` (stored settings, or what was submitted after an error).
+
+    ``remote_choices`` offers choices the provider fetched for table columns, keyed ``table.column``
+    (for example the connected account's calendars for ``calendar_mapping.calendar_id``)."""
     schema = provider.settings_schema()
     secrets = _secret_names(schema)
     values = values or {}
@@ -119,7 +131,9 @@ def build_form(
         if value is None and name not in values and not field.required and name not in secrets:
             default = field.load_default
             value = default() if callable(default) else default
-        form_fields.append(_form_field(host, name, field, value, name in secrets, errors.get(name, "")))
+        form_fields.append(
+            _form_field(host, name, field, value, name in secrets, errors.get(name, ""), remote_choices or {})
+        )
     unknown = [v if k == "_schema" else f"{k}: {v}" for k, v in errors.items() if k not in schema.fields]
     return ConfigForm(
         integration_id=integration.id,

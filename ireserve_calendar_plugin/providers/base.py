@@ -108,6 +108,10 @@ class CalendarProvider:
         """Revoke a refresh token we no longer use (best effort; providers without revocation do nothing)."""
         return None
 
+    def form_choices(self, ctx: BackendContext) -> dict[str, list[tuple[str, str]]]:
+        """Choices to offer in the admin form once connected, keyed ``table.column`` (may do I/O)."""
+        return {}
+
     # -- sync -----------------------------------------------------------------------------------
     def backend(self, ctx: BackendContext) -> CalendarBackend:
         """The engine's port for this integration."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
+from datetime import time
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -71,6 +73,10 @@ def test_connecting_does_a_first_sync_and_opens_a_channel(story: GoogleStory) ->
     (row,) = form.health
     assert row["state"] == "incremental" and row["last_sync"] != "never" and row["channel_expires"] != "none"
     assert len(story.google.channels(DEMO_ROOM)) == 1
+    # once connected, the form offers the account's calendars for the mapping
+    mapping = next(f for f in form.fields if f.name == "calendar_mapping")
+    calendar_column = next(c for c in mapping.columns if c.name == "calendar_id")
+    assert calendar_column.kind == "select" and DEMO_ROOM in {value for value, _ in calendar_column.choices}
 
 
 def test_booking_becomes_one_event_and_the_echo_changes_nothing(story: GoogleStory) -> None:
@@ -218,3 +224,41 @@ def test_cancelling_the_booking_deletes_the_event(story: GoogleStory) -> None:
     story.world.settle()
     assert story.live_events() == []
     assert story.google.requests.count(method="DELETE") == 1
+
+
+def test_a_weekly_series_across_dst_becomes_one_booking_per_instance(story: GoogleStory) -> None:
+    # Europe/Amsterdam leaves summer time on the last Sunday of October; a 09:00 series keeps 09:00 local
+    zone = ZoneInfo("Europe/Amsterdam")
+    first = datetime.now(zone).replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    story.google.create_recurring_event(DEMO_ROOM, summary="Weekly", start=first, end=first + timedelta(hours=1),
+                                        rrule="FREQ=WEEKLY;COUNT=20", time_zone="Europe/Amsterdam")
+    story.world.settle()
+    bookings = sorted(story.host.list_bookings(story.room.id), key=lambda b: b.start)
+    assert len(bookings) == 20
+    assert {b.start.astimezone(zone).hour for b in bookings} == {9}
+    assert len({b.fields["external_id"] for b in bookings}) == 20
+
+
+def test_all_day_events_are_all_day_bookings_in_the_objects_zone(story: GoogleStory) -> None:
+    day = (datetime.now(UTC) + timedelta(days=5)).date()
+    story.google.create_event(DEMO_ROOM, summary="Closed", start=day, end=day + timedelta(days=2))
+    story.world.settle()
+    (booking,) = story.host.list_bookings(story.room.id)
+    zone = ZoneInfo("Europe/Amsterdam")
+    assert booking.all_day
+    assert booking.start.astimezone(zone) == datetime.combine(day, time(0), zone)
+    assert booking.end.astimezone(zone) == datetime.combine(day + timedelta(days=2), time(0), zone)
+
+
+def test_an_all_day_booking_becomes_an_all_day_event(story: GoogleStory) -> None:
+    zone = ZoneInfo("Europe/Amsterdam")
+    day = (datetime.now(zone) + timedelta(days=3)).date()
+    start = datetime.combine(day, time(0), zone)
+    booking = story.host.bookings.create(object_id=story.room.id, start=start, end=start + timedelta(days=1),
+                                         status="confirmed", title="Offsite", channel="web", origin=USER,
+                                         all_day=True)
+    story.world.settle()
+    (event,) = story.live_events()
+    assert event["start"] == {"date": day.isoformat()}
+    assert event["end"] == {"date": (day + timedelta(days=1)).isoformat()}
+    assert story.host.bookings.get(booking.id).all_day

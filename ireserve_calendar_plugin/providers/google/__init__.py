@@ -44,7 +44,20 @@ class GoogleProvider(CalendarProvider):
         for row in settings.get("calendar_mapping", []):
             if row["object"] != "*" and host.objects.get(int(row["object"])) is None:
                 return {"calendar_mapping": f"Object {row['object']} does not exist."}
+        inbound = settings.get("inbound_object_id")
+        if inbound is not None and host.objects.get(int(inbound)) is None:
+            return {"inbound_object_id": f"Object {inbound} does not exist."}
         return {}
+
+    def form_choices(self, ctx: BackendContext) -> dict[str, list[tuple[str, str]]]:
+        """The connected account's calendars (from ``calendarList.list``) for the mapping table."""
+        backend = self.backend(ctx)
+        try:
+            entries = backend.calendar_list()
+        finally:
+            backend.close()
+        offered = [(e["id"], f"{e['name'] or e['id']}{'' if e['writable'] else ' (read-only)'}") for e in entries]
+        return {"calendar_mapping.calendar_id": offered}
 
     # -- connection -----------------------------------------------------------------------------
     def authorization_url(

@@ -70,8 +70,12 @@ def calendar_key(calendar_id: str) -> str:
     return "g" + hashlib.sha256(calendar_id.encode("utf-8")).hexdigest()[:16]
 
 
-def calendars_from_mapping(rows: list[Mapping[str, Any]]) -> list[CalendarRef]:
-    """One :class:`CalendarRef` per distinct calendar id of the mapping, in order of first appearance."""
+def calendars_from_mapping(rows: list[Mapping[str, Any]], default_object: int | None = None) -> list[CalendarRef]:
+    """One :class:`CalendarRef` per distinct calendar id of the mapping, in order of first appearance.
+
+    New events of a calendar land on the smallest object mapped to it explicitly; a calendar mapped
+    only through ``*`` uses ``default_object`` (the settings' ``inbound_object_id``), or takes no new
+    bookings when that is not set (its linked bookings still follow it)."""
     order: list[str] = []
     objects: dict[str, list[int]] = {}
     for row in rows:
@@ -85,7 +89,7 @@ def calendars_from_mapping(rows: list[Mapping[str, Any]]) -> list[CalendarRef]:
         CalendarRef(
             key=calendar_key(cid),
             remote_id=cid,
-            inbound_object_id=min(objects[cid]) if objects[cid] else None,
+            inbound_object_id=min(objects[cid]) if objects[cid] else default_object,
             outbound=True,
             label=cid,
         )
@@ -116,7 +120,9 @@ class GoogleBackend:
             session=session,
         )
         self.client = GoogleClient(self.api, self.base_url)
-        self._calendars = calendars_from_mapping(list(ctx.settings.get("calendar_mapping") or []))
+        self._calendars = calendars_from_mapping(
+            list(ctx.settings.get("calendar_mapping") or []), ctx.settings.get("inbound_object_id")
+        )
 
     def close(self) -> None:
         """Release the HTTP session when this backend made it (an injected one stays open)."""

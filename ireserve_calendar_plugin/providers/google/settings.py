@@ -53,6 +53,19 @@ class GoogleSettingsSchema(ProviderSettingsSchema):
             columns=(("object", "Object", "select"), ("calendar_id", "Google calendar", "text")),
         ),
     )
+    inbound_object_id = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1),
+        metadata=field_meta(
+            "Object for new events of the default calendar",
+            "New events in a calendar mapped only through * become bookings on this object (empty: they are "
+            "not imported; bookings already linked still follow their events).",
+            kind="select",
+            section="Calendars",
+            objects=True,
+        ),
+    )
     requests_per_minute = fields.Integer(
         load_default=300,
         validate=validate.Range(min=1, max=600),
