@@ -29,6 +29,16 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="offline round trip: reference host + plugin + emulators, step by step")
     demo.add_argument("--provider", choices=["all", "google", "outlook"], default="all")
+
+    status = sub.add_parser(
+        "status",
+        help="print every integration's status and calendar health; exit 1 when one needs attention",
+        description="Open the reference host's SQLite file and print each integration's status line and health "
+        "rows (as its admin form reports them). Exit status: 0 all healthy, 1 an enabled integration needs "
+        "attention (needs reconnect, not ready, a calendar error, an expired push channel), 2 no database.",
+    )
+    status.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
+    status.add_argument("--json", action="store_true", help="print JSON instead of tables")
     return parser
 
 
@@ -36,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     if args.command == "host":
-        from ireserve_calendar_plugin.devhost.server import run_host
+        from ireserve_calendar_plugin.devhost.run import run_host
 
         run_host(args.db, args.port, args.public_url, args.cron_interval)
         return 0
@@ -49,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ireserve_calendar_plugin.demo import run_demo
 
         return run_demo(args.provider)
+    if args.command == "status":
+        from ireserve_calendar_plugin.status import run_status
+
+        return run_status(args.db, as_json=args.json)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

@@ -10,7 +10,9 @@ Public API:
 * :func:`get_plugin_manager` and :class:`HostHooks` (:mod:`.hooks`): plugin loading by entry point
   and the typed façade the host calls hooks through.
 * :class:`Worker` (:mod:`.jobs`): runs queued jobs through ``on_job`` with leases and backoff.
-* :class:`HostApp`, :class:`HostServer`, :func:`serve` (:mod:`.server`): HTTP, cron and workers.
+* :class:`HostApp`, :class:`HostServer`, :func:`serve` (:mod:`.server`): HTTP, cron and workers. Plugin
+  routes live under the prefix; the admin pages (:mod:`.admin`, rendering any plugin's ``on_config_form``
+  generically through :mod:`.form_html` and :mod:`.form_data`) under ``/admin/``.
 * :func:`run_host`, :func:`main` (:mod:`.run`): the command line.
 
 Host developers can read it as the worked example of the contract in :mod:`hookspecs`. It imports

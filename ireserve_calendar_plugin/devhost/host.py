@@ -23,6 +23,7 @@ from collections.abc import Callable
 from collections.abc import Collection
 from datetime import UTC
 from datetime import datetime
+from typing import Any
 
 import pluggy
 
@@ -30,6 +31,7 @@ from hookspecs.types import BookableObject
 from hookspecs.types import Booking
 from hookspecs.types import Customer
 from hookspecs.types import Integration
+from hookspecs.types import JobQueue
 from hookspecs.types import KeyRing
 from ireserve_calendar_plugin.devhost.bookings import DEFAULT_CANCELLED_STATUSES
 from ireserve_calendar_plugin.devhost.bookings import BookingStore
@@ -65,6 +67,8 @@ class ReferenceHost:
     :param clock: returns the host's now (timezone-aware); default ``datetime.now(UTC)``.
     :param plugin_manager: the plugins; by default :func:`.hooks.get_plugin_manager` (entry points).
     :param cancelled_statuses: booking statuses that free their slot (never conflict).
+    :param job_queue: another queue backend (for example :class:`.rq_queue.RedisJobQueue`); by default
+        the durable queue in the same SQLite database, run by :class:`.jobs.Worker`.
     """
 
     def __init__(
@@ -77,6 +81,7 @@ class ReferenceHost:
         clock: Callable[[], datetime] | None = None,
         plugin_manager: pluggy.PluginManager | None = None,
         cancelled_statuses: Collection[str] = DEFAULT_CANCELLED_STATUSES,
+        job_queue: JobQueue | None = None,
     ) -> None:
         if len(prefix) < 2 or not prefix.startswith("/") or prefix.endswith("/"):
             raise ValueError(f"prefix must look like '/ext' (a leading '/', no trailing one), not {prefix!r}")
@@ -100,7 +105,7 @@ class ReferenceHost:
         self.objects = ObjectStore(self.db)
         self.integrations = IntegrationStore(self.db, self.now)
         self.config = ConfigStore(self.db)
-        self.jobs = JobStore(self.db, self.now)
+        self.jobs: Any = job_queue if job_queue is not None else JobStore(self.db, self.now)
 
     # ------------------------------------------------------------------ HostApi
 

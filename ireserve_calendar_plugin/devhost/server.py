@@ -8,7 +8,7 @@ Requests under the host's prefix (``/ext`` by default) go to the plugins' ``on_h
 lower-cased headers and the body (at most :data:`MAX_BODY` bytes, else 413). The first non-None
 :class:`hookspecs.types.HttpResponse` is sent; none gives 404, and a plugin exception gives a plain
 500 whose body never carries the exception text (it goes to the log). Other paths are the host's own
-pages (:mod:`.admin`).
+pages (:mod:`.admin`): the integrations admin under ``/admin/`` (``/`` redirects there).
 
 :class:`HostServer` also runs ``on_cron_tick`` every ``cron_interval`` seconds (first at start) and
 ``workers`` job worker threads; tests pass ``cron_interval=None, workers=0`` and drive both by hand.
@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response
 
 from hookspecs.types import HttpRequest
 from hookspecs.types import HttpResponse
+from ireserve_calendar_plugin.devhost.admin import ADMIN_ROOT
 from ireserve_calendar_plugin.devhost.admin import AdminPages
 from ireserve_calendar_plugin.devhost.jobs import Worker
 
@@ -62,6 +63,8 @@ class HostApp:
     """The host's WSGI application: plugin routes under the prefix, the host's pages elsewhere."""
 
     def __init__(self, host: ReferenceHost, *, max_body: int = MAX_BODY) -> None:
+        if host.prefix == ADMIN_ROOT.rstrip("/") or host.prefix.startswith(ADMIN_ROOT):
+            raise ValueError(f"the plugin prefix {host.prefix!r} would hide the admin pages under {ADMIN_ROOT}")
         self.host = host
         self.max_body = max_body
         self.pages = AdminPages(host)

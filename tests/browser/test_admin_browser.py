@@ -1,0 +1,165 @@
+"""The reference host's admin page in a real browser, with the real plugin and the Google emulator.
+
+(a) configure a Google integration through the page and see it saved; (b) a bad value shows its error
+next to its field and stores nothing; (c) the connect button goes through the emulator's consent and
+back, the page then says "Connected" and, after the host's jobs ran, shows the first sync.
+The last scenario also leaves a screenshot of the admin page under the temp directory.
+"""
+
+from __future__ import annotations
+
+import base64
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.wait import WebDriverWait
+
+from hookspecs import Integration
+from ireserve_calendar_plugin.devhost import HostServer
+from ireserve_calendar_plugin.devhost import ReferenceHost
+from ireserve_calendar_plugin.devhost import Worker
+from ireserve_calendar_plugin.emulators.core import EmulatorServer
+from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
+from ireserve_calendar_plugin.status import EXIT_OK
+from ireserve_calendar_plugin.status import collect
+from ireserve_calendar_plugin.status import exit_code
+
+ROOM_CALENDAR = "room-a@group.calendar.google.com"
+SCREENSHOT = Path(tempfile.gettempdir()) / "ireserve-admin-google.png"
+
+
+@dataclass
+class Setup:
+    host: ReferenceHost
+    server: HostServer
+    google: EmulatorServer
+    integration: Integration
+    room_id: int
+
+    @property
+    def admin_url(self) -> str:
+        return f"{self.server.url}/admin/integrations/{self.integration.id}"
+
+    def urls(self) -> dict[str, str]:
+        base = self.google.url
+        return {
+            "api_base_url": base + "/calendar/v3",
+            "auth_url": base + "/o/oauth2/v2/auth",
+            "token_url": base + "/token",
+            "revoke_url": base + "/revoke",
+        }
+
+
+@pytest.fixture
+def setup(tmp_path: Path, browser: webdriver.Chrome) -> Iterator[Setup]:
+    emulator = GoogleCalendarEmulator(allow_http_push=True, allow_loopback_redirects=True)
+    emulator.seed_demo()
+    with (
+        EmulatorServer(emulator) as google,
+        ReferenceHost(tmp_path / "host.db") as host,  # the installed plugins, by entry point
+        HostServer(host, cron_interval=None, workers=0) as server,
+    ):
+        room = host.add_object("Room A", "Europe/Amsterdam")
+        integration = host.add_integration("gcal", provider="google", name="Team calendar")
+        browser.delete_all_cookies()
+        yield Setup(host, server, google, integration, room.id)
+        browser.get("about:blank")  # no request to a stopped server after the test
+    emulator.close()
+
+
+def _wait(browser: webdriver.Chrome) -> WebDriverWait[webdriver.Chrome]:
+    return WebDriverWait(browser, 8)
+
+
+def _fill(browser: webdriver.Chrome, name: str, value: str) -> None:
+    element = browser.find_element(By.NAME, name)
+    element.clear()
+    element.send_keys(value)
+
+
+def _save(browser: webdriver.Chrome) -> None:
+    button = browser.find_element(By.CSS_SELECTOR, "form.config button[type=submit]")
+    button.click()
+    _wait(browser).until(ec.staleness_of(button))
+    # the answer page has loaded once its banner (saved or not) is there
+    _wait(browser).until(ec.presence_of_element_located((By.ID, "banner")))
+    _wait(browser).until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
+def _field(browser: webdriver.Chrome, name: str) -> WebElement:
+    return browser.find_element(By.ID, f"field-{name}")
+
+
+def _configure_in_browser(browser: webdriver.Chrome, setup: Setup) -> None:
+    browser.get(setup.admin_url)
+    _fill(browser, "client_id", "demo-client")
+    _fill(browser, "client_secret", "demo-secret")
+    Select(browser.find_element(By.NAME, "calendar_mapping.0.object")).select_by_value(str(setup.room_id))
+    _fill(browser, "calendar_mapping.0.calendar_id", ROOM_CALENDAR)
+    for name, url in setup.urls().items():
+        _fill(browser, name, url)
+
+
+def test_a_configure_and_save(browser: webdriver.Chrome, setup: Setup) -> None:
+    _configure_in_browser(browser, setup)
+    _save(browser)
+    assert browser.find_element(By.ID, "banner").text == "Settings saved."
+    assert "demo-secret" not in browser.page_source
+    form = setup.host.hooks.config_form(setup.integration, None)
+    assert form is not None
+    values = {field.name: field.value for field in form.fields}
+    assert values["client_id"] == "demo-client" and values["client_secret"] not in ("", "demo-secret")
+    assert values["calendar_mapping"] == [{"object": str(setup.room_id), "calendar_id": ROOM_CALENDAR}]
+    assert values["api_base_url"] == setup.google.url + "/calendar/v3"
+    # the saved row is shown, with a fresh empty row to add another
+    assert browser.find_element(By.NAME, "calendar_mapping.0.calendar_id").get_attribute("value") == ROOM_CALENDAR
+    assert browser.find_element(By.NAME, "calendar_mapping.1.calendar_id").get_attribute("value") == ""
+
+
+def test_b_a_bad_value_shows_its_error_and_stores_nothing(browser: webdriver.Chrome, setup: Setup) -> None:
+    _configure_in_browser(browser, setup)
+    _fill(browser, "popup_reminder_minutes", "99999")
+    _save(browser)
+    field = _field(browser, "popup_reminder_minutes")
+    assert "has-error" in (field.get_attribute("class") or "")
+    error = field.find_element(By.CSS_SELECTOR, "p.error")
+    assert error.is_displayed() and "40320" in error.text
+    assert "Nothing was saved." in browser.find_element(By.ID, "banner").text
+    assert browser.find_elements(By.CSS_SELECTOR, "#field-client_id p.error") == []
+    assert browser.find_element(By.NAME, "client_id").get_attribute("value") == "demo-client"  # kept for a retry
+    assert setup.host.config.keys(setup.integration.id) == []
+
+
+def test_c_connect_then_first_sync(browser: webdriver.Chrome, setup: Setup) -> None:
+    _configure_in_browser(browser, setup)
+    _save(browser)
+    connect = browser.find_element(By.CSS_SELECTOR, "#health-card .links a")
+    assert connect.text.startswith("Connect")
+    connect.click()  # host start route -> emulator consent -> back to the plugin's callback
+    _wait(browser).until(ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Account connected"))
+    assert browser.current_url.startswith(setup.server.url + "/ext/calendar/oauth/callback")
+
+    browser.get(setup.admin_url)
+    assert browser.find_element(By.ID, "status").text.startswith("Connected")
+    Worker(setup.host).run_until_idle()
+    browser.refresh()
+    health = browser.find_element(By.ID, "health")
+    headers = [th.text.lower() for th in health.find_elements(By.CSS_SELECTOR, "thead th")]
+    [row] = health.find_elements(By.CSS_SELECTOR, "tbody tr")
+    cells = dict(zip(headers, (td.text for td in row.find_elements(By.TAG_NAME, "td")), strict=True))
+    assert cells["calendar"] == ROOM_CALENDAR
+    assert cells["last sync"] not in ("", "never")
+    assert cells["last error"] == ""
+    assert "Account connected" in browser.find_element(By.ID, "log").text
+    assert exit_code(collect(setup.host)) == EXIT_OK  # and the operator's status command agrees
+
+    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
+    SCREENSHOT.write_bytes(base64.b64decode(shot["data"]))
