@@ -22,6 +22,7 @@ applied idempotently (bookings are matched by the event id stored in them).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -33,6 +34,7 @@ from zoneinfo import ZoneInfo
 from hookspecs.types import Booking
 from hookspecs.types import BookingConflictError
 from hookspecs.types import BookingNotFoundError
+from hookspecs.types import Customer
 from hookspecs.types import HostApi
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import CalendarPluginError
@@ -55,8 +57,10 @@ __all__ = ["CalendarBusyError", "InboundRound", "LeaseLostError", "RoundResult"]
 
 log = logging.getLogger("ireserve_calendar_plugin.sync")
 
-#: How long a round may hold its lease without extending it (extended on every page).
-LEASE_TTL = timedelta(minutes=5)
+#: How long a round may hold its lease without extending it (extended on every page). A worker that
+#: dies mid-round blocks its calendar this long at most. Operators may shorten it with the environment
+#: variable ``IRESERVE_CALENDAR_LEASE_SECONDS`` (as long as one page always arrives well within it).
+LEASE_TTL = timedelta(seconds=int(os.environ.get("IRESERVE_CALENDAR_LEASE_SECONDS", "300")))
 #: A calendar not synced for this long is polled by cron (the seeds' fallback).
 POLL_AFTER = timedelta(minutes=30)
 #: A full listing is repeated when the window it was taken with has slid this far, so the -90/+365
@@ -129,6 +133,9 @@ class InboundRound:
         self.leases = Leases(store)
         self.schedule = Schedule(store)
         self._objects_of: dict[str, frozenset[int]] = {}
+        # per round: organisers already looked up, and bookings whose link this round confirmed
+        self._customers: dict[str, Customer | None] = {}
+        self._confirmed: set[int] = set()
 
     # -- the round ------------------------------------------------------------------------------
     def run(self, calendar: CalendarRef) -> RoundResult:
@@ -179,6 +186,8 @@ class InboundRound:
     def _pages(self, calendar: CalendarRef, cursor: str | None, window: Window, result: RoundResult, lease) -> str:  # type: ignore[no-untyped-def]
         seen: set[str] | None = set() if cursor is None else None
         new_cursor: str | None = None
+        self._customers = {}
+        self._confirmed = set()
         timezone = self._object_timezone(calendar)
         with applying_inbound(self.integration_id):
             for page in self.backend.list_changes(calendar, cursor, window):
@@ -205,7 +214,7 @@ class InboundRound:
         link = self.links.get(calendar.key, booking.id) if booking else None
         customer = None
         if booking is None and event.organizer_email and not event.deleted:
-            customer = self.host.customers.find_by_email(event.organizer_email)
+            customer = self._customer(event.organizer_email)
         action = plan.plan_inbound(
             event, booking, link, calendar=calendar, options=self.options, window=window, customer=customer
         )
@@ -290,12 +299,21 @@ class InboundRound:
     # -- helpers --------------------------------------------------------------------------------
     def _remember(self, calendar: CalendarRef, booking_id: int, event: RemoteEvent, link: Link | None) -> None:
         if link is not None and link.etag == event.etag and link.event_id == event.id and link.state == "linked":
+            self._confirmed.add(booking_id)
             return
         base = link or Link(booking_id, calendar.key)
         fresh = base.but(event_id=event.id, etag=event.etag, state="linked", idempotency_key="",
                          join_url=event.join_url or base.join_url)
-        if not self.links.save(fresh):
+        if self.links.save(fresh):
+            self._confirmed.add(booking_id)
+        else:
             log.debug("link of booking %s changed meanwhile; kept the other writer's", booking_id)
+
+    def _customer(self, email: str) -> Customer | None:
+        """The customer with this e-mail address, looked up once per round (organisers repeat)."""
+        if email not in self._customers:
+            self._customers[email] = self.host.customers.find_by_email(email)
+        return self._customers[email]
 
     def _ensure_field(self, booking: Booking, event_id: str) -> None:
         if booking.fields.get(self.options.ires_field) != event_id:
@@ -330,6 +348,8 @@ class InboundRound:
     ) -> None:
         missing: list[tuple[Booking, Link]] = []
         for booking_id in self.links.booking_ids(calendar.key):
+            if booking_id in self._confirmed:
+                continue  # linked in this round to an event it listed: not missing, no need to read it again
             link = self.links.get(calendar.key, booking_id)
             if link is None or link.state != "linked" or link.event_id in seen:
                 continue

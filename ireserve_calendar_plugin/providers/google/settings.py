@@ -89,6 +89,9 @@ class GoogleSettingsSchema(ProviderSettingsSchema):
     def _one_row_per_object(self, rows: list[Mapping[str, Any]], **kwargs: Any) -> None:
         seen: set[str] = set()
         for row in rows:
-            if row["object"] in seen:
-                raise ValidationError(f"Object {row['object']} has more than one row.")
-            seen.add(row["object"])
+            obj = row.get("object")
+            if obj is None:
+                continue  # the row's own error names what is missing
+            if obj in seen:
+                raise ValidationError(f"Object {obj} has more than one row.")
+            seen.add(obj)
