@@ -61,12 +61,13 @@ def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
     """A one-line status and one row per calendar: label, phase, last sync, channel expiry, last error."""
     auth = AuthStatus(ctx.store).get()
     try:
-        engine = engine_for(ctx)
+        with engine_for(ctx) as engine:
+            calendars = engine.backend.calendars()
     except CalendarPluginError as exc:
         return f"Not ready: {exc}", []
     states = StateStore(ctx.store)
     rows = []
-    for calendar in engine.backend.calendars():
+    for calendar in calendars:
         state = states.load(calendar.key)
         channel = Channel.from_json(state.channel) if state.channel else None
         rows.append({
@@ -79,7 +80,7 @@ def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
     account = f" ({auth['account']})" if auth.get("account") else ""
     line = {"connected": f"Connected{account}", "needs_reconnect": "Needs reconnect: " + auth.get("reason", ""),
             }.get(auth.get("state", ""), "Not connected")
-    if not engine.backend.calendars():
+    if not calendars:
         line += "; no calendars mapped"
     return line, rows
 

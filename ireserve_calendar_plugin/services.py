@@ -76,11 +76,11 @@ def booking_changed(host: HostApi, booking: Booking, origin: str) -> None:
         if is_own_origin(origin, iid) or outbound_suppressed(iid):
             continue
         try:
-            engine = engine_for(ctx)
+            with engine_for(ctx) as engine:
+                calendar = engine.backend.calendar_for_object(booking.object_id)
+                linked = booking.fields.get(engine.options.ires_field)
         except ConfigError:
             continue
-        calendar = engine.backend.calendar_for_object(booking.object_id)
-        linked = booking.fields.get(engine.options.ires_field)
         if calendar is None and not linked:
             continue
         if calendar is not None and not calendar.outbound:
@@ -104,8 +104,8 @@ def cron_tick(host: HostApi, now: datetime) -> int:
         if AuthStatus(ctx.store).needs_reconnect():
             continue
         try:
-            engine = engine_for(ctx)
-            jobs = engine.due(now)
+            with engine_for(ctx) as engine:
+                jobs = engine.due(now)
         except ConfigError:
             continue
         except CalendarPluginError as exc:
@@ -136,10 +136,11 @@ def run_job(host: HostApi, job: Job) -> bool | None:
     except ConfigError as exc:
         host.integrations.log(integration.id, "warning", f"Job {job.name} skipped: {exc}")
         return True
-    if job.name == JOB_OUTBOUND:
-        _run_outbound(ctx, engine, int(job.payload["booking"]), int(job.payload.get("attempt", "1")))
-    else:
-        _run_calendar_job(ctx, engine, job)
+    with engine:
+        if job.name == JOB_OUTBOUND:
+            _run_outbound(ctx, engine, int(job.payload["booking"]), int(job.payload.get("attempt", "1")))
+        else:
+            _run_calendar_job(ctx, engine, job)
     return True
 
 
@@ -233,12 +234,13 @@ def resume_after_reconnect(ctx: IntegrationContext) -> int:
     ctx.store.update(PARKED_KEY, take, default=[])
     queued = sum(enqueue(ctx.host, outbound_job(ctx.integration.id, b)) for b in parked)
     try:
-        engine = engine_for(ctx)
+        with engine_for(ctx) as engine:
+            calendars, pushes = engine.backend.calendars(), bool(engine.push_address)
     except ConfigError:
         return queued
-    for calendar in engine.backend.calendars():
+    for calendar in calendars:
         # the channel first: its catch-up sync is then absorbed by the one queued right after
-        if engine.push_address:
+        if pushes:
             queued += enqueue(ctx.host, channel_job(ctx.integration.id, calendar.key))
         queued += enqueue(ctx.host, sync_job(ctx.integration.id, calendar.key))
     return queued

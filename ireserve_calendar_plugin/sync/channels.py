@@ -1,6 +1,6 @@
 """Push channels (Google watch channels, Graph subscriptions): create, renew, retire, route.
 
-Public API: :class:`ChannelKeeper`, :data:`RENEW_BEFORE`.
+Public API: :class:`ChannelKeeper`, :func:`route_notification`, :data:`RENEW_BEFORE`.
 
 Each calendar has at most one live channel, kept in its state with the secret we gave it, and an
 index entry ``chan/<channel id>`` so a notification is routed to its calendar with one read. Renewal
@@ -28,12 +28,28 @@ from ireserve_calendar_plugin.sync.state import Leases
 from ireserve_calendar_plugin.sync.state import Schedule
 from ireserve_calendar_plugin.sync.state import StateStore
 
-__all__ = ["RENEW_BEFORE", "ChannelKeeper"]
+__all__ = ["RENEW_BEFORE", "ChannelKeeper", "route_notification"]
 
 log = logging.getLogger("ireserve_calendar_plugin.sync")
 
 #: Renew a channel once its expiry is this close (the seeds: within 2 days).
 RENEW_BEFORE = timedelta(days=2)
+
+
+def route_notification(store: SecureConfig, channel_id: str, secret: str) -> str | None:
+    """The calendar key of a genuine notification, or None (unknown channel or wrong secret).
+
+    The secret is compared in constant time. Unknown ids cost one read and nothing else.
+    """
+    if not channel_id or len(channel_id) > 256:
+        return None
+    doc = store.load(f"chan/{channel_id}")
+    if not doc.exists:
+        return None
+    expected = str(doc.data.get("secret", ""))
+    if not hmac.compare_digest(expected.encode(), secret.encode()):
+        return None
+    return str(doc.data["calendar"])
 
 
 class ChannelKeeper:
@@ -46,22 +62,6 @@ class ChannelKeeper:
         self.states = StateStore(store)
         self.leases = Leases(store)
         self.schedule = Schedule(store)
-
-    # -- routing --------------------------------------------------------------------------------
-    def route(self, channel_id: str, secret: str) -> str | None:
-        """The calendar key of a genuine notification, or None (unknown channel or wrong secret).
-
-        The secret is compared in constant time. Unknown ids cost one read and nothing else.
-        """
-        if not channel_id or len(channel_id) > 256:
-            return None
-        doc = self.store.load(f"chan/{channel_id}")
-        if not doc.exists:
-            return None
-        expected = doc.data.get("secret", "")
-        if not hmac.compare_digest(expected.encode(), secret.encode()):
-            return None
-        return str(doc.data["calendar"])
 
     # -- lifecycle ------------------------------------------------------------------------------
     def ensure(self, calendar: CalendarRef, address: str, *, force: str = "") -> str:

@@ -104,6 +104,15 @@ class SyncEngine:
         self.states = StateStore(store)
         self.schedule = Schedule(store)
 
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> SyncEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def calendar(self, key: str) -> CalendarRef:
         for calendar in self.backend.calendars():
             if calendar.key == key:

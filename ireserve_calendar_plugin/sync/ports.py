@@ -70,3 +70,7 @@ class CalendarBackend(Protocol):
     def unwatch(self, calendar: CalendarRef, channel: Channel) -> None:
         """Stop ``channel``; one that is already gone counts as stopped."""
         ...
+
+    def close(self) -> None:
+        """Release connections (the engine calls it when a job or hook is done)."""
+        ...

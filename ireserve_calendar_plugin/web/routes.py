@@ -39,7 +39,7 @@ from ireserve_calendar_plugin.runtime import backend_context
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.services import enqueue
 from ireserve_calendar_plugin.services import resume_after_reconnect
-from ireserve_calendar_plugin.sync.channels import ChannelKeeper
+from ireserve_calendar_plugin.sync.channels import route_notification
 from ireserve_calendar_plugin.sync.engine import channel_job
 from ireserve_calendar_plugin.sync.engine import sync_job
 
@@ -179,10 +179,9 @@ def _push(host: HostApi, provider_name: str, integration_id: str, request: HttpR
         return parsed.response
     if not parsed.notices:
         return _text(parsed.ack_status, "")
-    keeper = ChannelKeeper(backend=None, store=ctx.store, now=host.now)  # type: ignore[arg-type]
     accepted = 0
     for notice in parsed.notices:
-        calendar_key = keeper.route(notice.channel_id, notice.secret)
+        calendar_key = route_notification(ctx.store, notice.channel_id, notice.secret)
         if calendar_key is None:
             continue
         accepted += 1
