@@ -22,6 +22,7 @@ from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import backend_context
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
+from ireserve_calendar_plugin.runtime import served_integrations
 from ireserve_calendar_plugin.sync.model import Channel
 from ireserve_calendar_plugin.sync.state import StateStore
 from ireserve_calendar_plugin.web.routes import connect_link
@@ -55,6 +56,20 @@ def _remote_choices(ctx: IntegrationContext, settings: Mapping[str, Any] | None)
         if column is not None and row["calendar_id"] not in {value for value, _ in column}:
             column.append((row["calendar_id"], f"{row['calendar_id']} (not in the account)"))
     return offered
+
+
+def _clashes(ctx: IntegrationContext, settings: Mapping[str, Any]) -> dict[str, str]:
+    """Two integrations writing their event ids into the same booking field would overwrite each
+    other's links (and so lose or duplicate events): each needs its own ``ires_field``."""
+    field_name = settings.get("ires_field")
+    for other in served_integrations(ctx.host):
+        if other.integration.id == ctx.integration.id:
+            continue
+        stored = other.store.load(SETTINGS_KEY)
+        if stored.exists and stored.data.get("ires_field") == field_name:
+            return {"ires_field": f"Integration {other.integration.id} already stores its event ids in "
+                    f"{field_name!r}; choose another booking field."}
+    return {}
 
 
 def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
@@ -94,7 +109,8 @@ def config_form(host: HostApi, integration: Integration, submitted: Mapping[str,
         form = build_form(host, integration, ctx.provider, settings, links=_links(ctx, settings),
                           remote_choices=_remote_choices(ctx, settings))
     else:
-        form, settings = submit_form(host, integration, ctx.provider, ctx.store, submitted)
+        form, settings = submit_form(host, integration, ctx.provider, ctx.store, submitted,
+                                     extra_checks=lambda data: _clashes(ctx, data))
         if settings is not None:
             form = build_form(host, integration, ctx.provider, settings, saved=True, links=_links(ctx, settings),
                               remote_choices=_remote_choices(ctx, settings))

@@ -11,6 +11,7 @@ encrypted, by compare-and-set, or not at all with per-field errors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -189,8 +190,12 @@ def submit_form(
     submitted: Mapping[str, object],
     *,
     links: Sequence[FormLink] = (),
+    extra_checks: Callable[[Mapping[str, Any]], dict[str, str]] | None = None,
 ) -> tuple[ConfigForm, dict[str, Any] | None]:
-    """Validate and store submitted settings. Returns the form and the stored settings (None on error)."""
+    """Validate and store submitted settings. Returns the form and the stored settings (None on error).
+
+    ``extra_checks`` sees the loaded settings and returns ``{field: message}`` for problems only the
+    caller can see (for example a clash with another integration)."""
     schema = provider.settings_schema()
     secrets = _secret_names(schema)
     current = store.load(SETTINGS_KEY)
@@ -210,6 +215,8 @@ def submit_form(
             errors = {name: _flatten(msg) for name, msg in exc.normalized_messages().items()}
         else:
             errors = provider.validate_settings(host, data)
+            if not errors and extra_checks is not None:
+                errors = extra_checks(data)
             if not errors:
                 if store.save(SETTINGS_KEY, data, expected_version=current.version):
                     return build_form(host, integration, provider, data, saved=True, links=links), data

@@ -36,6 +36,7 @@ from hookspecs.types import BookingConflictError
 from hookspecs.types import BookingNotFoundError
 from hookspecs.types import Customer
 from hookspecs.types import HostApi
+from hookspecs.types import HostError
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import StaleStateError
@@ -196,7 +197,16 @@ class InboundRound:
                     result.events += 1
                     if seen is not None and not event.deleted:
                         seen.add(event.id)
-                    self.apply(calendar, anchor_all_day(event, timezone), window, result)
+                    try:
+                        self.apply(calendar, anchor_all_day(event, timezone), window, result)
+                    except (ValueError, HostError) as exc:
+                        # the host refused this one event's data: report it, do not block the calendar
+                        result.count("rejected")
+                        self.host.integrations.log(
+                            self.integration_id, "warning",
+                            f"Calendar event {event.id[:64]} could not be applied: {type(exc).__name__}: "
+                            f"{str(exc)[:200]}",
+                        )
                 if page.cursor is not None:
                     new_cursor = page.cursor
                 if self.leases.extend(lease, self.now(), LEASE_TTL) is None:

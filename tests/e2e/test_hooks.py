@@ -99,3 +99,13 @@ def test_hook_on_job(world: World) -> None:
     _google(world)
     assert world.host.hooks.job(Job("1", "someone.else", {})) is None
     assert world.host.hooks.job(Job("2", "calendar.sync", {"integration": "gone", "calendar": "c"})) is True
+
+
+def test_two_integrations_cannot_share_the_booking_field_for_event_ids(world: World) -> None:
+    _google(world)
+    second = world.host.add_integration("g2", "google")
+    base = {"client_id": "c", "client_secret": "s"}
+    clash = world.host.hooks.config_form(second, base)
+    assert clash is not None and not clash.saved and "ires_field" in clash.field_errors
+    fine = world.host.hooks.config_form(second, {**base, "ires_field": "google2_event"})
+    assert fine is not None and fine.saved
