@@ -1,4 +1,5 @@
-"""The reference host's admin pages as HTML: the page chrome, the integration list and one integration.
+"""The reference host's admin pages as HTML: the page chrome, the index (integrations and the objects
+card) and one integration. The bookings page is :mod:`.bookings_html`.
 
 Public API: :func:`page`, :func:`index_body`, :func:`integration_body`, :func:`integration_url`,
 :class:`IndexRow`, :data:`CONTENT_SECURITY_POLICY`.
@@ -12,12 +13,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from hookspecs.forms import ConfigForm
+from hookspecs.types import BookableObject
 from hookspecs.types import Integration
+from ireserve_calendar_plugin.devhost.booking_forms import DEFAULT_TIMEZONE
+from ireserve_calendar_plugin.devhost.bookings_html import BOOKINGS_PATH
+from ireserve_calendar_plugin.devhost.bookings_html import bookings_url
 from ireserve_calendar_plugin.devhost.directory import LogEntry
 from ireserve_calendar_plugin.devhost.form_data import CSRF_FIELD
 from ireserve_calendar_plugin.devhost.form_html import render_banner
@@ -51,7 +57,7 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
 header { background: #24292f; color: #fff; padding: .6rem 1.5rem; }
 header a { color: #fff; text-decoration: none; }
 header nav span.sep { opacity: .6; margin: 0 .4rem; }
-main { max-width: 1040px; margin: 1.2rem auto 3rem; padding: 0 1.5rem; }
+main { max-width: 1240px; margin: 1.2rem auto 3rem; padding: 0 1.5rem; }
 h1 { font-size: 1.5rem; margin: .3rem 0 .6rem; }
 h2 { font-size: 1.15rem; margin: 1.6rem 0 .5rem; }
 section.card > h2:first-child { margin-top: .2rem; }
@@ -61,13 +67,26 @@ legend { font-weight: 600; padding: 0 .4rem; }
 table { border-collapse: collapse; width: 100%; background: #fff; }
 th, td { text-align: left; padding: .35rem .55rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; color: var(--muted); font-size: .85rem; }
-table.integrations, table.log { border: 1px solid var(--line); margin-bottom: 1.2rem; }
+table.integrations, table.log, table.objects, table.bookings { border: 1px solid var(--line);
+  margin-bottom: 1.2rem; }
+table.bookings { font-size: .88rem; }
+table.bookings input { width: 8.5rem; padding: .1rem .3rem; margin: 0 .2rem .2rem 0; }
+table.bookings td.col-actions { width: 10.5rem; }
+table.bookings td.col-fields { overflow-wrap: anywhere; }
+table.bookings tr:target td { background: #fff8c5; }
+table.bookings td.col-when time { color: inherit; font-size: inherit; }
+tr.status-cancelled td { color: var(--muted); }
+form.row-action { margin: 0 0 .35rem; }
+ul.plain { list-style: none; margin: 0; padding: 0; }
+span.zone { display: block; color: var(--muted); font-size: .8rem; }
+form.filter select { width: auto; }
 .meta { color: var(--muted); margin: 0 0 1rem; }
 .field { margin: .7rem 0; }
 .field > label, .field > .label { display: block; font-weight: 600; margin-bottom: .2rem; }
 .check { display: flex; gap: .5rem; align-items: center; }
 .check label { font-weight: 600; }
-input[type=text], input[type=url], input[type=number], input[type=password], select {
+input[type=text], input[type=url], input[type=number], input[type=password], input[type=date],
+input[type=time], select {
   font: inherit; padding: .3rem .45rem; border: 1px solid var(--line); border-radius: 6px; width: 100%;
   max-width: 32rem; background: #fff; }
 table.rows input, table.rows select { max-width: none; }
@@ -99,6 +118,8 @@ tr.lvl-warning td { color: #9a6700; }
 td.col-last_error { color: var(--bad); }
 td time { white-space: nowrap; color: var(--muted); font-size: .85rem; }
 form.add { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)) auto; gap: .6rem; align-items: end; }
+form.add.object { grid-template-columns: repeat(2, minmax(0, 1fr)) auto; }
+form.add.booking { grid-template-columns: 1.3fr 1.2fr .9fr .8fr 1.5fr 1fr auto; }
 form.add label { font-weight: 600; font-size: .9rem; }
 code { background: #eaeef2; padding: 0 .3rem; border-radius: 4px; }
 """
@@ -177,8 +198,12 @@ def index_body(
     plugin_root: str,
     add_error: str = "",
     add_values: dict[str, str] | None = None,
+    objects: Sequence[BookableObject] = (),
+    object_error: str = "",
+    object_values: Mapping[str, str] | None = None,
+    timezones: Sequence[str] = (),
 ) -> Html:
-    """The integration list, the "add integration" form and the loaded plugins."""
+    """The integration list, the "add integration" form, the objects card and the loaded plugins."""
     if rows:
         labels = ("Id", "Name", "Provider", "State", "Status")
         head = tag("tr", {}, join(tag("th", {"scope": "col"}, label) for label in labels))
@@ -229,7 +254,53 @@ def index_body(
         tag("code", {}, plugin_root),
         ".",
     )
-    return join((tag("h1", {}, "Integrations"), listing, add, plugin_info))
+    bookings = tag("p", {"class": "meta"}, "See, create, cancel and move bookings on the ",
+                   tag("a", {"href": BOOKINGS_PATH, "id": "bookings-link"}, "Bookings"), " page.")
+    cards = (listing, add, _objects_card(objects, csrf_token, object_error, object_values or {}, timezones))
+    return join((tag("h1", {}, "Integrations"), *cards, bookings, plugin_info))
+
+
+def _objects_card(objects: Sequence[BookableObject], csrf_token: str, error: str, values: Mapping[str, str],
+                  timezones: Sequence[str]) -> Html:
+    """The bookable objects (what an integration maps to a calendar) and the "add object" form."""
+    if objects:
+        head = tag("tr", {}, join(tag("th", {"scope": "col"}, label) for label in ("Id", "Name", "Time zone", "")))
+        body = join(
+            tag("tr", {"id": dom_id("object", str(obj.id))},
+                tag("td", {}, str(obj.id)), tag("td", {}, obj.name), tag("td", {}, obj.timezone),
+                tag("td", {}, tag("a", {"href": bookings_url(obj.id)}, "bookings")))
+            for obj in objects
+        )
+        listing = tag("table", {"class": "objects", "id": "objects-table"}, tag("thead", {}, head),
+                      tag("tbody", {}, body))
+    else:
+        listing = tag("p", {}, "No objects yet. Add the rooms (or desks, cars...) that integrations map to calendars.")
+    zones = tag("datalist", {"id": "timezones"}, join(tag("option", {"value": name}) for name in timezones))
+    inputs = (
+        tag("div", {}, tag("label", {"for": "object-name"}, "Name"),
+            tag("input", {"type": "text", "name": "name", "id": "object-name", "value": values.get("name", ""),
+                          "placeholder": "e.g. Room A", "required": True})),
+        tag("div", {}, tag("label", {"for": "object-timezone"}, "Time zone"),
+            tag("input", {"type": "text", "name": "timezone", "id": "object-timezone", "list": "timezones",
+                          "value": values.get("timezone", DEFAULT_TIMEZONE), "required": True,
+                          "placeholder": "IANA name, e.g. Europe/Amsterdam"})),
+    )
+    return tag(
+        "section",
+        {"class": "card", "id": "objects"},
+        tag("h2", {}, "Objects"),
+        tag("div", {"class": "banner error", "role": "alert", "id": "objects-error"}, error) if error else Html(""),
+        listing,
+        tag(
+            "form",
+            {"method": "post", "action": f"{ADMIN_ROOT}objects", "class": "add object"},
+            tag("input", {"type": "hidden", "name": CSRF_FIELD, "value": csrf_token}),
+            join(inputs),
+            tag("div", {}, tag("button", {"type": "submit", "class": "button primary", "id": "add-object"},
+                               "Add object")),
+        ),
+        zones,
+    )
 
 
 # --------------------------------------------------------------------------- one integration

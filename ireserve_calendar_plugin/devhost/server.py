@@ -8,7 +8,8 @@ Requests under the host's prefix (``/ext`` by default) go to the plugins' ``on_h
 lower-cased headers and the body (at most :data:`MAX_BODY` bytes, else 413). The first non-None
 :class:`hookspecs.types.HttpResponse` is sent; none gives 404, and a plugin exception gives a plain
 500 whose body never carries the exception text (it goes to the log). Other paths are the host's own
-pages (:mod:`.admin`): the integrations admin under ``/admin/`` (``/`` redirects there).
+pages (:mod:`.admin`): the integrations, objects and bookings admin under ``/admin/`` (``/`` redirects
+there).
 
 :class:`HostServer` also runs ``on_cron_tick`` every ``cron_interval`` seconds (first at start) and
 ``workers`` job worker threads; tests pass ``cron_interval=None, workers=0`` and drive both by hand.

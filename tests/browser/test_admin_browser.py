@@ -1,9 +1,12 @@
 """The reference host's admin page in a real browser, with the real plugin and the Google emulator.
 
-(a) configure a Google integration through the page and see it saved; (b) a bad value shows its error
-next to its field and stores nothing; (c) the connect button goes through the emulator's consent and
-back, the page then says "Connected" and, after the host's jobs ran, shows the first sync.
-The last scenario also leaves a screenshot of the admin page under the temp directory.
+Every scenario starts as a person on a fresh host would: the room is added on the admin index's
+"Objects" card, then mapped on the integration page. (a) configure a Google integration through the
+page and see it saved; (b) a bad value shows its error next to its field and stores nothing; (c) the
+connect button goes through the emulator's consent and back, the page then says "Connected" and, after
+the host's jobs ran, shows the first sync; then a booking created on the bookings page is synced out:
+once the jobs ran, its ``external_id`` field shows on that page and the emulator holds the event.
+The last scenario also leaves screenshots of the admin and bookings pages under the temp directory.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from ireserve_calendar_plugin.status import collect
 from ireserve_calendar_plugin.status import exit_code
 
 ROOM_CALENDAR = "room-a@group.calendar.google.com"
+ROOM_NAME = "Room A"
 SCREENSHOT = Path(tempfile.gettempdir()) / "ireserve-admin-google.png"
+BOOKINGS_SCREENSHOT = Path(tempfile.gettempdir()) / "ireserve-admin-bookings.png"
 
 
 @dataclass
@@ -42,7 +47,8 @@ class Setup:
     server: HostServer
     google: EmulatorServer
     integration: Integration
-    room_id: int
+    emulator: GoogleCalendarEmulator
+    room_id: int = 0  # set once the room is added through the page
 
     @property
     def admin_url(self) -> str:
@@ -67,10 +73,9 @@ def setup(tmp_path: Path, browser: webdriver.Chrome) -> Iterator[Setup]:
         ReferenceHost(tmp_path / "host.db") as host,  # the installed plugins, by entry point
         HostServer(host, cron_interval=None, workers=0) as server,
     ):
-        room = host.add_object("Room A", "Europe/Amsterdam")
         integration = host.add_integration("gcal", provider="google", name="Team calendar")
         browser.delete_all_cookies()
-        yield Setup(host, server, google, integration, room.id)
+        yield Setup(host, server, google, integration, emulator)
         browser.get("about:blank")  # no request to a stopped server after the test
     emulator.close()
 
@@ -83,6 +88,13 @@ def _fill(browser: webdriver.Chrome, name: str, value: str) -> None:
     element = browser.find_element(By.NAME, name)
     element.clear()
     element.send_keys(value)
+
+
+def _submit(browser: webdriver.Chrome, button: WebElement) -> None:
+    """Click a form's button and wait for the answer page (a redirect's target included)."""
+    button.click()
+    _wait(browser).until(ec.staleness_of(button))
+    _wait(browser).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def _save(browser: webdriver.Chrome) -> None:
@@ -98,11 +110,26 @@ def _field(browser: webdriver.Chrome, name: str) -> WebElement:
     return browser.find_element(By.ID, f"field-{name}")
 
 
+def _add_room_in_browser(browser: webdriver.Chrome, setup: Setup) -> None:
+    """On the admin index, add the room the integration will map (the time zone is proposed)."""
+    browser.get(f"{setup.server.url}/admin/")
+    assert browser.find_element(By.ID, "object-timezone").get_attribute("value") == "Europe/Amsterdam"
+    name = browser.find_element(By.ID, "object-name")
+    name.send_keys(ROOM_NAME)
+    _submit(browser, browser.find_element(By.ID, "add-object"))
+    [row] = browser.find_elements(By.CSS_SELECTOR, "#objects-table tbody tr")
+    cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
+    assert cells[1:3] == [ROOM_NAME, "Europe/Amsterdam"]
+    setup.room_id = int(cells[0])
+    assert setup.host.objects.get(setup.room_id) is not None
+
+
 def _configure_in_browser(browser: webdriver.Chrome, setup: Setup) -> None:
+    _add_room_in_browser(browser, setup)
     browser.get(setup.admin_url)
     _fill(browser, "client_id", "demo-client")
     _fill(browser, "client_secret", "demo-secret")
-    Select(browser.find_element(By.NAME, "calendar_mapping.0.object")).select_by_value(str(setup.room_id))
+    Select(browser.find_element(By.NAME, "calendar_mapping.0.object")).select_by_visible_text(ROOM_NAME)
     _fill(browser, "calendar_mapping.0.calendar_id", ROOM_CALENDAR)
     for name, url in setup.urls().items():
         _fill(browser, name, url)
@@ -161,5 +188,29 @@ def test_c_connect_then_first_sync(browser: webdriver.Chrome, setup: Setup) -> N
     assert "Account connected" in browser.find_element(By.ID, "log").text
     assert exit_code(collect(setup.host)) == EXIT_OK  # and the operator's status command agrees
 
+    _screenshot(browser, SCREENSHOT)
+
+    # a booking made on the bookings page goes out to the calendar
+    browser.get(f"{setup.server.url}/admin/")
+    _submit(browser, browser.find_element(By.ID, "bookings-link"))
+    Select(browser.find_element(By.ID, "new-object")).select_by_visible_text(ROOM_NAME)
+    browser.find_element(By.ID, "new-title").send_keys("Made in the browser")
+    _submit(browser, browser.find_element(By.ID, "create-booking"))
+    [booking] = setup.host.list_bookings(setup.room_id)
+    assert (booking.title, booking.status, booking.channel) == ("Made in the browser", "confirmed", "admin")
+    assert "Made in the browser" in browser.find_element(By.ID, f"booking-{booking.id}").text
+
+    Worker(setup.host).run_until_idle()
+    browser.refresh()
+    event_id = setup.host.bookings.get(booking.id).fields["external_id"]
+    fields = browser.find_element(By.CSS_SELECTOR, f"#booking-{booking.id} td.col-fields").text
+    assert "external_id" in fields and event_id in fields
+    event = setup.emulator.event(ROOM_CALENDAR, event_id)
+    assert event is not None and event["status"] == "confirmed"
+    assert event["summary"].startswith("Made in the browser")
+    _screenshot(browser, BOOKINGS_SCREENSHOT)
+
+
+def _screenshot(browser: webdriver.Chrome, path: Path) -> None:
     shot = browser.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
-    SCREENSHOT.write_bytes(base64.b64decode(shot["data"]))
+    path.write_bytes(base64.b64decode(shot["data"]))

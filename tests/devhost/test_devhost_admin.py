@@ -11,6 +11,9 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -33,6 +36,7 @@ from ireserve_calendar_plugin.devhost.form_data import CSRF_FIELD
 from ireserve_calendar_plugin.devhost.form_data import REMOVE_FIELD
 
 STORED_SECRET = "hunter2-stored-secret"
+T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)  # the start of the conftest clock
 ROOMS = (("1", "Room 1"), ("2", "Room 2"))
 
 
@@ -462,3 +466,272 @@ def test_the_pages_send_protective_headers(client: Client) -> None:
     assert response.headers["Cache-Control"] == "no-store"
     csp = response.headers["Content-Security-Policy"]
     assert re.search(r"style-src 'sha256-[A-Za-z0-9+/=]+'", csp) and "form-action 'self'" in csp
+
+
+# --------------------------------------------------------------------------- objects and bookings
+
+
+def _post(client: Client, app: HostApp, path: str, **data: str) -> TestResponse:
+    return client.post(path, data={CSRF_FIELD: app.pages.csrf_token, **data})
+
+
+def _new_booking(**changes: str) -> dict[str, str]:
+    return {"object": "1", "date": "2024-05-02", "time": "09:00", "duration": "60", "title": "Stand-up",
+            "status": "confirmed", **changes}
+
+
+def test_the_index_lists_objects_and_adds_one(host: ReferenceHost, client: Client, app: HostApp) -> None:
+    page = dom(client.get("/admin/"))
+    card = page.by_id("objects")
+    assert "No objects yet" in card.text
+    add = card.find("form", action="/admin/objects")
+    assert {i.attrs["name"] for i in add.find_all("input")} == {CSRF_FIELD, "name", "timezone"}
+    assert add.find("input", name="timezone").attrs["value"] == "Europe/Amsterdam"  # the proposed zone
+    assert page.find("a", id="bookings-link").attrs["href"] == "/admin/bookings"
+
+    response = _post(client, app, "/admin/objects", name=" Room <A> ", timezone="Europe/Amsterdam")
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/#objects"
+    [room] = host.objects.all()
+    assert (room.name, room.timezone) == ("Room <A>", "Europe/Amsterdam")
+    row = dom(client.get("/admin/")).by_id(f"object-{room.id}")
+    assert [td.text for td in row.find_all("td")] == [str(room.id), "Room <A>", "Europe/Amsterdam", "bookings"]
+    assert row.find("a").attrs["href"] == f"/admin/bookings?object={room.id}"
+    assert "Room &lt;A&gt;" in client.get("/admin/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("name", "timezone", "problem"), [
+    ("Room B", "Mars/Olympus_Mons", "not a known IANA time zone"),
+    ("Room B", "../../etc/passwd", "not a known IANA time zone"),
+    ("Room B", "", "not a known IANA time zone"),
+    ("", "UTC", "needs a name"),
+    ("x" * 201, "UTC", "at most 200"),
+])
+def test_a_refused_object_shows_its_error_with_the_typed_values(
+    host: ReferenceHost, client: Client, app: HostApp, name: str, timezone: str, problem: str
+) -> None:
+    response = _post(client, app, "/admin/objects", name=name, timezone=timezone)
+    assert response.status_code == 400
+    page = dom(response)
+    assert problem in page.by_id("objects-error").text
+    assert page.by_id("object-name").attrs["value"] == name
+    assert page.by_id("object-timezone").attrs["value"] == timezone
+    assert host.objects.all() == []
+
+
+@pytest.mark.parametrize("token", ["", "wrong-token"])
+def test_booking_and_object_posts_without_the_csrf_token_are_403(
+    host: ReferenceHost, plugin: Any, client: Client, room: int, token: str
+) -> None:
+    booking = host.bookings.create(object_id=room, start=T0, end=T0 + timedelta(hours=1), status="confirmed",
+                                   title="Kept", channel="web", origin="user:1")
+    before = len(plugin.of("on_booking_status_changed"))
+    data = {"name": "Room 2", "timezone": "UTC", **_new_booking(object=str(room)), "date": "2024-06-01"}
+    if token:
+        data[CSRF_FIELD] = token
+    for path in ("/admin/objects", "/admin/bookings", f"/admin/bookings/{booking.id}/cancel",
+                 f"/admin/bookings/{booking.id}/move"):
+        response = client.post(path, data=data)
+        assert response.status_code == 403, path
+        assert "Refused" in response.get_data(as_text=True)
+    assert [o.id for o in host.objects.all()] == [room]
+    assert host.list_bookings() == [booking]
+    assert len(plugin.of("on_booking_status_changed")) == before
+
+
+def test_the_bookings_page_lists_bookings_newest_first_in_their_zone(
+    host: ReferenceHost, client: Client, room: int
+) -> None:
+    desk = host.add_object("Desk", "America/New_York").id
+    first = host.bookings.create(object_id=room, start=T0 + timedelta(days=2), end=T0 + timedelta(days=2, hours=1),
+                                 status="confirmed", title="Later but older", channel="web", origin="user:1",
+                                 fields={"external_id": "evt-1", "meeting_url": "https://meet.example/x"})
+    host.bookings.add_remark(first.id, "Calendar move refused: overlap", origin="calendar:g1")
+    midnight = datetime(2024, 5, 4, 22, 0, tzinfo=UTC)  # 2024-05-05 00:00 in Amsterdam
+    offsite = host.bookings.create(object_id=room, start=midnight, end=midnight + timedelta(days=2),
+                                   status="tentative", title="Offsite", channel="calendar", origin="calendar:g1",
+                                   all_day=True)
+    call = host.bookings.create(object_id=desk, start=T0, end=T0 + timedelta(minutes=30), status="confirmed",
+                                title="Call", channel="phone", origin="user:1")
+
+    response = client.get("/admin/bookings")
+    assert response.status_code == 200 and "script-src" not in response.headers["Content-Security-Policy"]
+    table = dom(response).by_id("bookings")
+    rows = table.find_all("tr")[1:]
+    assert [row.attrs["id"] for row in rows] == [f"booking-{b.id}" for b in (call, offsite, first)]
+
+    def cells(booking_id: int) -> dict[str, str]:
+        row = table.by_id(f"booking-{booking_id}")
+        return {(td.attrs["class"] or "").removeprefix("col-"): td.text for td in row.find_all("td")}
+
+    def when(booking_id: int) -> tuple[str, str]:
+        cell = table.by_id(f"booking-{booking_id}").find("td", class_="col-when")
+        return cell.find("time").text, cell.find("span", class_="zone").text
+
+    assert {key: value for key, value in cells(first.id).items() if key not in ("when", "fields", "actions")} == {
+        "id": str(first.id), "object": "Room 1", "all_day": "", "status": "confirmed", "title": "Later but older",
+        "channel": "web", "remarks": "Calendar move refused: overlap",
+    }
+    assert when(first.id) == ("2024-05-03 10:00\u201311:00", "Europe/Amsterdam")
+    fields = table.by_id(f"booking-{first.id}").find("td", class_="col-fields").find_all("li")
+    assert [(li.find("code").text, "".join(li.text_parts).strip()) for li in fields] == [
+        ("external_id", "evt-1"), ("meeting_url", "https://meet.example/x")]
+    assert when(offsite.id) == ("2024-05-05 \u2013 2024-05-06", "Europe/Amsterdam")
+    assert cells(offsite.id)["all_day"] == "yes"
+    assert when(call.id) == ("2024-05-01 04:00\u201304:30", "America/New_York")
+    # the move form proposes the booking's own local start; all-day bookings move by date only
+    move = table.by_id(f"booking-{first.id}").find("form", action=f"/admin/bookings/{first.id}/move")
+    assert [(i.attrs["name"], i.attrs["value"]) for i in move.find_all("input")[2:]] == [
+        ("date", "2024-05-03"), ("time", "10:00")]
+    all_day_move = table.by_id(f"booking-{offsite.id}").find("form", action=f"/admin/bookings/{offsite.id}/move")
+    assert [i.attrs["name"] for i in all_day_move.find_all("input")] == [CSRF_FIELD, "back", "date"]
+
+    page = dom(client.get(f"/admin/bookings?object={desk}"))
+    assert [row.attrs["id"] for row in page.by_id("bookings").find_all("tr")[1:]] == [f"booking-{call.id}"]
+    assert page.find("h1").text == "Bookings of Desk"
+    selected = [o.attrs["value"] for o in page.find("select", name="object", id="new-object").find_all("option")
+                if "selected" in o.attrs]
+    assert selected == [str(desk)]
+    assert {i.attrs["value"] for i in page.find_all("input", name="back")} == {str(desk)}  # back to this filter
+    for bad in ("999", "abc", "1" * 40):
+        assert client.get(f"/admin/bookings?object={bad}").status_code == 404
+
+
+def test_the_bookings_page_without_objects_points_to_the_objects_card(client: Client) -> None:
+    page = dom(client.get("/admin/bookings"))
+    assert page.find("a", href="/admin/#objects").text == "Objects"
+    assert page.find_all("form", method="post") == []
+    assert page.by_id("bookings").text == "No bookings."
+
+
+def test_creating_a_booking_writes_it_as_the_admin(
+    host: ReferenceHost, plugin: Any, client: Client, app: HostApp, room: int
+) -> None:
+    page = dom(client.get("/admin/bookings"))
+    form = page.find("form", action="/admin/bookings", method="post")
+    assert form.find("input", name="date").attrs["value"] == "2024-05-01"  # the host's today, in the room's zone
+    assert form.find("input", name="status").attrs["value"] == "confirmed"
+
+    response = _post(client, app, "/admin/bookings", **_new_booking(object=str(room), duration="90", back=str(room)))
+    [booking] = host.list_bookings()
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/admin/bookings?object={room}#booking-{booking.id}"
+    assert (booking.start, booking.end) == (datetime(2024, 5, 2, 7, 0, tzinfo=UTC), datetime(2024, 5, 2, 8, 30,
+                                                                                                tzinfo=UTC))
+    assert (booking.title, booking.status, booking.channel, booking.all_day) == ("Stand-up", "confirmed", "admin",
+                                                                                 False)
+    [call] = plugin.of("on_booking_status_changed")
+    assert (call["booking"].id, call["old_status"], call["new_status"], call["origin"]) == (
+        booking.id, None, "confirmed", "user:admin")
+
+
+def test_a_booking_title_is_escaped(host: ReferenceHost, client: Client, app: HostApp, room: int) -> None:
+    title = "<script>alert('booked')</script>"
+    assert _post(client, app, "/admin/bookings", **_new_booking(object=str(room), title=title)).status_code == 303
+    host.bookings.set_field(host.list_bookings()[0].id, "note", "<img src=x onerror=alert(1)>", origin="system")
+    response = client.get("/admin/bookings")
+    html = response.get_data(as_text=True)
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(&#x27;booked&#x27;)&lt;/script&gt;" in html
+    [row] = dom(response).by_id("bookings").find_all("tr")[1:]
+    assert row.find("td", class_="col-title").text == title
+
+
+def test_a_conflicting_booking_is_an_error_and_nothing_is_written(
+    host: ReferenceHost, plugin: Any, client: Client, app: HostApp, room: int
+) -> None:
+    assert _post(client, app, "/admin/bookings", **_new_booking(object=str(room))).status_code == 303
+    before = host.list_bookings()
+    calls = len(plugin.of("on_booking_status_changed"))
+
+    response = _post(client, app, "/admin/bookings", **_new_booking(object=str(room), time="09:30", title="Clash"))
+    assert response.status_code == 409
+    page = dom(response)
+    assert "Nothing was written" in page.by_id("banner").text and "overlaps booking" in page.by_id("banner").text
+    assert page.find("input", name="title", id="new-title").attrs["value"] == "Clash"  # kept for a retry
+    assert page.find("input", name="time", id="new-time").attrs["value"] == "09:30"
+    assert host.list_bookings() == before
+    assert len(plugin.of("on_booking_status_changed")) == calls
+
+    other = host.bookings.create(object_id=room, start=datetime(2024, 5, 2, 12, tzinfo=UTC),
+                                 end=datetime(2024, 5, 2, 13, tzinfo=UTC), status="confirmed", title="Other",
+                                 channel="web", origin="user:1")
+    before, calls = host.list_bookings(), len(plugin.of("on_booking_status_changed"))
+    response = _post(client, app, f"/admin/bookings/{other.id}/move", date="2024-05-02", time="09:15")
+    assert response.status_code == 409
+    page = dom(response)
+    assert f"Booking {other.id} was not moved" in page.by_id("banner").text
+    move = page.by_id(f"booking-{other.id}").find("form", action=f"/admin/bookings/{other.id}/move")
+    assert move.find("input", name="time").attrs["value"] == "09:15"
+    assert host.list_bookings() == before
+    assert len(plugin.of("on_booking_status_changed")) == calls
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"date": "02-05-2024"}, "The date must look like"),
+    ({"date": ""}, "The date must look like"),
+    ({"time": "9 am"}, "The time must look like"),
+    ({"time": "09:00+02:00"}, "The time must look like"),
+    ({"date": "2024-03-31", "time": "02:30"}, "does not exist in Europe/Amsterdam"),
+    ({"duration": "0"}, "1 to 44640 minutes"),
+    ({"duration": "-5"}, "whole number"),
+    ({"duration": "99999999999999"}, "whole number"),
+    ({"object": "77"}, "Choose one of the objects"),
+    ({"object": ""}, "Choose an object"),
+    ({"status": ""}, "needs a status"),
+    ({"title": "x" * 201}, "at most 200"),
+])
+def test_a_malformed_booking_is_an_error_and_nothing_is_written(
+    host: ReferenceHost, plugin: Any, client: Client, app: HostApp, room: int,
+    changes: dict[str, str], problem: str,
+) -> None:
+    response = _post(client, app, "/admin/bookings", **{**_new_booking(object=str(room)), **changes})
+    assert response.status_code == 400
+    assert problem in dom(response).by_id("banner").text
+    assert host.list_bookings() == [] and plugin.of("on_booking_status_changed") == []
+
+
+def test_cancel_fires_the_hook_with_the_admin_origin(
+    host: ReferenceHost, plugin: Any, client: Client, app: HostApp, room: int
+) -> None:
+    booking = host.bookings.create(object_id=room, start=T0, end=T0 + timedelta(hours=1), status="confirmed",
+                                   title="To cancel", channel="web", origin="user:1")
+    row = dom(client.get("/admin/bookings")).by_id(f"booking-{booking.id}")
+    cancel = row.find("form", action=f"/admin/bookings/{booking.id}/cancel")
+    assert cancel.find("button").text == "Cancel"
+
+    response = _post(client, app, f"/admin/bookings/{booking.id}/cancel", back=str(room))
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/admin/bookings?object={room}#booking-{booking.id}"
+    assert host.bookings.get(booking.id).status == "cancelled"
+    last = plugin.of("on_booking_status_changed")[-1]
+    assert (last["booking"].id, last["old_status"], last["new_status"], last["origin"]) == (
+        booking.id, "confirmed", "cancelled", "user:admin")
+    row = dom(client.get("/admin/bookings")).by_id(f"booking-{booking.id}")
+    assert row.find("td", class_="col-status").text == "cancelled"
+    assert row.find_all("form", action=f"/admin/bookings/{booking.id}/cancel") == []  # nothing left to cancel
+    assert _post(client, app, "/admin/bookings/4242/cancel").status_code == 404
+
+
+def test_move_keeps_the_length_and_fires_the_hook_with_the_admin_origin(
+    host: ReferenceHost, plugin: Any, client: Client, app: HostApp, room: int
+) -> None:
+    booking = host.bookings.create(object_id=room, start=T0, end=T0 + timedelta(minutes=45), status="confirmed",
+                                   title="To move", channel="web", origin="user:1")
+    response = _post(client, app, f"/admin/bookings/{booking.id}/move", date="2024-05-03", time="14:15")
+    assert response.status_code == 303 and response.headers["Location"] == f"/admin/bookings#booking-{booking.id}"
+    moved = host.bookings.get(booking.id)
+    assert (moved.start, moved.end) == (datetime(2024, 5, 3, 12, 15, tzinfo=UTC),
+                                        datetime(2024, 5, 3, 13, 0, tzinfo=UTC))
+    last = plugin.of("on_booking_status_changed")[-1]
+    assert (last["booking"].id, last["origin"]) == (booking.id, "user:admin")
+
+    midnight = datetime(2024, 5, 4, 22, 0, tzinfo=UTC)
+    offsite = host.bookings.create(object_id=room, start=midnight, end=midnight + timedelta(days=2),
+                                   status="confirmed", title="Offsite", channel="web", origin="user:1", all_day=True)
+    assert _post(client, app, f"/admin/bookings/{offsite.id}/move", date="2024-10-26").status_code == 303
+    moved = host.bookings.get(offsite.id)  # two local days across the end of summer time
+    assert (moved.start, moved.end, moved.all_day) == (datetime(2024, 10, 25, 22, 0, tzinfo=UTC),
+                                                       datetime(2024, 10, 27, 23, 0, tzinfo=UTC), True)
+    response = _post(client, app, f"/admin/bookings/{offsite.id}/move", date="soon")
+    assert response.status_code == 400 and "The date must look like" in dom(response).by_id("banner").text
+    assert _post(client, app, "/admin/bookings/4242/move", date="2024-05-03", time="10:00").status_code == 404
