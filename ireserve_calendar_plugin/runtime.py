@@ -10,6 +10,7 @@ entry points): everything workers share lives in the host's storage.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,8 +102,12 @@ def push_address(ctx: IntegrationContext) -> str:
 
 
 def backend_context(ctx: IntegrationContext, settings: dict[str, Any]) -> BackendContext:
+    """What a provider's backend gets. Waits (pacing, retries) use the host's ``sleep`` when it offers one
+    (an optional capability beside ``now``: a host on a simulated clock makes them pass on that clock),
+    else ``time.sleep``."""
+    sleep = getattr(ctx.host, "sleep", None)
     return BackendContext(host=ctx.host, integration_id=ctx.integration.id, settings=settings, store=ctx.store,
-                          now=ctx.host.now)
+                          now=ctx.host.now, sleep=sleep if callable(sleep) else time.sleep)
 
 
 def engine_for(ctx: IntegrationContext) -> SyncEngine:

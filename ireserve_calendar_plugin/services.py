@@ -8,7 +8,8 @@ work through a lost grant):
 
 - a busy calendar (another worker holds its lease): queued again in a few seconds;
 - rate limits and transient failures: recorded on the calendar's health, retried with exponential
-  backoff and jitter, never before the provider's ``Retry-After``;
+  backoff and jitter, never before the provider's ``Retry-After``; a ``Retry-After`` the API client
+  could not wait out holds every job of the integration (pushes and polls included) until it passed;
 - a lost grant (``invalid_grant``): the integration is marked "needs reconnect" with one admin alert;
   outbound work is parked and re-queued when an admin reconnects; inbound resumes by itself then;
 - a configuration problem or a permanent API error: recorded and logged for the admin, not retried
@@ -30,6 +31,7 @@ from ireserve_calendar_plugin.errors import AuthExpiredError
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import ConfigError
 from ireserve_calendar_plugin.errors import PermanentError
+from ireserve_calendar_plugin.errors import RateLimitedError
 from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import StaleStateError
 from ireserve_calendar_plugin.runtime import IntegrationContext
@@ -59,6 +61,8 @@ PARKED_KEY = "parked/outbound"
 #: Which key of the host's key ring the integration's values were last re-encrypted with.
 REKEY_MARKER = "keyring"
 JOB_REKEY = "calendar.rekey"
+#: Until when the provider asked this integration to send nothing (an ISO time, from a ``Retry-After``).
+HOLD_KEY = "hold"
 
 
 def enqueue(host: HostApi, job: QueuedJob) -> bool:
@@ -71,9 +75,14 @@ def enqueue(host: HostApi, job: QueuedJob) -> bool:
 def booking_changed(host: HostApi, booking: Booking, origin: str) -> None:
     """Queue an outbound job for every integration that writes this booking's object, except the one
     whose own write this change is (echo). No API call happens in the hook."""
-    for ctx in served_integrations(host):
-        iid = ctx.integration.id
-        if is_own_origin(origin, iid) or outbound_suppressed(iid):
+    for integration in host.integrations.all():
+        iid = integration.id
+        # the integration's own write (or one it applies now) needs no context at all: checked first,
+        # as this runs for every booking an inbound round creates or moves
+        if not integration.enabled or is_own_origin(origin, iid) or outbound_suppressed(iid):
+            continue
+        ctx = context_for(host, integration)
+        if ctx is None:
             continue
         try:
             with engine_for(ctx) as engine:
@@ -131,6 +140,10 @@ def run_job(host: HostApi, job: Job) -> bool | None:
     if job.name == JOB_REKEY:
         rekey(ctx)
         return True
+    held = _held_until(ctx)
+    if held is not None and held > host.now():
+        enqueue(host, _later(job, held))  # the provider's Retry-After has not passed: no call before it
+        return True
     try:
         engine = engine_for(ctx)
     except ConfigError as exc:
@@ -174,6 +187,7 @@ def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> 
     except AuthExpiredError as exc:
         _lost_grant(ctx, exc)
     except RetryableError as exc:
+        _hold(ctx, exc)
         engine.record_failure(key, exc, retry_after=exc.retry_after, what=what)
     except (PermanentError, ConfigError, CalendarPluginError) as exc:
         when = engine.record_failure(key, exc, what=what)
@@ -191,6 +205,7 @@ def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
         _park(ctx, booking_id)
         _lost_grant(ctx, exc)
     except RetryableError as exc:
+        _hold(ctx, exc)
         if attempt >= MAX_OUTBOUND_ATTEMPTS:
             _park(ctx, booking_id)
             host.integrations.log(iid, "error", f"Booking {booking_id} could not be written after {attempt} "
@@ -200,6 +215,30 @@ def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
         enqueue(host, outbound_job(iid, booking_id, host.now() + timedelta(seconds=delay), attempt + 1))
     except (PermanentError, ConfigError) as exc:
         host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {type(exc).__name__}: {exc}")
+
+
+def _held_until(ctx: IntegrationContext) -> datetime | None:
+    value = ctx.store.load(HOLD_KEY).data
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def _hold(ctx: IntegrationContext, exc: RetryableError) -> None:
+    """Remember a ``Retry-After`` the API client gave up waiting for: it holds the whole integration."""
+    if not isinstance(exc, RateLimitedError) or not exc.retry_after:
+        return
+    until = ctx.host.now() + timedelta(seconds=exc.retry_after)
+
+    def later(value: str | None) -> str:
+        return value if value and datetime.fromisoformat(value) >= until else until.isoformat()
+
+    ctx.store.update(HOLD_KEY, later, default=None)
+
+
+def _later(job: Job, run_at: datetime) -> QueuedJob:
+    if job.name == JOB_OUTBOUND:
+        return outbound_job(job.payload["integration"], int(job.payload["booking"]), run_at,
+                            int(job.payload.get("attempt", "1")))
+    return _again(job, run_at)
 
 
 def _again(job: Job, run_at: datetime) -> QueuedJob:

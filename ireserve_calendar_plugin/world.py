@@ -53,10 +53,14 @@ class World:
     story is deterministic; :meth:`settle` runs both until nothing is left to do.
     """
 
-    def __init__(self, db_path: str | Path, *, keyring: Any = None, job_queue: Any = None) -> None:
+    def __init__(
+        self, db_path: str | Path, *, keyring: Any = None, job_queue: Any = None, virtual_sleep: bool = False
+    ) -> None:
         self.clock = ShiftedClock()
+        # virtual_sleep: the plugin's waits (request pacing, retry backoff) move every clock of the world
+        # forward instead of sleeping, so minutes of pacing pass in milliseconds (meant for one worker)
         self.host = ReferenceHost(str(db_path), plugin_manager=get_plugin_manager(), keyring=keyring, clock=self.clock,
-                                  job_queue=job_queue)
+                                  job_queue=job_queue, sleep=self.advance if virtual_sleep else None)
         self.server = HostServer(self.host, cron_interval=None, workers=0).start()
         self.worker = Worker(self.host)
         self.http = requests.Session()

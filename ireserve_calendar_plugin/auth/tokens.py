@@ -186,8 +186,28 @@ class AccessTokens:
         self.refreshes += 1
         if again is not None and new.refresh_token is None and again.refresh_token:
             new = replace(new, refresh_token=again.refresh_token)  # Google does not rotate
-        self._tokens.save(new, expected_version=version_now)
+        self._store_refreshed(again, new, version_now)
         return new.access_token
+
+    def _store_refreshed(self, used: TokenSet | None, new: TokenSet, version: int) -> bool:
+        """Store what a refresh returned, by compare-and-set, in one write (the old refresh token stays
+        stored until the new one replaces it; Microsoft rotates them on every refresh).
+
+        A lost race is retried while the stored document still holds the refresh token this refresh
+        used (another worker only marked the access token stale, say). If the grant itself changed
+        meanwhile (an admin reconnected, or the integration was disconnected), that write wins and
+        ours is dropped. Returns whether ours was stored.
+        """
+        used_refresh = used.refresh_token if used is not None else None
+        for _ in range(10):
+            if self._tokens.save(new, expected_version=version):
+                return True
+            current, version = self._tokens.load()
+            if current is None and used is not None:
+                return False  # disconnected meanwhile: do not bring the grant back
+            if current is not None and current.refresh_token != used_refresh:
+                return False  # a newer grant was stored meanwhile: it wins
+        return False
 
     def invalidate(self, access_token: str) -> None:
         """The service rejected ``access_token`` (401): make the next :meth:`get` refresh."""

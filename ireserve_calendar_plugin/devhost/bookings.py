@@ -146,7 +146,12 @@ class BookingStore:
                 "INSERT INTO booking_fields (booking_id, name, value) VALUES (?, ?, ?)",
                 [(booking_id, name, value) for name, value in field_items],
             )
-            booking = self._one(conn, booking_id)
+        # what was just written, without reading it back (as ``_select`` would return it)
+        booking = Booking(
+            id=booking_id, object_id=object_id, start=from_db_time(start_at), end=from_db_time(end_at),
+            status=status, title=title, customer_id=customer_id, channel=channel, all_day=bool(all_day),
+            version=1, fields=dict(sorted(field_items)), remarks=(),
+        )
         self._notify(booking, None, origin)
         return booking
 

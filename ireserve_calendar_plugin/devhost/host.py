@@ -19,6 +19,7 @@ Public API: :class:`ReferenceHost`.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from collections.abc import Collection
 from datetime import UTC
@@ -65,6 +66,8 @@ class ReferenceHost:
     :param keyring: fixed key material; by default the key file next to ``db_path`` (created if
         missing), or a random in-memory key for ``":memory:"``.
     :param clock: returns the host's now (timezone-aware); default ``datetime.now(UTC)``.
+    :param sleep: waits on the host's clock (:attr:`sleep`); default ``time.sleep``. A simulation whose
+        clock is not the wall clock passes one that moves its clock instead of waiting.
     :param plugin_manager: the plugins; by default :func:`.hooks.get_plugin_manager` (entry points).
     :param cancelled_statuses: booking statuses that free their slot (never conflict).
     :param job_queue: another queue backend (for example :class:`.rq_queue.RedisJobQueue`); by default
@@ -79,6 +82,7 @@ class ReferenceHost:
         prefix: str = "/ext",
         keyring: KeyRing | None = None,
         clock: Callable[[], datetime] | None = None,
+        sleep: Callable[[float], None] | None = None,
         plugin_manager: pluggy.PluginManager | None = None,
         cancelled_statuses: Collection[str] = DEFAULT_CANCELLED_STATUSES,
         job_queue: JobQueue | None = None,
@@ -88,6 +92,9 @@ class ReferenceHost:
         self.public_url = public_url.rstrip("/")
         self.prefix = prefix
         self._clock = clock or _system_clock
+        #: How this host waits (an optional capability beside ``now``; plugins may use it for pacing
+        #: and retry waits, so those pass on the host's clock).
+        self.sleep: Callable[[float], None] = sleep or time.sleep
         # Everything that can fail comes before the database opens, so a failed start leaks nothing.
         self.pm = plugin_manager if plugin_manager is not None else get_plugin_manager()
         self.hooks = HostHooks(self.pm, self)

@@ -36,6 +36,9 @@ def serve(kind: str, port: int, *, seed_demo: bool = True) -> None:
     """Serve one emulator on 127.0.0.1 until interrupted."""
     app = build_emulator(kind, seed_demo=seed_demo)
     server = EmulatorServer(app, port=port)
+    if kind == "graph":
+        # tokens are issued for this emulator's own Graph root (what an integration's graph_base_url names)
+        app.configure(graph_root=server.url)  # type: ignore[attr-defined]
     print(f"{kind} emulator listening on {server.url}", file=sys.stderr, flush=True)
     try:
         server.serve_forever()

@@ -12,7 +12,8 @@ where that service's answers become our error types). The client then:
 - retries :class:`~ireserve_calendar_plugin.errors.RetryableError` answers (429, 5xx, rate-limit 403s,
   timeouts, resets) with exponential backoff and full jitter, never before a ``Retry-After``, up to a
   bounded number of attempts, then raises the error for the job queue to retry later;
-- paces requests under the integration's budget (:class:`Pacer`) and caps requests in flight.
+- paces requests under the integration's budget (:class:`Pacer`) and caps requests in flight (per client,
+  or across clients that share one ``gate`` semaphore).
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ class ApiClient:
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
         seed: int | None = None,
+        gate: threading.Semaphore | None = None,
     ) -> None:
         self.provider = provider
         self._bases = [self._origin_and_path(b) for b in allowed_bases]
@@ -170,7 +172,10 @@ class ApiClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.pacer = pacer
-        self._gate = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
+        # ``gate``: a semaphore shared with other clients (e.g. every client of one integration in this
+        # process), so the cap holds across jobs; else ``max_in_flight`` caps this client alone
+        own = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
+        self._gate = gate if gate is not None else own
         self._sleep = sleep
         self.session = session or requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"})

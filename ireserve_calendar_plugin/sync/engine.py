@@ -159,11 +159,13 @@ class SyncEngine:
         jobs: list[QueuedJob] = []
         for calendar in self.backend.calendars():
             entry = plan.get(calendar.key, {})
-            sync_at = entry.get("sync")
-            if sync_at is None or datetime.fromisoformat(sync_at) <= now:
-                jobs.append(sync_job(self.integration_id, calendar.key))
+            # the channel first: a new channel queues its catch-up sync, which the poll queued right
+            # after it then absorbs (same dedupe key), instead of a second round per calendar
             if self.push_address:
                 renew_at = entry.get("renew")
                 if renew_at is None or datetime.fromisoformat(renew_at) <= now:
                     jobs.append(channel_job(self.integration_id, calendar.key))
+            sync_at = entry.get("sync")
+            if sync_at is None or datetime.fromisoformat(sync_at) <= now:
+                jobs.append(sync_job(self.integration_id, calendar.key))
         return jobs

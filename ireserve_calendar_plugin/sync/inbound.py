@@ -222,6 +222,9 @@ class InboundRound:
         """Match, plan and execute one changed event; returns the action's name."""
         booking = self._match(calendar, event)
         link = self.links.get(calendar.key, booking.id) if booking else None
+        if event.deleted and booking is not None and self.backend.ambiguous_removals:
+            # "removed" may only mean "moved out of the window": never cancel a booking for that
+            event = self.backend.recheck_removed(calendar, event.id) or event
         customer = None
         if booking is None and event.organizer_email and not event.deleted:
             customer = self._customer(event.organizer_email)
@@ -376,6 +379,9 @@ class InboundRound:
             )
             return
         for booking, link in missing:
-            event = RemoteEvent(id=link.event_id, deleted=True)
+            # absent from the listing may mean deleted, or moved out of the window: ask once
+            event = self.backend.recheck_removed(calendar, link.event_id) or RemoteEvent(id=link.event_id, deleted=True)
+            if not event.deleted:
+                event = anchor_all_day(event, self._object_timezone(calendar))
             action = plan.plan_inbound(event, booking, link, calendar=calendar, options=self.options, window=window)
             self._execute(calendar, event, action, booking, link, result)

@@ -42,6 +42,15 @@ class CalendarBackend(Protocol):
         """
         ...
 
+    #: True when the provider reports events that merely left the sync window as removals (Graph's
+    #: calendarView delta does); the engine then re-checks a linked event's removal before cancelling.
+    ambiguous_removals: bool
+
+    def recheck_removed(self, calendar: CalendarRef, event_id: str) -> RemoteEvent | None:
+        """The event if it still exists (a reported or apparent removal only meant it left the window),
+        None when it is really gone (deleted or cancelled)."""
+        ...
+
     def new_idempotency_key(self) -> str:
         """A fresh key for one create, usable by :meth:`create_event` on retries."""
         ...

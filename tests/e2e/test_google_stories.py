@@ -262,3 +262,19 @@ def test_an_all_day_booking_becomes_an_all_day_event(story: GoogleStory) -> None
     assert event["start"] == {"date": day.isoformat()}
     assert event["end"] == {"date": (day + timedelta(days=1)).isoformat()}
     assert story.host.bookings.get(booking.id).all_day
+
+
+def test_an_event_moved_far_ahead_while_the_token_was_stale_is_not_cancelled(story: GoogleStory) -> None:
+    """A full resync lists only the window; a linked event missing from it is re-checked before its
+    booking is cancelled (it may only have moved beyond +365 days)."""
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+    made = story.google.create_event(DEMO_ROOM, summary="Ext", start=start, end=start + timedelta(hours=1))
+    story.world.settle()
+    story.google.deliverer.configure(type(story.google.deliverer.faults)(drop=1.0))
+    far = start + timedelta(days=500)
+    story.google.move_event(DEMO_ROOM, made["id"], far, far + timedelta(hours=1))
+    story.google.invalidate_sync_tokens(DEMO_ROOM)
+    enqueue(story.host, sync_job("g1", story.calendar_key()))
+    story.world.settle()
+    (booking,) = story.host.list_bookings(story.room.id)
+    assert booking.status == "confirmed" and booking.start == far

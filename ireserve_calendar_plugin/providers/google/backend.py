@@ -203,6 +203,18 @@ class GoogleBackend:
         )
         return mapping.event_from_json(data)
 
+    #: Google's tombstones are definitive: an event moved out of the window comes back as changed.
+    ambiguous_removals = False
+
+    def recheck_removed(self, calendar: CalendarRef, event_id: str) -> RemoteEvent | None:
+        try:
+            event = mapping.event_from_json(self.client.get_event(calendar.remote_id, event_id))
+        except PermanentError as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+        return None if event.deleted else event
+
     def delete_event(self, calendar: CalendarRef, event_id: str) -> None:
         try:
             self.client.delete_event(calendar.remote_id, event_id)

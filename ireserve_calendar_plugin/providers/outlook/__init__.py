@@ -1,20 +1,42 @@
 """The Outlook / Microsoft 365 provider: Graph v1.0, delegated or application (room mailboxes) mode.
 
 Registered through the ``ireserve_calendar.providers`` entry point ``outlook``.
+
+Public API: :class:`OutlookProvider`. Its parts: :mod:`.settings` (the schema), :mod:`.auth` (consent
+URL, code exchange, rotating refresh, client credentials), :mod:`.client` (the v1.0 calls and the one
+error mapping), :mod:`.mapping` (event JSON <-> model), :mod:`.push` (change and lifecycle
+notifications, the validation handshake) and :mod:`.backend` (the engine's ``CalendarBackend``).
+No MSAL and no EWS: plain ``requests`` through the shared ``ApiClient``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from collections.abc import Mapping
+from contextlib import contextmanager
 from typing import Any
 
+import requests
+
 from hookspecs.types import HostApi
+from hookspecs.types import HttpRequest
+from ireserve_calendar_plugin.auth.tokens import TokenSet
+from ireserve_calendar_plugin.errors import ConfigError
+from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.base import CalendarProvider
+from ireserve_calendar_plugin.providers.base import PushParse
+from ireserve_calendar_plugin.providers.outlook import auth
+from ireserve_calendar_plugin.providers.outlook import push
+from ireserve_calendar_plugin.providers.outlook.backend import OutlookBackend
 from ireserve_calendar_plugin.providers.outlook.settings import OutlookSettingsSchema
 from ireserve_calendar_plugin.providers.registry import ProviderRegistry
 from ireserve_calendar_plugin.providers.spec import provider_hookimpl
 
 __all__ = ["OutlookProvider"]
+
+
+def _delegated(settings: Mapping[str, Any]) -> bool:
+    return settings.get("auth_mode", "delegated") == "delegated"
 
 
 class OutlookProvider(CalendarProvider):
@@ -33,6 +55,42 @@ class OutlookProvider(CalendarProvider):
             if host.objects.get(int(row["object"])) is None:
                 return {"rooms": f"Object {row['object']} (room {row['upn']}) does not exist."}
         return {}
+
+    # -- connection -----------------------------------------------------------------------------
+    def uses_authorization_code(self, settings: Mapping[str, Any]) -> bool:
+        """Delegated mode signs a user in; application mode authenticates as the app itself."""
+        return _delegated(settings)
+
+    def authorization_url(
+        self, settings: Mapping[str, Any], *, redirect_uri: str, state: str, code_challenge: str
+    ) -> str:
+        if not _delegated(settings):
+            raise ConfigError("Application mode has no account to connect.", {"auth_mode": "No sign-in needed."})
+        return auth.authorization_url(settings, redirect_uri=redirect_uri, state=state, code_challenge=code_challenge)
+
+    def exchange_code(self, ctx: BackendContext, *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
+        with _session(ctx) as session:
+            return auth.exchange_code(ctx.settings, session, code=code, redirect_uri=redirect_uri,
+                                      code_verifier=code_verifier, now=ctx.now(), sleep=ctx.sleep)
+
+    # revoke_token: the identity platform has no endpoint to revoke one refresh token (the base does nothing)
+
+    # -- sync -----------------------------------------------------------------------------------
+    def backend(self, ctx: BackendContext) -> OutlookBackend:
+        return OutlookBackend(ctx)
+
+    def parse_push(self, request: HttpRequest) -> PushParse:
+        return push.parse_push(request)
+
+
+@contextmanager
+def _session(ctx: BackendContext) -> Iterator[requests.Session]:
+    """The context's session, or a short-lived one of our own."""
+    if ctx.session is not None:
+        yield ctx.session
+        return
+    with requests.Session() as session:
+        yield session
 
 
 @provider_hookimpl

@@ -81,7 +81,7 @@ class OutlookSettingsSchema(ProviderSettingsSchema):
         allow_none=True,
         validate=validate.Range(min=1),
         metadata=field_meta("Object", "Delegated mode: the object the user's calendar is synced with.",
-                            kind="select", section="Calendars"),
+                            kind="select", section="Calendars", objects=True),
     )
     rooms = fields.List(
         fields.Nested(RoomRow),
