@@ -16,9 +16,11 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
@@ -90,17 +92,31 @@ def _fill(browser: webdriver.Chrome, name: str, value: str) -> None:
     element.send_keys(value)
 
 
+def _gone(element: WebElement) -> Any:
+    """Like ``staleness_of``, but any driver error while the old page unloads also counts as gone (chromium
+    sometimes answers "node does not belong to the document" instead of a stale-element error)."""
+
+    def check(_: webdriver.Chrome) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    return check
+
+
 def _submit(browser: webdriver.Chrome, button: WebElement) -> None:
     """Click a form's button and wait for the answer page (a redirect's target included)."""
     button.click()
-    _wait(browser).until(ec.staleness_of(button))
+    _wait(browser).until(_gone(button))
     _wait(browser).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
 def _save(browser: webdriver.Chrome) -> None:
     button = browser.find_element(By.CSS_SELECTOR, "form.config button[type=submit]")
     button.click()
-    _wait(browser).until(ec.staleness_of(button))
+    _wait(browser).until(_gone(button))
     # the answer page has loaded once its banner (saved or not) is there
     _wait(browser).until(ec.presence_of_element_located((By.ID, "banner")))
     _wait(browser).until(lambda b: b.execute_script("return document.readyState") == "complete")
