@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
     status.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    sync = sub.add_parser("sync", help="run one cron tick and every due job now, with progress")
+    sync.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
+
+    rotate = sub.add_parser("rotate-keys", help="make a new encryption key current and re-encrypt everything")
+    rotate.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
+    rotate.add_argument("--drop-old", action="store_true", help="remove the old keys once nothing uses them")
     return parser
 
 
@@ -63,6 +70,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ireserve_calendar_plugin.status import run_status
 
         return run_status(args.db, as_json=args.json)
+    if args.command == "sync":
+        from ireserve_calendar_plugin.operations import sync_now
+
+        return sync_now(args.db)
+    if args.command == "rotate-keys":
+        from ireserve_calendar_plugin.operations import rotate_keys
+
+        return rotate_keys(args.db, drop_old=args.drop_old)
     return 2  # pragma: no cover - argparse enforces the choices
 
 

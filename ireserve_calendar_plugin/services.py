@@ -19,6 +19,7 @@ work through a lost grant):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
 
@@ -157,12 +158,12 @@ def run_job(host: HostApi, job: Job) -> bool | None:
     return True
 
 
-def rekey(ctx: IntegrationContext) -> int:
+def rekey(ctx: IntegrationContext, progress: Callable[[int, int], None] | None = None) -> int:
     """Re-encrypt every stored value of the integration under the host's current key (after a rotation).
 
     Safe while sync runs (compare-and-set per value). Returns how many values were rewritten."""
     current = ctx.host.keyring.current
-    count = rotate_integration_keys(ctx.host.config, ctx.host.keyring, ctx.integration.id)
+    count = rotate_integration_keys(ctx.host.config, ctx.host.keyring, ctx.integration.id, progress)
     ctx.store.save(REKEY_MARKER, current, expected_version=None)
     if count:
         ctx.host.integrations.log(ctx.integration.id, "info", f"Re-encrypted {count} stored values with key {current}.")

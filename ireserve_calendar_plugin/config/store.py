@@ -90,10 +90,22 @@ class SecureConfig:
         return True
 
 
-def rotate_integration_keys(config: ConfigApi, keyring: KeyRing, integration_id: str) -> int:
+def rotate_integration_keys(
+    config: ConfigApi,
+    keyring: KeyRing,
+    integration_id: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
     """Re-encrypt every stored value of one integration under the key ring's current key.
 
-    Safe while sync runs: each value is rewritten by compare-and-set. Returns how many were rewritten.
+    Safe while sync runs: each value is rewritten by compare-and-set. ``progress(done, total)`` is called
+    every 100 values and at the end. Returns how many were rewritten.
     """
     store = SecureConfig(config, keyring, integration_id)
-    return sum(store.reseal(key) for key in store.list_keys())
+    keys = store.list_keys()
+    rewritten = 0
+    for done, key in enumerate(keys, 1):
+        rewritten += store.reseal(key)
+        if progress is not None and (done % 100 == 0 or done == len(keys)):
+            progress(done, len(keys))
+    return rewritten

@@ -70,6 +70,12 @@ REBASELINE_AFTER = timedelta(days=1)
 #: A full listing that would cancel more than this many linked bookings, while listing no event at
 #: all, is held back and reported instead (vdirsyncer's "storage empty" guard).
 MASS_DELETE_GUARD = 10
+#: Long rounds (an initial sync of thousands of events) log their progress every this many pages.
+PROGRESS_EVERY = 5
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing applied yet"
 
 
 class CalendarBusyError(CalendarPluginError):
@@ -209,6 +215,9 @@ class InboundRound:
                         )
                 if page.cursor is not None:
                     new_cursor = page.cursor
+                if result.pages % PROGRESS_EVERY == 0:
+                    log.info("integration %s calendar %s: page %d, %d events so far (%s)", self.integration_id,
+                             calendar.key, result.pages, result.events, _counts(result.counts))
                 if self.leases.extend(lease, self.now(), LEASE_TTL) is None:
                     raise LeaseLostError(f"lease on calendar {calendar.key} lost mid-round")
             if new_cursor is None:
