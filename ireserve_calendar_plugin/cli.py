@@ -1,4 +1,4 @@
-"""The ``ireserve-calendar`` command: run the reference host, an emulator, the demo, health and keys.
+"""The ``ireserve-calendar`` command: run the reference host, an emulator, the demo, health, keys and benchmarks.
 
 Public API: :func:`main`.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -46,6 +47,15 @@ def _parser() -> argparse.ArgumentParser:
     rotate = sub.add_parser("rotate-keys", help="make a new encryption key current and re-encrypt everything")
     rotate.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
     rotate.add_argument("--drop-old", action="store_true", help="remove the old keys once nothing uses them")
+
+    bench = sub.add_parser(
+        "bench", help="run the benchmarks on the emulators and the reference host (from a source checkout)",
+        description="Same as python -m benchmarks: prints the table of figures and targets and writes JSON.",
+    )
+    bench.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test")
+    bench.add_argument("--only", action="append", default=[], metavar="NAME", help="one group or figure id")
+    bench.add_argument("--runs", type=int, default=None, metavar="K", help="repetitions of timed figures")
+    bench.add_argument("--json", default=None, metavar="PATH", help="where to write the results")
     return parser
 
 
@@ -78,7 +88,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ireserve_calendar_plugin.operations import rotate_keys
 
         return rotate_keys(args.db, drop_old=args.drop_old)
+    if args.command == "bench":
+        return _bench(args)
     return 2  # pragma: no cover - argparse enforces the choices
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """Hand over to the ``benchmarks`` package of the source tree (it is not part of the installed plugin):
+    the current directory's, or the checkout this package is installed from (an editable install)."""
+    for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        if (root / "benchmarks" / "__main__.py").is_file():
+            if str(root) not in sys.path:
+                sys.path.insert(0, str(root))
+            break
+    try:
+        from benchmarks.__main__ import main as run_benchmarks
+    except ImportError:
+        print("ireserve-calendar bench: the benchmarks live in the source checkout; run it from there "
+              "(or python -m benchmarks).", file=sys.stderr)
+        return 2
+    argv = ["--quick"] if args.quick else []
+    argv += [f"--only={name}" for name in args.only]
+    if args.runs is not None:
+        argv.append(f"--runs={args.runs}")
+    if args.json:
+        argv.append(f"--json={args.json}")
+    return run_benchmarks(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,6 +22,7 @@ from typing import Any
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import AuthExpiredError
 from ireserve_calendar_plugin.errors import NotConfiguredError
+from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.sync.state import Leases
 
 __all__ = ["AccessTokens", "AuthStatus", "TokenSet", "TokenStore"]
@@ -172,7 +173,9 @@ class AccessTokens:
                 return self._refresh_under_lease(tokens, version)
             finally:
                 self._leases.release(lease)
-        raise AuthExpiredError("could not obtain an access token")
+        # another worker holds the refresh lease (slow, or died mid-refresh; the lease then expires by
+        # itself): the grant is fine, so this is a retry-later, never a lost grant ("needs reconnect")
+        raise TransientError("another worker is refreshing the access token; try again shortly")
 
     def _refresh_under_lease(self, tokens: TokenSet | None, version: int) -> str:
         again, version_now = self._tokens.load()

@@ -58,10 +58,16 @@ class ConfigStore:
         return True
 
     def keys(self, integration_id: str, prefix: str = "") -> list[str]:
+        # A key range on the primary key's index (prefix <= key < the prefix with its last character
+        # bumped), so listing one calendar's links does not scan every key of the integration.
+        args: tuple[object, ...]
+        if prefix and ord(prefix[-1]) < 0x10FFFF:
+            sql, args = " AND key >= ? AND key < ?", (prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        else:
+            sql, args = " AND substr(key, 1, ?) = ?", (len(prefix), prefix)
         with self._db.transaction(write=False) as conn:
             rows = conn.execute(
-                "SELECT key FROM config WHERE integration_id = ? AND value IS NOT NULL"
-                " AND substr(key, 1, ?) = ? ORDER BY key",
-                (integration_id, len(prefix), prefix),
+                f"SELECT key FROM config WHERE integration_id = ? AND value IS NOT NULL{sql} ORDER BY key",
+                (integration_id, *args),
             ).fetchall()
         return [row[0] for row in rows]

@@ -24,6 +24,7 @@ from typing import IO
 from typing import TYPE_CHECKING
 from typing import Any
 
+from werkzeug.exceptions import BadRequest
 from werkzeug.serving import BaseWSGIServer
 from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
@@ -49,8 +50,10 @@ class _PathOnlyLogHandler(WSGIRequestHandler):
     signed links carry tokens there, and secrets must never reach a log."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = self.path.split("?", 1)[0]
-        log.info("%s %s %s", self.command, path, code)
+        # a request refused before its request line was parsed (bad syntax, URI too long) has no path:
+        # it still gets its 4xx instead of a dropped connection
+        path = str(getattr(self, "path", "") or "").split("?", 1)[0]
+        log.info("%s %s %s", getattr(self, "command", None) or "-", path, code)
 
 #: The largest request body handed to a plugin (1 MiB).
 MAX_BODY = 1 << 20
@@ -84,7 +87,12 @@ class HostApp:
         return page if page is not None else _plain(404, "Not Found")
 
     def _plugin_route(self, request: Request, path: str) -> Response:
-        body = _read_body(request.stream, self.max_body)
+        try:
+            body = _read_body(request.stream, self.max_body)
+        except (OSError, BadRequest):  # a body cut short, or broken chunked encoding: the client's fault
+            response = _plain(400, "Bad Request")
+            response.headers["Connection"] = "close"
+            return response
         if body is None:
             response = _plain(413, "Request Entity Too Large")
             response.headers["Connection"] = "close"

@@ -41,7 +41,7 @@ from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.errors import UnsafeUrlError
 
-__all__ = ["ApiClient", "Pacer", "RetryPolicy", "parse_retry_after"]
+__all__ = ["PACE_SPEND_WITHIN", "PACE_WINDOW", "ApiClient", "Pacer", "RetryPolicy", "parse_retry_after"]
 
 log = logging.getLogger("ireserve_calendar_plugin.http")
 
@@ -77,13 +77,23 @@ class RetryPolicy:
         return rng.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
 
 
+#: The rolling window a provider counts requests in.
+PACE_WINDOW = timedelta(seconds=60)
+#: A reserved slot must be spent this soon after its reservation (else it is given up), and a reservation
+#: keeps its slots taken for :data:`PACE_WINDOW` plus this long: a request sent late in its reservation's
+#: life (or arriving a little after it was sent) has then left the provider's rolling minute, which
+#: counts it from its arrival, before its slot is handed out again.
+PACE_SPEND_WITHIN = timedelta(seconds=2)
+
+
 class Pacer:
     """Keeps an integration under ``per_minute`` requests in any rolling minute, across workers.
 
     Workers reserve slots in host storage (``pace`` document, compare-and-set) and spend them locally:
-    one slot first, then batches doubling up to ``batch`` while the pacer keeps sending, so a job that
-    makes one call holds one slot. A reservation counts for 60 s whether spent or not, so the budget is
-    never exceeded, only sometimes underused.
+    one slot first, then batches doubling up to ``batch`` while the pacer keeps sending (back to one
+    when slots went unspent), so a job that makes one call holds one slot. Slots are spent within
+    :data:`PACE_SPEND_WITHIN` of their reservation, and a reservation counts for a minute plus that
+    margin whether spent or not, so the budget is never exceeded, only sometimes underused.
     """
 
     def __init__(self, store: SecureConfig | None, per_minute: int, *, now: Callable[[], datetime],
@@ -108,6 +118,8 @@ class Pacer:
                 if self._local > 0 and now < self._local_until:
                     self._local -= 1
                     return
+                if self._local > 0:  # slots expired unspent: this caller is slow, reserve one at a time
+                    self._local, self._batch = 0, 1
                 wait = self._reserve(now)
                 if wait <= 0:
                     continue
@@ -117,9 +129,9 @@ class Pacer:
     def _reserve(self, now: datetime) -> float:
         """Reserve a batch; returns 0 on success, else seconds until a slot frees up."""
         if self._store is None:
-            self._local, self._local_until = self._batch, now + timedelta(seconds=60)
+            self._local, self._local_until = self._batch, now + PACE_SPEND_WITHIN
             return 0.0
-        horizon = now - timedelta(seconds=60)
+        horizon = now - PACE_WINDOW - PACE_SPEND_WITHIN
         outcome: dict[str, float] = {}
 
         def change(data: Any) -> Any:
@@ -138,7 +150,7 @@ class Pacer:
 
         self._store.update(self._key, change, default=[])
         if outcome["got"]:
-            self._local, self._local_until = int(outcome["got"]), now + timedelta(seconds=60)
+            self._local, self._local_until = int(outcome["got"]), now + PACE_SPEND_WITHIN
             self._batch = min(self._max_batch, self._batch * 2)
             return 0.0
         return outcome["wait"]

@@ -26,6 +26,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import UTC
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
@@ -107,12 +108,16 @@ class RoundResult:
 
 
 def anchor_all_day(event: RemoteEvent, timezone: str) -> RemoteEvent:
-    """Put an all-day event's dates at local midnight of the object's zone (dates keep their day)."""
+    """Put an all-day event's dates at local midnight of the object's zone (dates keep their day).
+
+    The instants are returned in UTC: a local midnight that a DST change skips or repeats is a
+    datetime whose ``==`` with any other zone's datetime is always False (PEP 495), so the booking it
+    already matches would look changed on every round."""
     if not event.all_day or event.start is None or event.end is None:
         return event
     zone = ZoneInfo(event.timezone or timezone)
-    start = datetime.combine(event.start.date(), time(0), zone)
-    end = datetime.combine(event.end.date(), time(0), zone)
+    start = datetime.combine(event.start.date(), time(0), zone).astimezone(UTC)
+    end = datetime.combine(event.end.date(), time(0), zone).astimezone(UTC)
     return RemoteEvent(**{**event.__dict__, "start": start, "end": end})
 
 
@@ -249,14 +254,17 @@ class InboundRound:
         if by_field:
             return plan.match_booking(event, by_field=by_field, by_embedded_id=None, by_title_suffix=None,
                                       options=self.options, calendar_objects=frozenset())
-        objects = self._calendar_objects(calendar)
+        by_embedded_id = self._booking_or_none(event.booking_id)
+        by_title_suffix = self._booking_or_none(plan.title_suffix_id(event.title))
+        if by_embedded_id is None and by_title_suffix is None:
+            return None  # nothing to check against the calendar's objects (the usual case for a new event)
         return plan.match_booking(
             event,
             by_field=(),
-            by_embedded_id=self._booking_or_none(event.booking_id),
-            by_title_suffix=self._booking_or_none(plan.title_suffix_id(event.title)),
+            by_embedded_id=by_embedded_id,
+            by_title_suffix=by_title_suffix,
             options=self.options,
-            calendar_objects=objects,
+            calendar_objects=self._calendar_objects(calendar),
         )
 
     def _execute(self, calendar, event, action, booking, link, result) -> None:  # type: ignore[no-untyped-def]

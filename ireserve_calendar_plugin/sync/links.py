@@ -11,8 +11,8 @@ full resync needs to notice events deleted while its sync token was stale.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from dataclasses import dataclass
+from dataclasses import fields
 from dataclasses import replace
 from typing import Any
 
@@ -25,8 +25,9 @@ _PREFIX = "link/"
 
 @dataclass(frozen=True)
 class Link:
-    """One booking's event. ``state`` is ``creating`` (a create is in flight under ``idempotency_key``)
-    or ``linked``; ``etag``/``content_hash`` describe our last write, ``version`` the stored version."""
+    """One booking's event. ``state`` is ``creating`` (a create is in flight under ``idempotency_key``),
+    ``deleting`` (our delete of ``event_id`` is in flight) or ``linked``; ``etag``/``content_hash``
+    describe our last write, ``version`` the stored version."""
 
     booking_id: int
     calendar_key: str
@@ -39,9 +40,8 @@ class Link:
     version: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("version")
-        return data
+        # not ``asdict`` (which deep-copies every value): this runs once per synced event
+        return {name: getattr(self, name) for name in _STORED}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], version: int) -> Link:
@@ -49,6 +49,10 @@ class Link:
 
     def but(self, **changes: Any) -> Link:
         return replace(self, **changes)
+
+
+#: the fields a stored link document holds (all but ``version``, which is the store's)
+_STORED = tuple(f.name for f in fields(Link) if f.name != "version")
 
 
 class LinkStore:

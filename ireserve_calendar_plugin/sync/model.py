@@ -64,6 +64,9 @@ class Window:
 
     @classmethod
     def around(cls, now: datetime, past_days: int = 90, future_days: int = 365) -> Window:
+        # whole seconds: providers take the bounds in seconds, and a bound they truncated would leave out
+        # an event the engine counts as inside (a full resync would then cancel its booking)
+        now = now.replace(microsecond=0)
         return cls(now - timedelta(days=past_days), now + timedelta(days=future_days))
 
     def overlaps(self, start: datetime | None, end: datetime | None) -> bool:

@@ -9,6 +9,8 @@ the calendar's lease, so they never interleave with an inbound round of the same
 Creates are idempotent: before calling the provider the link is stored in state ``creating`` with a
 fresh idempotency key; a retry after a crash or a lost response reuses that key, and the provider
 returns the event the first attempt made (Google: client-chosen event id; Graph: ``transactionId``).
+Deletes are marked the same way (state ``deleting``) before the provider is called, so the tombstone of
+a delete whose outcome was lost is recognised as our own and never cancels the booking.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class OutboundSync:
         draft = draft_for(self.host, booking, self.options)
         actions = plan.plan_outbound(booking, link, calendar, options=self.options,
                                      draft_fingerprint=draft.fingerprint())
+        planned = {link.calendar_key: link.version} if link is not None else {}
         done = []
         for action in actions:
             target = calendars.get(action.calendar_key)
@@ -108,6 +111,10 @@ class OutboundSync:
                 raise CalendarBusyError(f"calendar {target.key} is busy; booking {booking.id} will be retried")
             try:
                 link = self.links.get(target.key, booking.id)
+                if (link.version if link is not None else 0) != planned.get(target.key, 0):
+                    # another worker wrote (or inbound moved) this booking's event between our plan and
+                    # the lease: the plan is stale (a second create would make a duplicate event)
+                    raise StaleStateError(f"link of booking {booking.id} changed while planning; re-planning")
                 if isinstance(action, plan.CreateEvent):
                     self._create(target, booking, draft, link)
                 elif isinstance(action, plan.UpdateEvent):
@@ -162,6 +169,11 @@ class OutboundSync:
         if link.state == "creating":
             # a create whose outcome we never learned: repeat it (idempotent) to learn the id, then delete
             event_id = self.backend.create_event(calendar, draft, link.idempotency_key).id
+        # remember the deletion is ours before making it: if its outcome is lost, the tombstone that
+        # inbound meets must only unlink, never cancel a booking that was confirmed again meanwhile
+        marked = link.but(event_id=event_id, state="deleting", idempotency_key="")
+        if event_id and link.state != "deleting" and not self.links.save(marked):
+            raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
         if event_id:
             self.backend.delete_event(calendar, event_id)
         if booking.fields.get(self.options.ires_field) in (event_id, link.event_id) and booking.fields.get(

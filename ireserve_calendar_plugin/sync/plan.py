@@ -12,9 +12,11 @@ Inbound (calendar -> booking), per changed event:
 1. Match: the booking whose ``ires_field`` holds the event id; else the booking id the event carries
    in its own metadata; else a ``[booking_id]`` suffix of the title. The fallbacks only match a
    booking that is not linked to another event and whose object this calendar serves (the seed
-   admits that a reused title could hit the wrong booking; these checks close that hole).
+   admits that a reused title could hit the wrong booking; these checks close that hole). A deleted
+   event is matched only through the field: the fallbacks adopt live events whose link was lost, but
+   a deleted event still carrying a booking id may be our own deletion of a booking's old event.
 2. Deleted or cancelled event: the booking gets the cancel status and is unlinked, unless it is
-   in a lock status.
+   in a lock status, or the event is one we were deleting ourselves (then it is only unlinked).
 3. Existing booking: only its times follow the event, its status stays; allowed when the booking
    was created through this integration or "allow booking update" is on. A change that is only the
    echo of our own last write (same etag) is skipped.
@@ -150,6 +152,8 @@ def match_booking(
     if by_field:
         live = [b for b in by_field if b.status != options.cancel_status]
         return min(live or by_field, key=lambda b: b.id)
+    if event.deleted:
+        return None  # the fallbacks never cancel: the booking may have moved on to a new event
     for candidate in (by_embedded_id, by_title_suffix):
         if _linkable(candidate, event.id, options, calendar_objects):
             return candidate
@@ -175,8 +179,10 @@ def plan_inbound(
             return Skip("deleted event was never linked")
         if booking.status in options.lock_statuses:
             return Skip(f"booking {booking.id} is in lock status {booking.status!r}")
-        if booking.status == options.cancel_status:
-            return UnlinkBooking(booking.id)
+        if booking.status == options.cancel_status or (
+            link is not None and link.state == "deleting" and link.event_id == event.id
+        ):
+            return UnlinkBooking(booking.id)  # cancelled already, or the deletion was our own
         return CancelBooking(booking.id, options.cancel_status)
 
     if event.start is None or event.end is None or event.end <= event.start:
@@ -265,10 +271,11 @@ def plan_outbound(
     delete_status = booking.status == options.cancel_status or booking.status in options.delete_on_statuses
     actions: list[OutboundAction] = []
     state = link.state if link is not None else ""
-    if link is not None and state in ("linked", "creating"):
+    if link is not None and state in ("linked", "creating", "deleting"):
         moved_away = calendar is None or link.calendar_key != calendar.key
-        if moved_away or delete_status or not calendar.outbound:
-            # an unresolved create ("creating") is undone too: the executor first resolves its event id
+        if moved_away or delete_status or not calendar.outbound or state == "deleting":
+            # an unresolved create ("creating") is undone too: the executor first resolves its event id;
+            # an unfinished delete ("deleting") is finished first, even when the booking came back
             actions.append(DeleteEvent(link.calendar_key, link.event_id))
             state = ""
     if calendar is None or not calendar.outbound or delete_status:

@@ -26,6 +26,7 @@ from ireserve_calendar_plugin.providers.base import PushParse
 from ireserve_calendar_plugin.providers.google import auth
 from ireserve_calendar_plugin.providers.google import push
 from ireserve_calendar_plugin.providers.google.backend import GoogleBackend
+from ireserve_calendar_plugin.providers.google.backend import pacer_for
 from ireserve_calendar_plugin.providers.google.settings import GoogleSettingsSchema
 from ireserve_calendar_plugin.providers.registry import ProviderRegistry
 from ireserve_calendar_plugin.providers.spec import provider_hookimpl
@@ -68,7 +69,8 @@ class GoogleProvider(CalendarProvider):
     def exchange_code(self, ctx: BackendContext, *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
         with _session(ctx) as session:
             return auth.exchange_code(
-                ctx.settings, session, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier, now=ctx.now()
+                ctx.settings, session, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier, now=ctx.now(),
+                pacer=pacer_for(ctx),
             )
 
     def revoke_token(self, ctx: BackendContext, token: str) -> None:

@@ -43,6 +43,7 @@ from ireserve_calendar_plugin.providers.google.client import GoogleClient
 from ireserve_calendar_plugin.providers.google.client import raise_for_status
 from ireserve_calendar_plugin.providers.google.settings import DEFAULT_URLS
 from ireserve_calendar_plugin.providers.http import ApiClient
+from ireserve_calendar_plugin.providers.http import Pacer
 from ireserve_calendar_plugin.providers.http import RetryPolicy
 
 __all__ = [
@@ -110,8 +111,10 @@ def exchange_code(
     redirect_uri: str,
     code_verifier: str,
     now: datetime,
+    pacer: Pacer | None = None,
 ) -> TokenSet:
-    """Trade an authorization code for tokens (see the module docstring for the scope check)."""
+    """Trade an authorization code for tokens (see the module docstring for the scope check). ``pacer``:
+    the integration's request pacer, which the account-label call then counts against."""
     form = {
         "code": code,
         "client_id": settings["client_id"],
@@ -160,11 +163,15 @@ def exchange_code(
             {"connection": "No refresh token was granted."},
         )
     return TokenSet(tokens.access_token, tokens.expires_at, tokens.refresh_token, tokens.scopes,
-                    account_label(settings, session, access_token))
+                    account_label(settings, session, access_token, pacer=pacer))
 
 
-def account_label(settings: Mapping[str, Any], session: requests.Session, access_token: str) -> str:
-    """The connected account's e-mail (its primary calendar id), or "" when it cannot be read cheaply."""
+def account_label(
+    settings: Mapping[str, Any], session: requests.Session, access_token: str, *, pacer: Pacer | None = None
+) -> str:
+    """The connected account's e-mail (its primary calendar id), or "" when it cannot be read cheaply.
+
+    A Calendar API call like any other: with ``pacer`` it takes a slot of the integration's budget."""
     base = _url(settings, "api_base_url")
     api = ApiClient(
         provider=PROVIDER,
@@ -175,6 +182,7 @@ def account_label(settings: Mapping[str, Any], session: requests.Session, access
         retry=RetryPolicy(attempts=1),
         timeout=TOKEN_TIMEOUT,
         session=session,
+        pacer=pacer,
     )
     try:
         return GoogleClient(api, base).primary_calendar_id()

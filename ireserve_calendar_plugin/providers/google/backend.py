@@ -53,7 +53,7 @@ from ireserve_calendar_plugin.sync.model import EventDraft
 from ireserve_calendar_plugin.sync.model import RemoteEvent
 from ireserve_calendar_plugin.sync.model import Window
 
-__all__ = ["CHANNEL_TTL", "GoogleBackend", "calendar_key", "calendars_from_mapping"]
+__all__ = ["CHANNEL_TTL", "GoogleBackend", "calendar_key", "calendars_from_mapping", "pacer_for"]
 
 log = logging.getLogger("ireserve_calendar_plugin.google")
 
@@ -97,6 +97,12 @@ def calendars_from_mapping(rows: list[Mapping[str, Any]], default_object: int | 
     ]
 
 
+def pacer_for(ctx: BackendContext) -> Pacer:
+    """The integration's request pacer (its budget lives in the integration's store, shared by every
+    client and worker): ``requests_per_minute`` Calendar API calls in any rolling minute."""
+    return Pacer(ctx.store, int(ctx.settings.get("requests_per_minute", 300)), now=ctx.now, sleep=ctx.sleep)
+
+
 class GoogleBackend:
     """One Google integration's connection (see the module docstring)."""
 
@@ -107,8 +113,7 @@ class GoogleBackend:
         self._own_session = ctx.session is None
         session = ctx.session or requests.Session()
         self.tokens = AccessTokens(ctx.store, refresher(ctx.settings, session, now=ctx.now), now=ctx.now)
-        self.pacer = Pacer(ctx.store, int(ctx.settings.get("requests_per_minute", 300)), now=ctx.now,
-                           sleep=ctx.sleep)
+        self.pacer = pacer_for(ctx)
         self.api = ApiClient(
             provider=PROVIDER,
             allowed_bases=[self.base_url],

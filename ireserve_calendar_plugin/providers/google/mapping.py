@@ -226,13 +226,19 @@ def _draft_zone(draft: EventDraft) -> tzinfo:
     return _zone(draft.timezone) or draft.start.tzinfo or UTC
 
 
+def _starts_its_day(local: datetime, zone: tzinfo) -> bool:
+    """Whether ``local`` is the first instant of its local day. Not always 00:00: where a DST change
+    skips midnight (America/Santiago, America/Havana ...) the day starts at the jump, at 01:00."""
+    return local.astimezone(UTC) == datetime.combine(local.date(), _MIDNIGHT, zone).astimezone(UTC)
+
+
 def _event_times(draft: EventDraft) -> tuple[dict[str, str], dict[str, str]]:
     zone = _draft_zone(draft)
     start = draft.start.astimezone(zone)
     end = draft.end.astimezone(zone)
     if draft.all_day:
         first = start.date()
-        last = end.date() if end.time() == _MIDNIGHT else end.date() + timedelta(days=1)
+        last = end.date() if _starts_its_day(end, zone) else end.date() + timedelta(days=1)
         last = max(last, first + timedelta(days=1))
         return {"date": first.isoformat()}, {"date": last.isoformat()}
     start_json = {"dateTime": start.isoformat(timespec="seconds")}

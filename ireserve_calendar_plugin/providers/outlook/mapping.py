@@ -265,16 +265,31 @@ def _draft_zone(draft: EventDraft) -> tuple[tzinfo, str]:
     return zone, draft.timezone
 
 
+def _starts_its_day(local: datetime, zone: tzinfo) -> bool:
+    """Whether ``local`` is the first instant of its local day. Not always 00:00: where a DST change
+    skips midnight (America/Santiago, America/Havana ...) the day starts at the jump, at 01:00."""
+    return local.astimezone(UTC) == datetime.combine(local.date(), _MIDNIGHT, zone).astimezone(UTC)
+
+
+def _wall_clock(local: datetime, zone: tzinfo, name: str) -> dict[str, str]:
+    """A ``dateTimeTimeZone``: the wall-clock time in the draft's zone, unless that wall-clock time is
+    ambiguous there (the hour a DST change repeats): Graph would read the first one, so it goes in UTC."""
+    text = _local(local)
+    if datetime.fromisoformat(text).replace(tzinfo=zone).astimezone(UTC) != local.astimezone(UTC):
+        return {"dateTime": _local(local.astimezone(UTC)), "timeZone": "UTC"}
+    return {"dateTime": text, "timeZone": name}
+
+
 def _event_times(draft: EventDraft) -> tuple[dict[str, str], dict[str, str]]:
     zone, name = _draft_zone(draft)
     start, end = draft.start.astimezone(zone), draft.end.astimezone(zone)
     if draft.all_day:
         first = start.date()
-        last = end.date() if end.time() == _MIDNIGHT else end.date() + timedelta(days=1)
+        last = end.date() if _starts_its_day(end, zone) else end.date() + timedelta(days=1)
         last = max(last, first + timedelta(days=1))
         return ({"dateTime": f"{first.isoformat()}T00:00:00", "timeZone": name},
                 {"dateTime": f"{last.isoformat()}T00:00:00", "timeZone": name})
-    return {"dateTime": _local(start), "timeZone": name}, {"dateTime": _local(end), "timeZone": name}
+    return _wall_clock(start, zone, name), _wall_clock(end, zone, name)
 
 
 def patch_body(draft: EventDraft) -> dict[str, Any]:

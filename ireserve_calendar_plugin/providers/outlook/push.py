@@ -78,7 +78,7 @@ def parse_push(request: HttpRequest) -> PushParse:
         return _validation(request.arg("validationToken"))
     try:
         data = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         return PushParse(notices=(), ack_status=400)
     items = data.get("value") if isinstance(data, dict) else None
     if not isinstance(items, list):
