@@ -142,6 +142,7 @@ class BookingStore:
                 + (now, origin, now, origin),
             )
             booking_id = cursor.lastrowid
+            assert booking_id is not None  # SQLite sets it after an INSERT
             conn.executemany(
                 "INSERT INTO booking_fields (booking_id, name, value) VALUES (?, ?, ?)",
                 [(booking_id, name, value) for name, value in field_items],
