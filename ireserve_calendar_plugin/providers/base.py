@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -47,6 +49,15 @@ class BackendContext:
     now: Callable[[], datetime]
     sleep: Callable[[float], None] = time.sleep
     session: requests.Session | None = None
+
+    @contextmanager
+    def http_session(self) -> Iterator[requests.Session]:
+        """The injected session, or a short-lived one of our own (closed afterwards)."""
+        if self.session is not None:
+            yield self.session
+            return
+        with requests.Session() as session:
+            yield session
 
 
 @dataclass(frozen=True)

@@ -23,35 +23,30 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hookspecs.types import Booking
 from hookspecs.types import BookingConflictError
 from hookspecs.types import BookingNotFoundError
 from hookspecs.types import Customer
-from hookspecs.types import HostApi
 from hookspecs.types import HostError
-from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import StaleStateError
 from ireserve_calendar_plugin.errors import SyncTokenInvalidError
 from ireserve_calendar_plugin.sync import plan
 from ireserve_calendar_plugin.sync.echo import applying_inbound
 from ireserve_calendar_plugin.sync.links import Link
-from ireserve_calendar_plugin.sync.links import LinkStore
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import RemoteEvent
-from ireserve_calendar_plugin.sync.model import SyncOptions
 from ireserve_calendar_plugin.sync.model import Window
-from ireserve_calendar_plugin.sync.ports import CalendarBackend
-from ireserve_calendar_plugin.sync.state import Leases
+from ireserve_calendar_plugin.sync.scope import IntegrationScoped
 from ireserve_calendar_plugin.sync.state import Schedule
 from ireserve_calendar_plugin.sync.state import StateStore
 
@@ -121,29 +116,13 @@ def anchor_all_day(event: RemoteEvent, timezone: str) -> RemoteEvent:
     return RemoteEvent(**{**event.__dict__, "start": start, "end": end})
 
 
-class InboundRound:
+class InboundRound(IntegrationScoped):
     """Runs inbound rounds of one integration's calendars (see the module docstring)."""
 
-    def __init__(
-        self,
-        *,
-        host: HostApi,
-        integration_id: str,
-        backend: CalendarBackend,
-        store: SecureConfig,
-        options: SyncOptions,
-        now: Callable[[], datetime],
-    ) -> None:
-        self.host = host
-        self.integration_id = integration_id
-        self.origin = f"calendar:{integration_id}"
-        self.backend = backend
-        self.options = options
-        self.now = now
-        self.links = LinkStore(store)
-        self.states = StateStore(store)
-        self.leases = Leases(store)
-        self.schedule = Schedule(store)
+    def __init__(self, **scope: Any) -> None:
+        super().__init__(**scope)
+        self.states = StateStore(self.store)
+        self.schedule = Schedule(self.store)
         self._objects_of: dict[str, frozenset[int]] = {}
         # per round: organisers already looked up, and bookings whose link this round confirmed
         self._customers: dict[str, Customer | None] = {}

@@ -16,25 +16,20 @@ a delete whose outcome was lost is recognised as our own and never cancels the b
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from hookspecs.types import Booking
 from hookspecs.types import BookingNotFoundError
 from hookspecs.types import HostApi
-from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import StaleStateError
 from ireserve_calendar_plugin.sync import plan
 from ireserve_calendar_plugin.sync.inbound import LEASE_TTL
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 from ireserve_calendar_plugin.sync.links import Link
-from ireserve_calendar_plugin.sync.links import LinkStore
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import EventDraft
 from ireserve_calendar_plugin.sync.model import SyncOptions
-from ireserve_calendar_plugin.sync.ports import CalendarBackend
-from ireserve_calendar_plugin.sync.state import Leases
+from ireserve_calendar_plugin.sync.scope import IntegrationScoped
 
 __all__ = ["OutboundSync", "draft_for"]
 
@@ -65,27 +60,8 @@ def draft_for(host: HostApi, booking: Booking, options: SyncOptions) -> EventDra
     )
 
 
-class OutboundSync:
+class OutboundSync(IntegrationScoped):
     """Pushes bookings of one integration to its calendars."""
-
-    def __init__(
-        self,
-        *,
-        host: HostApi,
-        integration_id: str,
-        backend: CalendarBackend,
-        store: SecureConfig,
-        options: SyncOptions,
-        now: Callable[[], datetime],
-    ) -> None:
-        self.host = host
-        self.integration_id = integration_id
-        self.origin = f"calendar:{integration_id}"
-        self.backend = backend
-        self.options = options
-        self.now = now
-        self.links = LinkStore(store)
-        self.leases = Leases(store)
 
     def push(self, booking_id: int) -> list[str]:
         """Bring the booking's event in line with the booking; returns the names of the writes made."""

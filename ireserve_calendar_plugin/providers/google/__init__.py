@@ -10,12 +10,8 @@ mapping), :mod:`.mapping` (Event JSON <-> model), :mod:`.push` (notification hea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from collections.abc import Mapping
-from contextlib import contextmanager
 from typing import Any
-
-import requests
 
 from hookspecs.types import HostApi
 from hookspecs.types import HttpRequest
@@ -67,14 +63,14 @@ class GoogleProvider(CalendarProvider):
         return auth.authorization_url(settings, redirect_uri=redirect_uri, state=state, code_challenge=code_challenge)
 
     def exchange_code(self, ctx: BackendContext, *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
-        with _session(ctx) as session:
+        with ctx.http_session() as session:
             return auth.exchange_code(
                 ctx.settings, session, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier, now=ctx.now(),
                 pacer=pacer_for(ctx),
             )
 
     def revoke_token(self, ctx: BackendContext, token: str) -> None:
-        with _session(ctx) as session:
+        with ctx.http_session() as session:
             auth.revoke(ctx.settings, session, token)
 
     # -- sync -----------------------------------------------------------------------------------
@@ -84,15 +80,6 @@ class GoogleProvider(CalendarProvider):
     def parse_push(self, request: HttpRequest) -> PushParse:
         return push.parse_push(request)
 
-
-@contextmanager
-def _session(ctx: BackendContext) -> Iterator[requests.Session]:
-    """The context's session, or a short-lived one of our own."""
-    if ctx.session is not None:
-        yield ctx.session
-        return
-    with requests.Session() as session:
-        yield session
 
 
 @provider_hookimpl

@@ -11,12 +11,8 @@ No MSAL and no EWS: plain ``requests`` through the shared ``ApiClient``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from collections.abc import Mapping
-from contextlib import contextmanager
 from typing import Any
-
-import requests
 
 from hookspecs.types import HostApi
 from hookspecs.types import HttpRequest
@@ -69,7 +65,7 @@ class OutlookProvider(CalendarProvider):
         return auth.authorization_url(settings, redirect_uri=redirect_uri, state=state, code_challenge=code_challenge)
 
     def exchange_code(self, ctx: BackendContext, *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
-        with _session(ctx) as session:
+        with ctx.http_session() as session:
             return auth.exchange_code(ctx.settings, session, code=code, redirect_uri=redirect_uri,
                                       code_verifier=code_verifier, now=ctx.now(), sleep=ctx.sleep)
 
@@ -82,15 +78,6 @@ class OutlookProvider(CalendarProvider):
     def parse_push(self, request: HttpRequest) -> PushParse:
         return push.parse_push(request)
 
-
-@contextmanager
-def _session(ctx: BackendContext) -> Iterator[requests.Session]:
-    """The context's session, or a short-lived one of our own."""
-    if ctx.session is not None:
-        yield ctx.session
-        return
-    with requests.Session() as session:
-        yield session
 
 
 @provider_hookimpl
