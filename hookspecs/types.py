@@ -232,8 +232,10 @@ class BookingApi(Protocol):
         all_day: bool = False,
         fields: Mapping[str, str] | None = None,
         ignore_validation: bool = False,
+        remark: str = "",
     ) -> Booking:
-        """Create a booking. Raises :class:`BookingConflictError` unless ``ignore_validation``."""
+        """Create a booking, with its free ``fields`` and an optional first plain-text ``remark``, in one
+        transaction (all of it or nothing). Raises :class:`BookingConflictError` unless ``ignore_validation``."""
         ...
 
     def update_times(

@@ -116,8 +116,11 @@ class BookingStore:
         all_day: bool = False,
         fields: Mapping[str, str] | None = None,
         ignore_validation: bool = False,
+        remark: str = "",
     ) -> Booking:
         check_origin(origin)
+        if not isinstance(remark, str):
+            raise ValueError(f"a remark must be a string, not {type(remark).__name__}")
         if not status:
             raise ValueError("a status must not be empty")
         start_at, end_at = _interval(start, end)
@@ -147,11 +150,16 @@ class BookingStore:
                 "INSERT INTO booking_fields (booking_id, name, value) VALUES (?, ?, ?)",
                 [(booking_id, name, value) for name, value in field_items],
             )
+            if remark:
+                conn.execute(
+                    "INSERT INTO booking_remarks (booking_id, seq, text, origin, at) VALUES (?, 1, ?, ?, ?)",
+                    (booking_id, remark, origin, now),
+                )
         # what was just written, without reading it back (as ``_select`` would return it)
         booking = Booking(
             id=booking_id, object_id=object_id, start=from_db_time(start_at), end=from_db_time(end_at),
             status=status, title=title, customer_id=customer_id, channel=channel, all_day=bool(all_day),
-            version=1, fields=dict(sorted(field_items)), remarks=(),
+            version=1, fields=dict(sorted(field_items)), remarks=(remark,) if remark else (),
         )
         self._notify(booking, None, origin)
         return booking

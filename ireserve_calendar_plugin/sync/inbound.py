@@ -259,7 +259,7 @@ class InboundRound(IntegrationScoped):
                     object_id=action.object_id, start=action.start, end=action.end, status=action.status,
                     title=action.title[:200], channel=self.options.channel, origin=self.origin,
                     customer_id=action.customer_id, all_day=action.all_day, fields={field_name: event.id},
-                    ignore_validation=action.ignore_validation,
+                    ignore_validation=action.ignore_validation, remark=action.remark,
                 )
             except BookingConflictError as exc:
                 result.count("conflicts")
@@ -268,8 +268,6 @@ class InboundRound(IntegrationScoped):
                     f"Calendar event {event.id} ({action.start:%Y-%m-%d %H:%M}) was not booked: {exc.reason}",
                 )
                 return
-            if action.remark:
-                bookings.add_remark(created.id, action.remark, origin=self.origin)
             self._remember(calendar, created.id, event, link=None)
             result.count("created")
             return
