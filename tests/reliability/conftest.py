@@ -282,16 +282,15 @@ class GoogleRig:
 
     def shorten_client_timeout(self, monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
         """API calls give up after ``seconds`` (the product default is 30 s) so timeouts stay cheap."""
-        from ireserve_calendar_plugin.providers.google.backend import GoogleBackend
-
-        original = GoogleBackend.__init__
+        backend_class, _ = self.write_methods()
+        original = backend_class.__init__
 
         @functools.wraps(original)
-        def init(backend: GoogleBackend, *args: Any, **kwargs: Any) -> None:
+        def init(backend: Any, *args: Any, **kwargs: Any) -> None:
             original(backend, *args, **kwargs)
             backend.api.timeout = seconds
 
-        monkeypatch.setattr(GoogleBackend, "__init__", init)
+        monkeypatch.setattr(backend_class, "__init__", init)
 
     def write_methods(self) -> tuple[Any, tuple[str, ...]]:
         """Where the backend's remote writes are (for "crash after the API write, before any record")."""
@@ -462,18 +461,6 @@ class OutlookRig(GoogleRig):
             **World.graph_urls(self.base),
             **(settings or {}),
         })
-
-    def shorten_client_timeout(self, monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
-        from ireserve_calendar_plugin.providers.outlook.backend import OutlookBackend
-
-        original = OutlookBackend.__init__
-
-        @functools.wraps(original)
-        def init(backend: OutlookBackend, *args: Any, **kwargs: Any) -> None:
-            original(backend, *args, **kwargs)
-            backend.api.timeout = seconds
-
-        monkeypatch.setattr(OutlookBackend, "__init__", init)
 
     def write_methods(self) -> tuple[Any, tuple[str, ...]]:
         from ireserve_calendar_plugin.providers.outlook.backend import OutlookBackend

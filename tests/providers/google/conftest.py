@@ -8,8 +8,6 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
-from datetime import UTC
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
@@ -30,6 +28,7 @@ from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.google import GoogleProvider
 from ireserve_calendar_plugin.providers.google.backend import GoogleBackend
 from ireserve_calendar_plugin.providers.google.settings import GoogleSettingsSchema
+from tests.providers.contexts import backend_context
 from tests.unit.memory_config import MemoryConfig
 
 USER = "demo@example.com"
@@ -74,17 +73,7 @@ class Google:
         return self.switch.pushes
 
     def ctx(self, **overrides: Any) -> BackendContext:
-        values: dict[str, Any] = {
-            "host": None,
-            "integration_id": "int-1",
-            "settings": self.settings,
-            "store": self.store,
-            "now": lambda: datetime.now(UTC),
-            "sleep": self.sleeps,
-            "session": self.session,
-        }
-        values.update(overrides)
-        return BackendContext(**values)
+        return backend_context(self.settings, self.store, self.sleeps, self.session, overrides)
 
     def backend(self, **overrides: Any) -> GoogleBackend:
         return self.provider.backend(self.ctx(**overrides))

@@ -9,8 +9,6 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
-from datetime import UTC
-from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
@@ -32,6 +30,7 @@ from ireserve_calendar_plugin.providers.base import PushNotice
 from ireserve_calendar_plugin.providers.outlook import OutlookProvider
 from ireserve_calendar_plugin.providers.outlook.backend import OutlookBackend
 from ireserve_calendar_plugin.providers.outlook.settings import OutlookSettingsSchema
+from tests.providers.contexts import backend_context
 from tests.unit.memory_config import MemoryConfig
 
 TENANT = "contoso.onmicrosoft.com"
@@ -104,17 +103,7 @@ class Graph:
         return self.server.url + HOOK_PATH
 
     def ctx(self, **overrides: Any) -> BackendContext:
-        values: dict[str, Any] = {
-            "host": None,
-            "integration_id": "int-1",
-            "settings": self.settings,
-            "store": self.store,
-            "now": lambda: datetime.now(UTC),
-            "sleep": self.sleeps,
-            "session": self.session,
-        }
-        values.update(overrides)
-        return BackendContext(**values)
+        return backend_context(self.settings, self.store, self.sleeps, self.session, overrides)
 
     def backend(self, **overrides: Any) -> OutlookBackend:
         return self.provider.backend(self.ctx(**overrides))
