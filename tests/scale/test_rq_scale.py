@@ -166,7 +166,8 @@ def _rq_idle(queue: Any) -> bool:
     from rq.registry import ScheduledJobRegistry
     from rq.registry import StartedJobRegistry
 
-    return len(queue) == 0 and len(StartedJobRegistry(queue=queue)) == 0 and len(ScheduledJobRegistry(queue=queue)) == 0
+    return (len(queue) == 0 and len(StartedJobRegistry(queue=queue)) == 0
+            and len(ScheduledJobRegistry(queue=queue)) == 0 and not queue.intermediate_queue.get_job_ids())
 
 
 def _wait(condition: Any, timeout: float, what: str) -> None:
@@ -189,20 +190,28 @@ def _workers(redis_url: str, db: Path, public_url: str, n: int) -> list[subproce
 
 
 def _abandoned_now(queue: Any, dead_pids: set[int]) -> None:
-    """Retry the jobs of killed workers now rather than after RQ's heartbeat TTL (its job-monitoring
-    interval + 60 s): once every live worker is idle and nothing is queued or scheduled, a job still
-    registered as started can only be a dead worker's, which is exactly what RQ's registry maintenance
-    decides when the heartbeat lapses. Same outcome, a minute sooner."""
+    """Retry the jobs of killed workers now rather than after RQ's own delays: once every live worker is
+    idle and nothing is queued or scheduled, a job still registered as started, or still in the
+    intermediate queue (dequeued by a worker that died before starting it), can only be a dead worker's.
+    RQ's maintenance reaches the same verdict later (heartbeat TTL + 60 s; a minute in the intermediate
+    queue) and retries the job; this does it now. Same outcome, sooner."""
     from rq import Worker
     from rq.registry import ScheduledJobRegistry
     from rq.registry import StartedJobRegistry
 
     started = StartedJobRegistry(queue=queue)
-    if not dead_pids or len(queue) or len(ScheduledJobRegistry(queue=queue)) or not len(started):
+    stuck = [j for j in queue.intermediate_queue.get_job_ids() if j not in started]
+    if not dead_pids or len(queue) or len(ScheduledJobRegistry(queue=queue)) or not (len(started) or stuck):
         return
     live = [w for w in Worker.all(queue=queue) if w.pid not in dead_pids]
-    if all(w.get_state() == "idle" for w in live):
-        started.cleanup(timestamp=time.time() + 3600)
+    if not all(w.get_state() == "idle" for w in live):
+        return
+    started.cleanup(timestamp=time.time() + 3600)
+    for job_id in stuck:
+        job = queue.fetch_job(job_id)
+        queue.intermediate_queue.remove(job_id)
+        if job is not None:
+            queue.enqueue_job(job)
 
 
 def _settle_rq(world: World, queue: Any, timeout: float = 90, dead_pids: set[int] | None = None) -> None:
