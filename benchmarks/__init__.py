@@ -1,7 +1,7 @@
 """Benchmarks of the calendar plugin on the emulators and the reference host (issue 7).
 
-Run ``python -m benchmarks`` (or ``ireserve-calendar bench``): every figure of the issue's table is
-measured over real HTTP on 127.0.0.1 with :class:`ireserve_calendar_plugin.world.World`, API calls are
+Run ``python -m benchmarks`` (or ``ireserve-lab bench``): every figure of the issue's table is
+measured over real HTTP on 127.0.0.1 with :class:`ireserve_lab.world.World`, API calls are
 counted in the emulators' request logs, times are ``time.monotonic()`` medians over several runs. The
 table (figure | target | measured | met?) is printed and written as JSON to
 ``benchmarks/results/latest.json``. ``--quick`` runs small sizes (a smoke test), ``--only NAME`` one

@@ -30,8 +30,8 @@ from benchmarks.harness import median
 from benchmarks.harness import outlook_pending
 from benchmarks.worlds import TENANT
 from benchmarks.worlds import spread
-from ireserve_calendar_plugin.devhost import Worker
-from ireserve_calendar_plugin.world import World
+from ireserve_devhost import Worker
+from ireserve_lab.world import World
 
 __all__ = ["initial_sync", "peak_in_flight", "run", "token_rate"]
 

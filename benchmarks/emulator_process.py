@@ -26,8 +26,8 @@ import requests
 
 from benchmarks.worlds import TENANT
 from benchmarks.worlds import spread
-from ireserve_calendar_plugin.emulators.core import EmulatorServer
-from ireserve_calendar_plugin.emulators.serve import build_emulator
+from calendar_emulators.core import EmulatorServer
+from calendar_emulators.serve import build_emulator
 
 __all__ = ["EmulatorProcess", "main"]
 

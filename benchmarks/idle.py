@@ -33,9 +33,9 @@ from benchmarks.worlds import GRAPH_API
 from benchmarks.worlds import Setup
 from benchmarks.worlds import google_setup
 from benchmarks.worlds import outlook_setup
-from ireserve_calendar_plugin.emulators.google import DEMO_ROOM
-from ireserve_calendar_plugin.emulators.google import DEMO_USER
-from ireserve_calendar_plugin.world import World
+from calendar_emulators.google import DEMO_ROOM
+from calendar_emulators.google import DEMO_USER
+from ireserve_lab.world import World
 
 __all__ = ["run", "simulate", "tick_cost"]
 

@@ -33,7 +33,7 @@ from benchmarks.worlds import GRAPH_LIST
 from benchmarks.worlds import drain_timed
 from benchmarks.worlds import google_setup
 from benchmarks.worlds import outlook_setup
-from ireserve_calendar_plugin.emulators.google import DEMO_USER
+from calendar_emulators.google import DEMO_USER
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.sync.model import Window

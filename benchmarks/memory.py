@@ -27,9 +27,9 @@ from benchmarks.harness import Figure
 from benchmarks.harness import Options
 from benchmarks.harness import median
 from benchmarks.worlds import seed_google
-from ireserve_calendar_plugin.emulators.core import EmulatorServer
-from ireserve_calendar_plugin.emulators.google import DEMO_ROOM
-from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
+from calendar_emulators.core import EmulatorServer
+from calendar_emulators.google import DEMO_ROOM
+from calendar_emulators.google import GoogleCalendarEmulator
 
 __all__ = ["child_main", "measure", "run"]
 
@@ -80,7 +80,7 @@ def child_main(base: str, db: str, n: int) -> dict[str, Any]:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from ireserve_calendar_plugin.world import World
+    from ireserve_lab.world import World
 
     with World(db) as world:
         room = world.host.add_object("Room A", timezone="Europe/Amsterdam")

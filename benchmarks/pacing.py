@@ -26,8 +26,8 @@ from benchmarks.harness import Options
 from benchmarks.harness import median
 from benchmarks.worlds import GOOGLE_API
 from benchmarks.worlds import seed_google
-from ireserve_calendar_plugin.emulators.google import DEMO_USER
-from ireserve_calendar_plugin.world import World
+from calendar_emulators.google import DEMO_USER
+from ireserve_lab.world import World
 
 __all__ = ["rolling_peak", "run"]
 

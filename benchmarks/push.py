@@ -44,8 +44,8 @@ from benchmarks.worlds import Setup
 from benchmarks.worlds import google_setup
 from benchmarks.worlds import list_calls
 from benchmarks.worlds import outlook_setup
-from ireserve_calendar_plugin.emulators.core import PushFaults
-from ireserve_calendar_plugin.emulators.google import DEMO_ROOM
+from calendar_emulators.core import PushFaults
+from calendar_emulators.google import DEMO_ROOM
 
 __all__ = ["run", "send_all"]
 

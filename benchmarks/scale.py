@@ -28,7 +28,7 @@ from benchmarks.harness import Figure
 from benchmarks.harness import Options
 from benchmarks.harness import median
 from benchmarks.worlds import TENANT
-from ireserve_calendar_plugin.world import World
+from ireserve_lab.world import World
 
 __all__ = ["rq_initial_sync", "run"]
 
@@ -51,7 +51,7 @@ def _idle(queue: Any) -> bool:
 
 def rq_initial_sync(opts: Options, redis_url: str, rooms: int, events: int, workers: int) -> dict[str, Any]:
     """Wall time of the initial sync of ``rooms`` x ``events`` on ``workers`` RQ worker processes."""
-    from ireserve_calendar_plugin.devhost.rq_queue import RedisJobQueue
+    from ireserve_devhost.rq_queue import RedisJobQueue
 
     backend = RedisJobQueue(redis_url)
     backend.queue.connection.flushdb()

@@ -24,9 +24,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ireserve_calendar_plugin.emulators.core import LoggedRequest
-from ireserve_calendar_plugin.emulators.google import DEMO_ROOM
-from ireserve_calendar_plugin.world import World
+from calendar_emulators.core import LoggedRequest
+from calendar_emulators.google import DEMO_ROOM
+from ireserve_lab.world import World
 
 __all__ = [
     "ALEX",

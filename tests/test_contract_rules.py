@@ -55,39 +55,55 @@ def test_every_hook_has_a_test(name: str) -> None:
     assert f"def test_hook_{name}" in sources, f"no test_hook_{name}"
 
 
-def test_hookspecs_import_nothing_of_the_plugin() -> None:
-    for path in _modules(Path(hookspecs.__file__).parent):
-        bad = {m for m in _imports(path) if m.startswith("ireserve_calendar_plugin")}
-        assert not bad, f"{path.name} imports {bad}"
+LAB = ("ireserve_devhost", "calendar_emulators", "ireserve_lab", "benchmarks", "tests")
 
 
-def test_emulators_import_nothing_of_the_plugin() -> None:
-    for path in _modules(PKG / "emulators"):
-        bad = {
-            m for m in _imports(path)
-            if (m.startswith("ireserve_calendar_plugin") and not m.startswith("ireserve_calendar_plugin.emulators"))
-            or m.startswith("hookspecs")
-        }
-        assert not bad, f"{path.name} imports {bad}"
+def _top(module: str) -> str:
+    return module.split(".", 1)[0]
+
+
+def _bad_imports(folder: Path, forbidden: tuple[str, ...]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in _modules(folder):
+        bad = {m for m in _imports(path) if _top(m) in forbidden}
+        if bad:
+            found[str(path.relative_to(ROOT))] = bad
+    return found
+
+
+def test_hookspecs_import_nothing_of_the_plugin_or_the_lab() -> None:
+    assert not _bad_imports(Path(hookspecs.__file__).parent, ("ireserve_calendar_plugin", *LAB))
+
+
+def test_the_plugin_imports_no_lab_package() -> None:
+    """What a host installs never reaches for the reference host, the emulators, the world or the tests."""
+    assert not _bad_imports(PKG, LAB)
+
+
+def test_emulators_import_nothing_of_the_plugin_the_contract_or_the_host() -> None:
+    forbidden = ("ireserve_calendar_plugin", "hookspecs", "ireserve_devhost", "ireserve_lab")
+    assert not _bad_imports(ROOT / "calendar_emulators", forbidden)
 
 
 def test_devhost_uses_only_the_contract() -> None:
-    for path in _modules(PKG / "devhost"):
-        bad = {
-            m for m in _imports(path)
-            if m.startswith("ireserve_calendar_plugin") and not m.startswith("ireserve_calendar_plugin.devhost")
-        }
-        assert not bad, f"devhost/{path.name} imports {bad}: a host loads the plugin only by entry point"
+    """A host loads the plugin only by entry point: the reference host imports the contract, not the plugin."""
+    forbidden = ("ireserve_calendar_plugin", "calendar_emulators", "ireserve_lab")
+    assert not _bad_imports(ROOT / "ireserve_devhost", forbidden)
 
 
-def test_plugin_core_never_imports_devhost_or_emulators() -> None:
-    for path in _modules(PKG):
-        rel = path.relative_to(PKG).parts
-        edges = ("devhost", "emulators", "cli.py", "world.py", "status.py", "operations.py")
-        if rel[0] in edges or rel[0].startswith("demo"):
-            continue
-        bad = {m for m in _imports(path) if ".devhost" in m or ".emulators" in m}
-        assert not bad, f"{'/'.join(rel)} imports {bad}"
+def test_the_import_rule_checker_sees_a_violation(tmp_path: Path) -> None:
+    """The checker itself can fail: a module importing a lab package is reported."""
+    (tmp_path / "bad.py").write_text("from ireserve_devhost import ReferenceHost\nimport calendar_emulators.core\n")
+    found = {m for mods in _bad_imports_in(tmp_path, LAB).values() for m in mods}
+    assert found == {"ireserve_devhost", "calendar_emulators.core"}
+
+
+def _bad_imports_in(folder: Path, forbidden: tuple[str, ...]) -> dict[str, set[str]]:
+    return {
+        str(path): bad
+        for path in _modules(folder)
+        if (bad := {m for m in _imports(path) if _top(m) in forbidden})
+    }
 
 
 def test_sync_engine_knows_no_provider() -> None:

@@ -27,15 +27,15 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
+from calendar_emulators.core import EmulatorServer
+from calendar_emulators.google import GoogleCalendarEmulator
 from hookspecs import Integration
-from ireserve_calendar_plugin.devhost import HostServer
-from ireserve_calendar_plugin.devhost import ReferenceHost
-from ireserve_calendar_plugin.devhost import Worker
-from ireserve_calendar_plugin.emulators.core import EmulatorServer
-from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
-from ireserve_calendar_plugin.status import EXIT_OK
-from ireserve_calendar_plugin.status import collect
-from ireserve_calendar_plugin.status import exit_code
+from ireserve_devhost import HostServer
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost import Worker
+from ireserve_devhost.status import EXIT_OK
+from ireserve_devhost.status import collect
+from ireserve_devhost.status import exit_code
 
 ROOM_CALENDAR = "room-a@group.calendar.google.com"
 ROOM_NAME = "Room A"

@@ -25,8 +25,8 @@ from hookspecs import HttpResponse
 from hookspecs import Integration
 from hookspecs import Job
 from hookspecs import hookimpl
-from ireserve_calendar_plugin.devhost import ReferenceHost
-from ireserve_calendar_plugin.devhost import get_plugin_manager
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost import get_plugin_manager
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 

@@ -30,10 +30,10 @@ from hookspecs import FormLink
 from hookspecs import HttpResponse
 from hookspecs import Integration
 from hookspecs import hookimpl
-from ireserve_calendar_plugin.devhost import HostApp
-from ireserve_calendar_plugin.devhost import ReferenceHost
-from ireserve_calendar_plugin.devhost.form_data import CSRF_FIELD
-from ireserve_calendar_plugin.devhost.form_data import REMOVE_FIELD
+from ireserve_devhost import HostApp
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost.form_data import CSRF_FIELD
+from ireserve_devhost.form_data import REMOVE_FIELD
 
 STORED_SECRET = "hunter2-stored-secret"
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)  # the start of the conftest clock

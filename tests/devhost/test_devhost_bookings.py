@@ -14,7 +14,7 @@ import pytest
 
 from hookspecs import BookingConflictError
 from hookspecs import BookingNotFoundError
-from ireserve_calendar_plugin.devhost import ReferenceHost
+from ireserve_devhost import ReferenceHost
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

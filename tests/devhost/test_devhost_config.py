@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from hookspecs import ConfigEntry
-from ireserve_calendar_plugin.devhost import ReferenceHost
+from ireserve_devhost import ReferenceHost
 
 
 def test_absent_keys_read_as_version_zero(host: ReferenceHost) -> None:

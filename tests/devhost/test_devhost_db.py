@@ -13,11 +13,11 @@ import pluggy
 import pytest
 from freezegun import freeze_time
 
-from ireserve_calendar_plugin.devhost import Database
-from ireserve_calendar_plugin.devhost import ReferenceHost
-from ireserve_calendar_plugin.devhost.db import SCHEMA_VERSION
-from ireserve_calendar_plugin.devhost.db import from_db_time
-from ireserve_calendar_plugin.devhost.db import to_db_time
+from ireserve_devhost import Database
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost.db import SCHEMA_VERSION
+from ireserve_devhost.db import from_db_time
+from ireserve_devhost.db import to_db_time
 
 
 def test_a_file_database_is_wal_with_a_schema_version(tmp_path: Path) -> None:

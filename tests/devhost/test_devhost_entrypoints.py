@@ -14,9 +14,9 @@ import pluggy
 import pytest
 
 from hookspecs import PROJECT_NAME
-from ireserve_calendar_plugin.devhost import ReferenceHost
-from ireserve_calendar_plugin.devhost import get_plugin_manager
-from ireserve_calendar_plugin.devhost.hooks import DISABLED_PLUGINS_ENV
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost import get_plugin_manager
+from ireserve_devhost.hooks import DISABLED_PLUGINS_ENV
 
 FAKE_MODULE = "fake_ireserve_plugin_for_devhost_tests"
 

@@ -19,9 +19,9 @@ from hookspecs import Integration
 from hookspecs import hookimpl
 from hookspecs import spec
 from hookspecs import types as contract
-from ireserve_calendar_plugin.devhost import HostHooks
-from ireserve_calendar_plugin.devhost import ReferenceHost
-from ireserve_calendar_plugin.devhost import Worker
+from ireserve_devhost import HostHooks
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost import Worker
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)  # the start of the conftest clock
 

@@ -12,11 +12,11 @@ import pluggy
 import pytest
 
 from hookspecs import Job
-from ireserve_calendar_plugin.devhost import ReferenceHost
-from ireserve_calendar_plugin.devhost import Worker
-from ireserve_calendar_plugin.devhost.jobs import MAX_ATTEMPTS
-from ireserve_calendar_plugin.devhost.jobs import MAX_ERROR
-from ireserve_calendar_plugin.devhost.jobs import backoff
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost import Worker
+from ireserve_devhost.jobs import MAX_ATTEMPTS
+from ireserve_devhost.jobs import MAX_ERROR
+from ireserve_devhost.jobs import backoff
 
 
 def _states(host: ReferenceHost) -> list[str]:

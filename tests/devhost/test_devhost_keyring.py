@@ -11,8 +11,8 @@ import pluggy
 import pytest
 
 from hookspecs import KeyRing
-from ireserve_calendar_plugin.devhost import ReferenceHost
-from ireserve_calendar_plugin.devhost.keyring import key_file_for
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost.keyring import key_file_for
 
 
 def test_a_file_host_creates_its_key_file_with_0600(pm: pluggy.PluginManager, db_file: Path) -> None:

@@ -1,4 +1,4 @@
-"""``python -m ireserve_calendar_plugin.devhost`` serves a host on a SQLite file until Ctrl-C."""
+"""``python -m ireserve_devhost`` serves a host on a SQLite file until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_the_command_serves_until_interrupted(tmp_path: Path) -> None:
     db = tmp_path / "host.db"
     env = {**os.environ, "IRESERVE_DISABLED_PLUGINS": "calendar"}  # the host alone, no plugin
     process = subprocess.Popen(
-        [sys.executable, "-m", "ireserve_calendar_plugin.devhost", "--db", str(db), "--port", str(port)],
+        [sys.executable, "-m", "ireserve_devhost", "--db", str(db), "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

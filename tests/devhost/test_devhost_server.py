@@ -13,9 +13,9 @@ import requests
 from hookspecs import HttpRequest
 from hookspecs import HttpResponse
 from hookspecs import Job
-from ireserve_calendar_plugin.devhost import HostServer
-from ireserve_calendar_plugin.devhost import ReferenceHost
-from ireserve_calendar_plugin.devhost.server import MAX_BODY
+from ireserve_devhost import HostServer
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost.server import MAX_BODY
 
 
 @pytest.fixture

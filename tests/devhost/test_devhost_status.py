@@ -1,4 +1,4 @@
-"""``ireserve-calendar status``: health from any plugin's form, and the exit codes operators script on."""
+"""``ireserve-devhost status``: health from any plugin's form, and the exit codes operators script on."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ import pytest
 from hookspecs import ConfigForm
 from hookspecs import Integration
 from hookspecs import hookimpl
-from ireserve_calendar_plugin.cli import main
-from ireserve_calendar_plugin.devhost import ReferenceHost
-from ireserve_calendar_plugin.status import EXIT_ATTENTION
-from ireserve_calendar_plugin.status import EXIT_OK
-from ireserve_calendar_plugin.status import EXIT_USAGE
-from ireserve_calendar_plugin.status import collect
-from ireserve_calendar_plugin.status import exit_code
-from ireserve_calendar_plugin.status import render_json
-from ireserve_calendar_plugin.status import render_text
-from ireserve_calendar_plugin.status import run_status
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost.cli import main
+from ireserve_devhost.status import EXIT_ATTENTION
+from ireserve_devhost.status import EXIT_OK
+from ireserve_devhost.status import EXIT_USAGE
+from ireserve_devhost.status import collect
+from ireserve_devhost.status import exit_code
+from ireserve_devhost.status import render_json
+from ireserve_devhost.status import render_text
+from ireserve_devhost.status import run_status
 
 FUTURE = "2024-05-08T08:00:00+00:00"  # the host clock of these tests is 2024-05-01 08:00 UTC
 PAST = "2024-05-01T07:59:59+00:00"

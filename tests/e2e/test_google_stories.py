@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ireserve_calendar_plugin.emulators.google import DEMO_ROOM
-from ireserve_calendar_plugin.emulators.google import DEMO_USER
+from calendar_emulators.google import DEMO_ROOM
+from calendar_emulators.google import DEMO_USER
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.services import enqueue
 from ireserve_calendar_plugin.sync.engine import sync_job
-from ireserve_calendar_plugin.world import World
+from ireserve_lab.world import World
 
 USER = "user:1"
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ireserve_calendar_plugin.emulators.google import DEMO_ROOM
-from ireserve_calendar_plugin.world import World
+from calendar_emulators.google import DEMO_ROOM
+from ireserve_lab.world import World
 
 MINUTE = 60
 DAY = 24 * 3600

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import requests
 
+from calendar_emulators.google import DEMO_ROOM
 from hookspecs import HttpRequest
 from hookspecs import Job
-from ireserve_calendar_plugin.emulators.google import DEMO_ROOM
-from ireserve_calendar_plugin.world import World
+from ireserve_lab.world import World
 
 SECRET = "demo-secret"
 

@@ -10,11 +10,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ireserve_calendar_plugin.devhost import ReferenceHost
-from ireserve_calendar_plugin.emulators.google import DEMO_ROOM
-from ireserve_calendar_plugin.operations import rotate_keys
-from ireserve_calendar_plugin.operations import sync_now
-from ireserve_calendar_plugin.world import World
+from calendar_emulators.google import DEMO_ROOM
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost.operations import rotate_keys
+from ireserve_devhost.operations import sync_now
+from ireserve_lab.world import World
 
 
 def _connected(world: World) -> Any:

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from calendar_emulators.core import Fault
 from ireserve_calendar_plugin.auth.tokens import TokenStore
-from ireserve_calendar_plugin.emulators.core import Fault
 from ireserve_calendar_plugin.providers.outlook import mapping
 from ireserve_calendar_plugin.providers.outlook.backend import room_key
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.sync.state import StateStore
-from ireserve_calendar_plugin.world import World
+from ireserve_lab.world import World
 
 USER = "user:1"
 ALEX = "alex@contoso.onmicrosoft.com"

@@ -37,7 +37,7 @@ import pytest
 from ireserve_calendar_plugin import runtime
 from ireserve_calendar_plugin.auth.tokens import AccessTokens
 from ireserve_calendar_plugin.web import routes
-from ireserve_calendar_plugin.world import World
+from ireserve_lab.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -255,7 +255,7 @@ class GoogleRig:
         integration_id: str = "g1",
         seed: int = 0,
     ) -> None:
-        from ireserve_calendar_plugin.emulators.google import DEMO_ROOM
+        from calendar_emulators.google import DEMO_ROOM
 
         self.world = world
         self.host = world.host
@@ -362,7 +362,7 @@ class GoogleRig:
         self.app.expire_access_tokens()
 
     def revoke_grant(self) -> None:
-        from ireserve_calendar_plugin.emulators.google import DEMO_USER
+        from calendar_emulators.google import DEMO_USER
 
         self.app.revoke_user_tokens(DEMO_USER)
 

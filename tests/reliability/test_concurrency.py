@@ -25,14 +25,14 @@ from typing import Any
 import pytest
 
 from ireserve_calendar_plugin.config.store import SecureConfig
-from ireserve_calendar_plugin.devhost import Worker
 from ireserve_calendar_plugin.sync.channels import ChannelKeeper
 from ireserve_calendar_plugin.sync.engine import JOB_OUTBOUND
 from ireserve_calendar_plugin.sync.engine import JOB_SYNC
 from ireserve_calendar_plugin.sync.inbound import InboundRound
 from ireserve_calendar_plugin.sync.outbound import OutboundSync
 from ireserve_calendar_plugin.sync.state import StateStore
-from ireserve_calendar_plugin.world import World
+from ireserve_devhost import Worker
+from ireserve_lab.world import World
 from tests.reliability.conftest import USER
 from tests.reliability.conftest import GoogleRig
 from tests.reliability.conftest import hour_after

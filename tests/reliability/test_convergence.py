@@ -39,18 +39,18 @@ from typing import Any
 
 import pytest
 
+from calendar_emulators.core import Fault
+from calendar_emulators.core import PushFaults
 from hookspecs import hookimpl
 from hookspecs.types import Booking
 from hookspecs.types import BookingConflictError
 from ireserve_calendar_plugin.auth.tokens import TokenStore
-from ireserve_calendar_plugin.emulators.core import Fault
-from ireserve_calendar_plugin.emulators.core import PushFaults
 from ireserve_calendar_plugin.sync.engine import JOB_OUTBOUND
 from ireserve_calendar_plugin.sync.inbound import InboundRound
 from ireserve_calendar_plugin.sync.links import LinkStore
 from ireserve_calendar_plugin.sync.state import Leases
 from ireserve_calendar_plugin.sync.state import StateStore
-from ireserve_calendar_plugin.world import World
+from ireserve_lab.world import World
 from tests.reliability.conftest import USER
 from tests.reliability.conftest import Crash
 from tests.reliability.conftest import Crasher

@@ -43,15 +43,15 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from calendar_emulators.core import EmulatorServer
 from ireserve_calendar_plugin.auth.links import sign_link
 from ireserve_calendar_plugin.auth.tokens import TokenStore
 from ireserve_calendar_plugin.config.store import SecureConfig
-from ireserve_calendar_plugin.emulators.core import EmulatorServer
 from ireserve_calendar_plugin.errors import UnsafeUrlError
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.web.routes import connect_link
-from ireserve_calendar_plugin.world import World
+from ireserve_lab.world import World
 from tests.reliability.conftest import GoogleRig
 from tests.reliability.conftest import make_rig
 from tests.reliability.conftest import report

@@ -26,17 +26,17 @@ from typing import Any
 
 import pytest
 
+from calendar_emulators.core import Fault
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
 from ireserve_calendar_plugin.auth.tokens import TokenStore
 from ireserve_calendar_plugin.config.store import SecureConfig
-from ireserve_calendar_plugin.emulators.core import Fault
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.services import enqueue
 from ireserve_calendar_plugin.sync.engine import outbound_job
 from ireserve_calendar_plugin.sync.engine import sync_job
 from ireserve_calendar_plugin.sync.state import Leases
-from ireserve_calendar_plugin.world import World
+from ireserve_lab.world import World
 from tests.reliability.conftest import USER
 from tests.reliability.conftest import Crash
 from tests.reliability.conftest import GoogleRig

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import pytest
 
-from ireserve_calendar_plugin.world import World
+from ireserve_lab.world import World
 from tests.reliability.conftest import USER
 from tests.reliability.conftest import hour_after
 from tests.reliability.conftest import install_clock_sleep

@@ -25,13 +25,13 @@ from typing import Any
 
 import pytest
 
+from calendar_emulators.core import Fault
 from ireserve_calendar_plugin.auth import oauth
 from ireserve_calendar_plugin.config.store import SecureConfig
-from ireserve_calendar_plugin.emulators.core import Fault
 from ireserve_calendar_plugin.errors import ConfigDecryptError
 from ireserve_calendar_plugin.services import enqueue
 from ireserve_calendar_plugin.sync.engine import sync_job
-from ireserve_calendar_plugin.world import World
+from ireserve_lab.world import World
 from tests.reliability.conftest import USER
 from tests.reliability.conftest import GoogleRig
 from tests.reliability.conftest import hour_after

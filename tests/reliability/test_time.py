@@ -37,13 +37,13 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
+from calendar_emulators.google import GoogleCalendarEmulator
 from ireserve_calendar_plugin.providers.google import mapping
 from ireserve_calendar_plugin.providers.google.client import GoogleClient
 from ireserve_calendar_plugin.sync.inbound import anchor_all_day
 from ireserve_calendar_plugin.sync.model import EventDraft
 from ireserve_calendar_plugin.sync.model import Window
-from ireserve_calendar_plugin.world import World
+from ireserve_lab.world import World
 from tests.reliability.conftest import USER
 from tests.reliability.conftest import install_clock_sleep
 
@@ -152,7 +152,7 @@ def test_google_booking_event_booking_is_the_identity(google: GoogleCalendarEmul
 
 @pytest.fixture(scope="module")
 def graph() -> Iterator[Any]:
-    from ireserve_calendar_plugin.emulators.graph import GraphEmulator
+    from calendar_emulators.graph import GraphEmulator
 
     app = GraphEmulator()
     app.seed_demo()
@@ -161,8 +161,8 @@ def graph() -> Iterator[Any]:
 
 
 def _graph_round_trip(app: Any, zone_name: str, start: datetime, end: datetime, all_day: bool) -> tuple[Any, bool]:
-    from ireserve_calendar_plugin.emulators.graph_render import RenderOptions
-    from ireserve_calendar_plugin.emulators.graph_render import render_event
+    from calendar_emulators.graph_render import RenderOptions
+    from calendar_emulators.graph_render import render_event
     from ireserve_calendar_plugin.providers.outlook import mapping as graph_mapping
     from ireserve_calendar_plugin.providers.outlook.client import WRITE_PREFER
 

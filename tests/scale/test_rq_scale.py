@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from ireserve_calendar_plugin.devhost import Worker
-from ireserve_calendar_plugin.world import World
+from ireserve_devhost import Worker
+from ireserve_lab.world import World
 
 rq = pytest.importorskip("rq", reason="the scale-out test needs the rq extra: pip install -e '.[rq]'")
 
@@ -232,7 +232,7 @@ def _settle_rq(world: World, queue: Any, timeout: float = 90, dead_pids: set[int
 
 
 def test_four_rq_workers_one_killed_mid_round_converge(redis_url: str, tmp_path: Path) -> None:
-    from ireserve_calendar_plugin.devhost.rq_queue import RedisJobQueue
+    from ireserve_devhost.rq_queue import RedisJobQueue
 
     queue_backend = RedisJobQueue(redis_url, job_timeout=8)
     queue_backend.queue.connection.flushdb()

@@ -14,8 +14,8 @@ import requests
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
-from ireserve_calendar_plugin.emulators.core import EmulatorServer
-from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
+from calendar_emulators.core import EmulatorServer
+from calendar_emulators.google import GoogleCalendarEmulator
 
 CLIENT_ID = "test-client.apps.googleusercontent.com"
 CLIENT_SECRET = "test-secret"

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
+from calendar_emulators.google import GoogleCalendarEmulator
 from tests.emulators.google.conftest import CLIENT_ID
 from tests.emulators.google.conftest import READONLY
 from tests.emulators.google.conftest import ROOM

@@ -8,9 +8,9 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from ireserve_calendar_plugin.emulators.core import Fault
-from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
-from ireserve_calendar_plugin.emulators.google import build_app
+from calendar_emulators.core import Fault
+from calendar_emulators.google import GoogleCalendarEmulator
+from calendar_emulators.google import build_app
 from tests.emulators.google.conftest import CLIENT_ID
 from tests.emulators.google.conftest import CLIENT_SECRET
 from tests.emulators.google.conftest import ROOM

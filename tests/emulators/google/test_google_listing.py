@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
-from ireserve_calendar_plugin.emulators.google_listing import FORBIDDEN_WITH_SYNC
+from calendar_emulators.google import GoogleCalendarEmulator
+from calendar_emulators.google_listing import FORBIDDEN_WITH_SYNC
 from tests.emulators.google.conftest import CLIENT_ID
 from tests.emulators.google.conftest import OTHER_USER
 from tests.emulators.google.conftest import READONLY

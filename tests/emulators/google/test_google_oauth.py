@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from ireserve_calendar_plugin.emulators.core import EmulatorServer
-from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
+from calendar_emulators.core import EmulatorServer
+from calendar_emulators.google import GoogleCalendarEmulator
 from tests.emulators.google.conftest import CLIENT_ID
 from tests.emulators.google.conftest import CLIENT_SECRET
 from tests.emulators.google.conftest import EVENTS

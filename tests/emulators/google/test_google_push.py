@@ -12,8 +12,8 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from ireserve_calendar_plugin.emulators.core import PushFaults
-from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
+from calendar_emulators.core import PushFaults
+from calendar_emulators.google import GoogleCalendarEmulator
 from tests.emulators.google.conftest import CLIENT_ID
 from tests.emulators.google.conftest import OTHER_USER
 from tests.emulators.google.conftest import READONLY

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ireserve_calendar_plugin.emulators.core import EmulatorServer
-from ireserve_calendar_plugin.emulators.graph import GraphEmulator
+from calendar_emulators.core import EmulatorServer
+from calendar_emulators.graph import GraphEmulator
 from tests.emulators.graph.graph_helpers import Client
 from tests.emulators.graph.graph_helpers import Receiver
 from tests.emulators.graph.graph_helpers import Switch

@@ -7,7 +7,7 @@ from datetime import timedelta
 import requests
 from freezegun import freeze_time
 
-from ireserve_calendar_plugin.emulators.graph import GraphEmulator
+from calendar_emulators.graph import GraphEmulator
 from tests.emulators.graph.graph_helpers import ROOM
 from tests.emulators.graph.graph_helpers import USER
 from tests.emulators.graph.graph_helpers import Client

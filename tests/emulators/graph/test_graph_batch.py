@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ireserve_calendar_plugin.emulators.graph import GraphEmulator
+from calendar_emulators.graph import GraphEmulator
 from tests.emulators.graph.graph_helpers import ROOM
 from tests.emulators.graph.graph_helpers import Client
 from tests.emulators.graph.graph_helpers import event_body

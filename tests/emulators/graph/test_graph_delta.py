@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ireserve_calendar_plugin.emulators.graph import GraphEmulator
+from calendar_emulators.graph import GraphEmulator
 from tests.emulators.graph.graph_helpers import ROOM
 from tests.emulators.graph.graph_helpers import Client
 

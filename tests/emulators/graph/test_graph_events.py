@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ireserve_calendar_plugin.emulators.graph import GraphEmulator
+from calendar_emulators.graph import GraphEmulator
 from tests.emulators.graph.graph_helpers import ROOM
 from tests.emulators.graph.graph_helpers import USER
 from tests.emulators.graph.graph_helpers import Client

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 import requests
 
-from ireserve_calendar_plugin.emulators.graph import DEMO_TENANT_ID
-from ireserve_calendar_plugin.emulators.graph import GraphEmulator
+from calendar_emulators.graph import DEMO_TENANT_ID
+from calendar_emulators.graph import GraphEmulator
 from tests.emulators.graph.graph_helpers import REDIRECT
 from tests.emulators.graph.graph_helpers import TENANT
 from tests.emulators.graph.graph_helpers import USER

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from ireserve_calendar_plugin.emulators.core import PushFaults
-from ireserve_calendar_plugin.emulators.graph import GraphEmulator
+from calendar_emulators.core import PushFaults
+from calendar_emulators.graph import GraphEmulator
 from tests.emulators.graph.graph_helpers import ROOM
 from tests.emulators.graph.graph_helpers import Client
 from tests.emulators.graph.graph_helpers import Receiver

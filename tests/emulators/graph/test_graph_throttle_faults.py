@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from ireserve_calendar_plugin.emulators.core import Fault
-from ireserve_calendar_plugin.emulators.graph import GraphEmulator
+from calendar_emulators.core import Fault
+from calendar_emulators.graph import GraphEmulator
 from tests.emulators.graph.graph_helpers import ROOM
 from tests.emulators.graph.graph_helpers import TENANT
 from tests.emulators.graph.graph_helpers import Client

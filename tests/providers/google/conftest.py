@@ -17,13 +17,13 @@ import requests
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
+from calendar_emulators.core import EmulatorServer
+from calendar_emulators.google import GoogleCalendarEmulator
 from hookspecs.types import HttpRequest
 from hookspecs.types import KeyRing
 from ireserve_calendar_plugin.auth.oauth import pkce_pair
 from ireserve_calendar_plugin.auth.tokens import TokenStore
 from ireserve_calendar_plugin.config.store import SecureConfig
-from ireserve_calendar_plugin.emulators.core import EmulatorServer
-from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
 from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.google import GoogleProvider
 from ireserve_calendar_plugin.providers.google.backend import GoogleBackend

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ireserve_calendar_plugin.emulators.core import Fault
+from calendar_emulators.core import Fault
 from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import RateLimitedError
 from ireserve_calendar_plugin.errors import SyncTokenInvalidError

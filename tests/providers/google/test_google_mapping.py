@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ireserve_calendar_plugin.emulators.google import GoogleCalendarEmulator
+from calendar_emulators.google import GoogleCalendarEmulator
 from ireserve_calendar_plugin.providers.google import mapping
 from ireserve_calendar_plugin.sync.inbound import anchor_all_day
 from ireserve_calendar_plugin.sync.model import EventDraft

@@ -18,13 +18,13 @@ import requests
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
+from calendar_emulators.core import EmulatorServer
+from calendar_emulators.graph import GraphEmulator
 from hookspecs.types import HttpRequest
 from hookspecs.types import KeyRing
 from ireserve_calendar_plugin.auth.oauth import pkce_pair
 from ireserve_calendar_plugin.auth.tokens import TokenStore
 from ireserve_calendar_plugin.config.store import SecureConfig
-from ireserve_calendar_plugin.emulators.core import EmulatorServer
-from ireserve_calendar_plugin.emulators.graph import GraphEmulator
 from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.base import PushNotice
 from ireserve_calendar_plugin.providers.outlook import OutlookProvider

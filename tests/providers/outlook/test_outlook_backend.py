@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from ireserve_calendar_plugin.emulators.core import Fault
+from calendar_emulators.core import Fault
 from ireserve_calendar_plugin.errors import ConfigError
 from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import RateLimitedError

@@ -1,0 +1,82 @@
+"""The ``ireserve-devhost`` command: run the reference host, and its operator commands (health, sync, keys).
+
+Public API: :func:`main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ireserve-devhost", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    host = sub.add_parser("host", help="run the reference host (HTTP routes, cron, job worker) on a SQLite file")
+    host.add_argument("--db", default="ireserve-devhost.sqlite3", help="SQLite file (created if missing)")
+    host.add_argument("--port", type=int, default=8080)
+    host.add_argument("--public-url", default=None, help="public base URL (default http://127.0.0.1:PORT)")
+    host.add_argument("--cron-interval", type=float, default=30.0, help="seconds between cron ticks")
+
+
+    status = sub.add_parser(
+        "status",
+        help="print every integration's status and calendar health; exit 1 when one needs attention",
+        description="Open the reference host's SQLite file and print each integration's status line and health "
+        "rows (as its admin form reports them). Exit status: 0 all healthy, 1 an enabled integration needs "
+        "attention (needs reconnect, not ready, a calendar error, an expired push channel), 2 no database.",
+    )
+    status.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
+    status.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+    sync = sub.add_parser("sync", help="run one cron tick and every due job now, with progress")
+    sync.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
+
+    rotate = sub.add_parser("rotate-keys", help="make a new encryption key current and re-encrypt everything")
+    rotate.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
+    rotate.add_argument("--drop-old", action="store_true", help="remove the old keys once nothing uses them")
+
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version
+
+    try:
+        return version("ireserve-devhost")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without an install
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    if args.command == "host":
+        from ireserve_devhost.run import run_host
+
+        run_host(args.db, args.port, args.public_url, args.cron_interval)
+        return 0
+    if args.command == "status":
+        from ireserve_devhost.status import run_status
+
+        return run_status(args.db, as_json=args.json)
+    if args.command == "sync":
+        from ireserve_devhost.operations import sync_now
+
+        return sync_now(args.db)
+    if args.command == "rotate-keys":
+        from ireserve_devhost.operations import rotate_keys
+
+        return rotate_keys(args.db, drop_old=args.drop_old)
+    return 2  # pragma: no cover - argparse enforces the choices
+
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

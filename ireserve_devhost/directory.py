@@ -1,0 +1,168 @@
+"""The reference host's directory data: bookable objects, customers, integrations and their logs.
+
+Public API: :class:`ObjectStore` (``host.objects``), :class:`CustomerStore` (``host.customers``),
+:class:`IntegrationStore` (``host.integrations``), :class:`LogEntry`, :data:`LOG_LEVELS`.
+
+Each store implements its protocol from :mod:`hookspecs.types` and adds the host-side admin methods a
+plugin never calls (``add``, ``add_integration``, ``set_enabled``, ``entries``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
+
+from hookspecs.types import BookableObject
+from hookspecs.types import Customer
+from hookspecs.types import Integration
+from ireserve_devhost.db import Database
+from ireserve_devhost.db import from_db_time
+from ireserve_devhost.db import to_db_time
+
+__all__ = ["LOG_LEVELS", "CustomerStore", "IntegrationStore", "LogEntry", "ObjectStore"]
+
+#: The levels :meth:`IntegrationStore.log` accepts.
+LOG_LEVELS = ("info", "warning", "error")
+
+#: Longer log messages are cut to this many characters.
+MAX_LOG_MESSAGE = 4000
+
+
+class ObjectStore:
+    """Bookable objects (:class:`hookspecs.types.ObjectApi`)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, object_id: int) -> BookableObject | None:
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute("SELECT id, name, timezone FROM objects WHERE id = ?", (object_id,)).fetchone()
+        return BookableObject(*row) if row else None
+
+    def all(self) -> list[BookableObject]:
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute("SELECT id, name, timezone FROM objects ORDER BY id").fetchall()
+        return [BookableObject(*row) for row in rows]
+
+    def add(self, name: str, timezone: str = "UTC") -> BookableObject:
+        """Create an object. ``timezone`` must be a known IANA zone name."""
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown time zone {timezone!r}") from err
+        with self._db.transaction() as conn:
+            cursor = conn.execute("INSERT INTO objects (name, timezone) VALUES (?, ?)", (name, timezone))
+        return BookableObject(id=_rowid(cursor.lastrowid), name=name, timezone=timezone)
+
+
+class CustomerStore:
+    """Customers (:class:`hookspecs.types.CustomerApi`); e-mail lookups ignore case."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def get(self, customer_id: int) -> Customer | None:
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute("SELECT id, name, email FROM customers WHERE id = ?", (customer_id,)).fetchone()
+        return Customer(*row) if row else None
+
+    def find_by_email(self, email: str) -> Customer | None:
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT id, name, email FROM customers WHERE email = ? ORDER BY id LIMIT 1", (email.strip(),)
+            ).fetchone()
+        return Customer(*row) if row else None
+
+    def add(self, name: str, email: str) -> Customer:
+        """Create a customer."""
+        with self._db.transaction() as conn:
+            cursor = conn.execute("INSERT INTO customers (name, email) VALUES (?, ?)", (name, email.strip()))
+        return Customer(id=_rowid(cursor.lastrowid), name=name, email=email.strip())
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of an integration's admin-visible log."""
+
+    integration_id: str
+    at: datetime
+    level: str
+    message: str
+
+
+class IntegrationStore:
+    """Integrations and their logs (:class:`hookspecs.types.IntegrationApi`), plus admin methods."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._clock = clock
+
+    def get(self, integration_id: str) -> Integration | None:
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT id, provider, enabled, name FROM integrations WHERE id = ?", (integration_id,)
+            ).fetchone()
+        return _integration(row) if row else None
+
+    def all(self) -> list[Integration]:
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute("SELECT id, provider, enabled, name FROM integrations ORDER BY id").fetchall()
+        return [_integration(row) for row in rows]
+
+    def log(self, integration_id: str, level: str, message: str) -> None:
+        if level not in LOG_LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO integration_log (integration_id, at, level, message) VALUES (?, ?, ?, ?)",
+                (integration_id, to_db_time(self._clock()), level, str(message)[:MAX_LOG_MESSAGE]),
+            )
+
+    # ------------------------------------------------------------------ admin side
+
+    def add_integration(self, integration_id: str, provider: str, name: str = "", enabled: bool = True) -> Integration:
+        """Create an integration; ValueError if the id is taken or empty."""
+        if not integration_id:
+            raise ValueError("an integration needs an id")
+        with self._db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM integrations WHERE id = ?", (integration_id,)).fetchone():
+                raise ValueError(f"integration {integration_id!r} already exists")
+            conn.execute(
+                "INSERT INTO integrations (id, provider, enabled, name) VALUES (?, ?, ?, ?)",
+                (integration_id, provider, int(enabled), name),
+            )
+        return Integration(id=integration_id, provider=provider, enabled=enabled, name=name)
+
+    def set_enabled(self, integration_id: str, enabled: bool) -> Integration:
+        """Enable or disable an integration; LookupError if it does not exist."""
+        with self._db.transaction() as conn:
+            cursor = conn.execute("UPDATE integrations SET enabled = ? WHERE id = ?", (int(enabled), integration_id))
+            if cursor.rowcount == 0:
+                raise LookupError(f"no integration {integration_id!r}")
+            row = conn.execute(
+                "SELECT id, provider, enabled, name FROM integrations WHERE id = ?", (integration_id,)
+            ).fetchone()
+        return _integration(row)
+
+    def entries(self, integration_id: str, limit: int = 200) -> list[LogEntry]:
+        """Return the integration's log, newest first."""
+        with self._db.transaction(write=False) as conn:
+            rows = conn.execute(
+                "SELECT integration_id, at, level, message FROM integration_log"
+                " WHERE integration_id = ? ORDER BY id DESC LIMIT ?",
+                (integration_id, limit),
+            ).fetchall()
+        return [LogEntry(row[0], from_db_time(row[1]), row[2], row[3]) for row in rows]
+
+
+def _integration(row: tuple[str, str, int, str]) -> Integration:
+    return Integration(id=row[0], provider=row[1], enabled=bool(row[2]), name=row[3])
+
+
+def _rowid(value: int | None) -> int:
+    if value is None:  # pragma: no cover - sqlite always sets it after an INSERT
+        raise RuntimeError("INSERT returned no row id")
+    return value

@@ -1,0 +1,105 @@
+"""What a host installs: the plugin's wheel holds the plugin and nothing of the lab, and loads on its own.
+
+The wheel is built from this checkout (no build isolation: the test extra brings setuptools), its file
+list and metadata are read, and a fresh virtualenv with only the contract's and the plugin's wheels
+(plus their declared dependencies from the package index) loads the plugin through the ``ireserve``
+entry point with pluggy, as a production host would.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB_WORDS = ("emulator", "devhost", "world", "demo", "benchmark", "calendar_emulators", "ireserve_lab", "tests/")
+
+
+def _build(project: Path, out: Path) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", str(project),
+         "-w", str(out)],
+        check=True, capture_output=True, text=True, timeout=240,
+    )
+    name = {"hookspecs": "ireserve_hookspecs"}.get(project.name, "ireserve_calendar_plugin")
+    (wheel,) = out.glob(f"{name}-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("wheels")
+    return {"plugin": _build(ROOT, out), "contract": _build(ROOT / "hookspecs", out)}
+
+
+def _metadata(wheel: Path) -> tuple[list[str], list[str]]:
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        meta_name = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        meta = Parser().parsestr(archive.read(meta_name).decode())
+    return names, meta.get_all("Requires-Dist") or []
+
+
+def test_the_plugin_wheel_holds_the_plugin_and_nothing_of_the_lab(wheels: dict[str, Path]) -> None:
+    names, _ = _metadata(wheels["plugin"])
+    modules = [n for n in names if n.endswith(".py")]
+    assert modules, "the wheel holds no module at all"
+    assert all(n.startswith("ireserve_calendar_plugin/") for n in modules), sorted(
+        n for n in modules if not n.startswith("ireserve_calendar_plugin/"))
+    lab = sorted(n for n in names if any(word in n.lower() for word in LAB_WORDS))
+    assert not lab, f"lab code inside the plugin's wheel: {lab}"
+    assert not [n for n in names if n.startswith("hookspecs/")], "the contract belongs to ireserve-hookspecs"
+
+
+def test_the_plugin_depends_on_the_contract_and_not_on_werkzeug(wheels: dict[str, Path]) -> None:
+    _, requires = _metadata(wheels["plugin"])
+    runtime = [r for r in requires if "extra ==" not in r]
+    names = {r.split(";")[0].split(">")[0].split("=")[0].split("<")[0].strip().lower() for r in runtime}
+    assert "ireserve-hookspecs" in names
+    assert names == {"pluggy", "requests", "google-auth", "cryptography", "marshmallow", "ireserve-hookspecs"}, names
+    assert not any("werkzeug" in r.lower() for r in requires)
+
+
+def test_exactly_one_distribution_owns_the_contract(wheels: dict[str, Path]) -> None:
+    names, requires = _metadata(wheels["contract"])
+    assert sorted(n for n in names if n.endswith(".py")) == [
+        "hookspecs/__init__.py", "hookspecs/forms.py", "hookspecs/markers.py", "hookspecs/spec.py",
+        "hookspecs/types.py"]
+    assert [r.split(">")[0] for r in requires] == ["pluggy"]
+
+
+_LOAD = """
+import importlib.util, pluggy, hookspecs
+pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+pm.add_hookspecs(hookspecs.spec)
+loaded = pm.load_setuptools_entrypoints(hookspecs.PROJECT_NAME)
+assert loaded == 1, loaded
+pm.check_pending()
+names = sorted(name for name, _ in pm.list_name_plugin())
+from ireserve_calendar_plugin.providers.registry import load_providers
+providers = sorted(load_providers().names())
+lab = [m for m in ("werkzeug", "ireserve_devhost", "calendar_emulators", "ireserve_lab")
+       if importlib.util.find_spec(m) is not None]
+print(names, providers, lab)
+"""
+
+
+def test_the_wheel_alone_in_a_fresh_venv_loads_through_the_entry_point(
+    wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(wheels["contract"]), str(wheels["plugin"])],
+        capture_output=True, text=True, timeout=400,
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    run = subprocess.run([str(python), "-c", _LOAD], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "['calendar'] ['google', 'outlook'] []", run.stdout
