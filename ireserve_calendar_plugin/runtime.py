@@ -129,7 +129,7 @@ class _DeadlineSession(requests.Session):
         super().__init__()
         self.deadline = time.monotonic() + budget
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise requests.Timeout("the time for this click is used up")
