@@ -262,8 +262,6 @@ class OutlookBackend:
         mailbox = self._writable(calendar)
         try:
             data = self.client.patch_event(mailbox, event_id, mapping.patch_body(draft))
-        except SyncTokenInvalidError as exc:  # a 410 on an event: it is gone
-            raise PermanentError(str(exc), provider=PROVIDER, status=exc.status, reason=exc.reason) from exc
         except PermanentError as exc:
             raise self._denied(calendar, exc) from exc
         return mapping.event_from_json(data)
@@ -274,7 +272,7 @@ class OutlookBackend:
     def recheck_removed(self, calendar: CalendarRef, event_id: str) -> RemoteEvent | None:
         try:
             event = mapping.event_from_json(self.client.get_event(self._mailbox(calendar), event_id))
-        except (PermanentError, SyncTokenInvalidError) as exc:
+        except PermanentError as exc:
             if exc.status in (404, 410):
                 return None
             raise
@@ -284,9 +282,9 @@ class OutlookBackend:
         mailbox = self._writable(calendar)
         try:
             self.client.delete_event(mailbox, event_id)
-        except (PermanentError, SyncTokenInvalidError) as exc:
+        except PermanentError as exc:
             if exc.status not in (404, 410):
-                raise self._denied(calendar, exc) if isinstance(exc, PermanentError) else exc from exc
+                raise self._denied(calendar, exc) from exc
             log.debug("outlook: event already gone (HTTP %s)", exc.status)
 
     # -- push -------------------------------------------------------------------------------
