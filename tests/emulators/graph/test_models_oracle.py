@@ -49,7 +49,8 @@ def test_each_departure_is_found(change: dict[str, Any], found: str) -> None:
 
 def test_annotations_are_not_properties() -> None:
     delta = {"@odata.context": "x", "@odata.deltaLink": "https://x/delta?$deltatoken=1",
-             "value": [GOOD, {"@odata.type": "#microsoft.graph.event", "id": "gone", "@removed": {"reason": "deleted"}}]}
+             "value": [GOOD, {"@odata.type": "#microsoft.graph.event", "id": "gone",
+                              "@removed": {"reason": "deleted"}}]}
     assert models.problems(delta, DeltaGetResponse) == []
 
 
