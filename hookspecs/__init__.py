@@ -36,6 +36,7 @@ from hookspecs.types import HttpResponse
 from hookspecs.types import Integration
 from hookspecs.types import Job
 from hookspecs.types import KeyRing
+from hookspecs.types import ResultPage
 
 __all__ = [
     "PROJECT_NAME",
@@ -56,6 +57,7 @@ __all__ = [
     "Integration",
     "Job",
     "KeyRing",
+    "ResultPage",
     "hookimpl",
     "hookspec",
     "spec",

@@ -59,6 +59,7 @@ from hookspecs.types import Booking
 from hookspecs.types import BookingConflictError
 from hookspecs.types import BookingNotFoundError
 from hookspecs.types import Integration
+from hookspecs.types import ResultPage
 from ireserve_devhost.booking_forms import booking_values
 from ireserve_devhost.booking_forms import move_times
 from ireserve_devhost.booking_forms import object_values
@@ -163,6 +164,19 @@ class AdminPages:
     def csrf_token(self) -> str:
         """A fresh anti-CSRF token for one rendered form."""
         return self.csrf.issue()
+
+    def result_page(self, result: ResultPage, status: int) -> Response:
+        """A plugin's :class:`~hookspecs.types.ResultPage` (say, after an OAuth sign-in) in the admin's
+        style, with a link back to the integration's settings (or to the index when it is unknown)."""
+        integration = self.host.integrations.get(result.integration_id) if result.integration_id else None
+        if integration is not None:
+            crumbs: list[tuple[str, str | None]] = [("Integrations", ADMIN_ROOT),
+                                                    (integration.id, integration_url(integration.id))]
+            back = (f"Back to {integration.name or integration.id}", integration_url(integration.id))
+        else:
+            crumbs, back = [("Integrations", ADMIN_ROOT)], ("Back to the integrations", ADMIN_ROOT)
+        return _message(result.title, [result.message], status, crumbs=crumbs, back=back,
+                        banner="ok" if result.ok else "error")
 
     # ------------------------------------------------------------------ views
 
