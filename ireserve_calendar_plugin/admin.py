@@ -23,6 +23,7 @@ from ireserve_calendar_plugin.runtime import backend_context
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.runtime import served_integrations
+from ireserve_calendar_plugin.sync.denials import WriteDenials
 from ireserve_calendar_plugin.sync.model import Channel
 from ireserve_calendar_plugin.sync.state import StateStore
 from ireserve_calendar_plugin.web.routes import connect_link
@@ -73,7 +74,8 @@ def _clashes(ctx: IntegrationContext, settings: Mapping[str, Any]) -> dict[str, 
 
 
 def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
-    """A one-line status and one row per calendar: label, phase, last sync, channel expiry, last error."""
+    """A one-line status and one row per calendar: label, phase, last sync, channel expiry, last error,
+    and for calendars written to, whether the provider lets us write them (a refusal, in words)."""
     auth = AuthStatus(ctx.store).get()
     try:
         with engine_for(ctx) as engine:
@@ -81,22 +83,29 @@ def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
     except CalendarPluginError as exc:
         return f"Not ready: {exc}", []
     states = StateStore(ctx.store)
+    denials = WriteDenials(ctx.store)
     rows = []
     for calendar in calendars:
         state = states.load(calendar.key)
         channel = Channel.from_json(state.channel) if state.channel else None
-        rows.append({
+        row = {
             "calendar": calendar.label or calendar.key,
             "state": state.phase,
             "last_sync": state.last_sync.isoformat(timespec="seconds") if state.last_sync else "never",
             "channel_expires": channel.expires.isoformat(timespec="seconds") if channel else "none",
             "last_error": state.last_error,
-        })
+        }
+        if calendar.outbound:
+            row["writes"] = denials.message(calendar.key) or "ok"
+        rows.append(row)
     account = f" ({auth['account']})" if auth.get("account") else ""
     line = {"connected": f"Connected{account}", "needs_reconnect": "Needs reconnect: " + auth.get("reason", ""),
             }.get(auth.get("state", ""), "Not connected")
     if not calendars:
         line += "; no calendars mapped"
+    denied = sum(1 for row in rows if row.get("writes", "ok") != "ok")
+    if denied:
+        line += f"; {denied} calendar{'s' if denied > 1 else ''} may be read but not written (see Writes)"
     return line, rows
 
 

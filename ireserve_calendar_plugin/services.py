@@ -13,7 +13,8 @@ work through a lost grant):
 - a lost grant (``invalid_grant``): the integration is marked "needs reconnect" with one admin alert;
   outbound work is parked and re-queued when an admin reconnects; inbound resumes by itself then;
 - a configuration problem or a permanent API error: recorded and logged for the admin, not retried
-  in a loop.
+  in a loop; a calendar the provider lets us read but not write (:class:`WriteDeniedError`) keeps its
+  message on its health row until a write there succeeds, and its reads go on.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from ireserve_calendar_plugin.config.store import rotate_integration_keys
 from ireserve_calendar_plugin.errors import AuthExpiredError
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import ConfigError
-from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import RateLimitedError
 from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import StaleStateError
+from ireserve_calendar_plugin.errors import WriteDeniedError
 from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
@@ -190,7 +191,7 @@ def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> 
     except RetryableError as exc:
         _hold(ctx, exc)
         engine.record_failure(key, exc, retry_after=exc.retry_after, what=what)
-    except (PermanentError, ConfigError, CalendarPluginError) as exc:
+    except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         when = engine.record_failure(key, exc, what=what)
         host.integrations.log(iid, "error", f"{what} of calendar {key} failed: {type(exc).__name__}: {exc}. "
                               f"Next attempt after {when:%Y-%m-%d %H:%M} UTC.")
@@ -214,7 +215,11 @@ def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
             return
         delay = max(backoff_seconds(attempt, base=5.0, cap=900.0), exc.retry_after or 0.0)
         enqueue(host, outbound_job(iid, booking_id, host.now() + timedelta(seconds=delay), attempt + 1))
-    except (PermanentError, ConfigError) as exc:
+    except WriteDeniedError as exc:
+        # recorded on the calendar (and told to the admin once) by the outbound worker; not retried
+        host.integrations.log(iid, "info", f"Booking {booking_id} not written to {exc.calendar or 'its calendar'}: "
+                              "no write permission there.")
+    except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {type(exc).__name__}: {exc}")
 
 
