@@ -93,8 +93,9 @@ def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
             "last_error": state.last_error,
         })
     account = f" ({auth['account']})" if auth.get("account") else ""
-    line = {"connected": f"Connected{account}", "needs_reconnect": "Needs reconnect: " + auth.get("reason", ""),
-            }.get(auth.get("state", ""), "Not connected")
+    reason = f": {auth['reason']}" if auth.get("reason") else ""
+    line = {"connected": f"Connected{account}", "needs_reconnect": "Needs reconnect" + reason,
+            }.get(auth.get("state", ""), "Not connected" + reason)
     if not calendars:
         line += "; no calendars mapped"
     return line, rows
