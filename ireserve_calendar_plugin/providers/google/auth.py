@@ -204,8 +204,9 @@ class _Transport(google.auth.transport.requests.Request):
     def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
                  timeout: float | None = None, **kwargs: Any) -> Any:
         kwargs["allow_redirects"] = False
-        response = super().__call__(url, method=method, body=body, headers=headers,
-                                    timeout=min(timeout or TOKEN_TIMEOUT, TOKEN_TIMEOUT), **kwargs)
+        send: Callable[..., Any] = super().__call__  # google-auth's transport is untyped
+        response = send(url, method=method, body=body, headers=headers,
+                        timeout=min(timeout or TOKEN_TIMEOUT, TOKEN_TIMEOUT), **kwargs)
         refuse_redirect(PROVIDER, int(response.status), "token refresh")
         return response
 
