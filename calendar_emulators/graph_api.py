@@ -166,6 +166,8 @@ class GraphApi:
                     "ErrorAccessDenied",
                     "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.",
                 )
+            if write and app is not None and not app.may_write(user):
+                raise GraphError(403, "ErrorAccessDenied", ACCESS_DENIED)
         elif user.id != token.user_id or not any(token.has_scope(p) for p in needed):
             raise GraphError(403, "ErrorAccessDenied", ACCESS_DENIED)
         return self.store.mailbox(user)

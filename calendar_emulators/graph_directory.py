@@ -42,6 +42,9 @@ class App:
     ``delegated`` are the delegated permissions users consent to, ``application`` the application
     permissions (roles) an admin granted. ``allowed_mailboxes`` models an Exchange application
     access policy: when set, app-only calls reach only those mailboxes (ids or UPNs).
+    ``writable_mailboxes`` models a write scope (Exchange RBAC for Applications: ``Calendars.ReadWrite``
+    scoped to some mailboxes while ``Calendars.Read`` reaches all): when set, app-only writes reach only
+    those mailboxes and every other write is 403 ``ErrorAccessDenied``.
     """
 
     client_id: str
@@ -51,6 +54,7 @@ class App:
     delegated: frozenset[str] = DEFAULT_DELEGATED
     application: frozenset[str] = frozenset()
     allowed_mailboxes: set[str] | None = None
+    writable_mailboxes: set[str] | None = None
     public_client: bool = False
     display_name: str = ""
     other_tenants: set[str] = field(default_factory=set)
@@ -67,6 +71,13 @@ class App:
         if self.allowed_mailboxes is None:
             return True
         allowed = {m.lower() for m in self.allowed_mailboxes}
+        return mailbox.id.lower() in allowed or mailbox.upn.lower() in allowed
+
+    def may_write(self, mailbox: User) -> bool:
+        """False when a write scope keeps this app's writes out of ``mailbox``."""
+        if self.writable_mailboxes is None:
+            return True
+        allowed = {m.lower() for m in self.writable_mailboxes}
         return mailbox.id.lower() in allowed or mailbox.upn.lower() in allowed
 
 

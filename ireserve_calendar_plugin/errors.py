@@ -25,6 +25,7 @@ __all__ = [
     "SyncTokenInvalidError",
     "TransientError",
     "UnsafeUrlError",
+    "WriteDeniedError",
     "http_status_for",
 ]
 
@@ -118,6 +119,20 @@ class AuthExpiredError(PermanentError):
 
     Queued work is kept; it resumes after reconnecting.
     """
+
+
+class WriteDeniedError(PermanentError):
+    """The provider lets this integration read a calendar but not write it (Graph 403
+    ``ErrorAccessDenied`` on a write: only ``Calendars.Read``, or a policy keeps the app out of the room;
+    Google 403 on a resource calendar the subject may not write). Never retried; shown per calendar.
+
+    ``calendar`` is the label of the calendar concerned; the message says what to grant, in words.
+    """
+
+    def __init__(self, message: str, *, calendar: str = "", provider: str = "", status: int = 403,
+                 reason: str = "") -> None:
+        super().__init__(message, provider=provider, status=status, reason=reason)
+        self.calendar = calendar
 
 
 class SyncTokenInvalidError(ProviderError):

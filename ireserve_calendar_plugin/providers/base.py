@@ -136,6 +136,10 @@ class CalendarProvider:
         """Choices to offer in the admin form once connected, keyed ``table.column`` (may do I/O)."""
         return {}
 
+    def account_label(self, ctx: BackendContext) -> str:
+        """The connected account's name to show admins (may do I/O; called from a job). "" when none."""
+        return ""
+
     # -- sync -----------------------------------------------------------------------------------
     def backend(self, ctx: BackendContext) -> CalendarBackend:
         """The engine's port for this integration."""
