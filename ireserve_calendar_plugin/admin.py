@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from hookspecs.forms import ConfigForm
 from hookspecs.forms import FormLink
 from hookspecs.types import HostApi
 from hookspecs.types import Integration
+from ireserve_calendar_plugin import discovery
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
 from ireserve_calendar_plugin.config.form import SETTINGS_KEY
 from ireserve_calendar_plugin.config.form import build_form
@@ -109,19 +111,41 @@ def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
     return line, rows
 
 
+def _with_discovery(ctx: IntegrationContext, settings: Mapping[str, Any] | None, form: ConfigForm,
+                    unmatched: list[str] | None) -> ConfigForm:
+    """Offer the discovered rooms (from host storage; the discovery job is queued when there are none or
+    they are old) and say what matched, what did not, or which permission would enable discovery."""
+    if not settings or not ctx.provider.supports_discovery(settings):
+        return form
+    cache = discovery.cached_rooms(ctx)
+    if discovery.wants_refresh(cache, ctx.host.now()):
+        discovery.queue_discovery(ctx)
+    choices = tuple(discovery.pick_choices(cache))
+    note = discovery.discovery_note(ctx, settings, cache, unmatched)
+    fields = tuple(
+        replace(f, choices=choices or f.choices, value="", help=f"{f.help} {note}".strip())
+        if f.name == discovery.PICK_FIELD else f
+        for f in form.fields
+    )
+    return replace(form, fields=fields)
+
+
 def config_form(host: HostApi, integration: Integration, submitted: Mapping[str, object] | None) -> ConfigForm | None:
     ctx = context_for(host, integration)
     if ctx is None:
         return None
+    unmatched: list[str] | None = None
     if submitted is None:
         settings = ctx.store.load(SETTINGS_KEY).data
         form = build_form(host, integration, ctx.provider, settings, links=_links(ctx, settings),
                           remote_choices=_remote_choices(ctx, settings))
     else:
+        submitted, unmatched = discovery.apply_pick(ctx, submitted)
         form, settings = submit_form(host, integration, ctx.provider, ctx.store, submitted,
                                      extra_checks=lambda data: _clashes(ctx, data))
         if settings is not None:
             form = build_form(host, integration, ctx.provider, settings, saved=True, links=_links(ctx, settings),
                               remote_choices=_remote_choices(ctx, settings))
+    form = _with_discovery(ctx, settings, form, unmatched)
     status, rows = health(ctx) if settings else ("Not configured", [])
     return ConfigForm(**{**form.__dict__, "status": status, "health": tuple(rows)})

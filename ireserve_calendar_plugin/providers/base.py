@@ -29,6 +29,7 @@ from hookspecs.types import HttpResponse
 from ireserve_calendar_plugin.auth.tokens import TokenSet
 from ireserve_calendar_plugin.config.schemas import ProviderSettingsSchema
 from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.providers.rooms import RoomCatalog
 from ireserve_calendar_plugin.sync.ports import CalendarBackend
 
 __all__ = ["BackendContext", "CalendarProvider", "PushNotice", "PushParse"]
@@ -122,6 +123,24 @@ class CalendarProvider:
     def form_choices(self, ctx: BackendContext) -> dict[str, list[tuple[str, str]]]:
         """Choices to offer in the admin form once connected, keyed ``table.column`` (may do I/O)."""
         return {}
+
+    # -- rooms ----------------------------------------------------------------------------------
+    def supports_discovery(self, settings: Mapping[str, Any]) -> bool:
+        """Whether this integration's mode can list the tenant's rooms (:meth:`discover_rooms`)."""
+        return False
+
+    def discover_rooms(self, ctx: BackendContext) -> RoomCatalog:
+        """List the tenant's rooms and room groups (I/O; called from the discovery job only, never while a
+        page renders). Raises :class:`DiscoveryNotPermittedError` when the app may not list them."""
+        raise NotImplementedError
+
+    def map_rooms(self, settings: Mapping[str, Any], pairs: list[tuple[str, int]]) -> dict[str, Any]:
+        """The settings fields that map each ``(room address, object id)`` (added to what is mapped)."""
+        raise NotImplementedError
+
+    def mapped_rooms(self, settings: Mapping[str, Any]) -> set[str]:
+        """The room addresses already mapped (lower-cased)."""
+        return set()
 
     # -- sync -----------------------------------------------------------------------------------
     def backend(self, ctx: BackendContext) -> CalendarBackend:
