@@ -124,6 +124,10 @@ class CalendarProvider:
         """Choices to offer in the admin form once connected, keyed ``table.column`` (may do I/O)."""
         return {}
 
+    def account_label(self, ctx: BackendContext) -> str:
+        """The connected account's name to show admins (may do I/O; called from a job). "" when none."""
+        return ""
+
     # -- rooms ----------------------------------------------------------------------------------
     def supports_discovery(self, settings: Mapping[str, Any]) -> bool:
         """Whether this integration's mode can list the tenant's rooms (:meth:`discover_rooms`)."""

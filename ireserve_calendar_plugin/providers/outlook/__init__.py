@@ -22,6 +22,7 @@ from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.base import CalendarProvider
 from ireserve_calendar_plugin.providers.base import PushParse
 from ireserve_calendar_plugin.providers.outlook import auth
+from ireserve_calendar_plugin.providers.outlook import mapping
 from ireserve_calendar_plugin.providers.outlook import places
 from ireserve_calendar_plugin.providers.outlook import push
 from ireserve_calendar_plugin.providers.outlook.backend import OutlookBackend
@@ -70,6 +71,16 @@ class OutlookProvider(CalendarProvider):
         with ctx.http_session() as session:
             return auth.exchange_code(ctx.settings, session, code=code, redirect_uri=redirect_uri,
                                       code_verifier=code_verifier, now=ctx.now(), sleep=ctx.sleep)
+
+    def account_label(self, ctx: BackendContext) -> str:
+        """The signed-in user's UPN (delegated mode); application mode has no account."""
+        if not _delegated(ctx.settings):
+            return ""
+        backend = self.backend(ctx)
+        try:
+            return mapping.account_of(backend.client.me())
+        finally:
+            backend.close()
 
     # revoke_token: the identity platform has no endpoint to revoke one refresh token (the base does nothing)
 
