@@ -258,7 +258,7 @@ class GraphApi:
         elif lower == ["calendarview"]:
             if method == "GET":
                 return self._calendar_view(request, mbx, options)
-        elif lower == ["calendarview", "delta"]:
+        elif lower in (["calendarview", "delta"], ["calendarview", "delta()"]):  # msgraph-sdk sends the OData call form
             if method == "GET":
                 return self.delta.handle(request, mbx, _delta_options(request))
         else:
