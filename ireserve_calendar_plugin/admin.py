@@ -19,6 +19,7 @@ from hookspecs.forms import FormAction
 from hookspecs.forms import FormLink
 from hookspecs.types import HostApi
 from hookspecs.types import Integration
+from ireserve_calendar_plugin import discovery
 from ireserve_calendar_plugin.actions import ActionName
 from ireserve_calendar_plugin.actions import ActionResult
 from ireserve_calendar_plugin.actions import run_action
@@ -125,6 +126,25 @@ def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
     return line, rows
 
 
+def _with_discovery(ctx: IntegrationContext, settings: Mapping[str, Any] | None, form: ConfigForm,
+                    unmatched: list[str] | None) -> ConfigForm:
+    """Offer the discovered rooms (from host storage; the discovery job is queued when there are none or
+    they are old) and say what matched, what did not, or which permission would enable discovery."""
+    if not settings or not ctx.provider.supports_discovery(settings):
+        return form
+    cache = discovery.cached_rooms(ctx)
+    if discovery.wants_refresh(cache, ctx.host.now()):
+        discovery.queue_discovery(ctx)
+    choices = tuple(discovery.pick_choices(cache))
+    note = discovery.discovery_note(ctx, settings, cache, unmatched)
+    fields = tuple(
+        replace(f, choices=choices or f.choices, value="", help=f"{f.help} {note}".strip())
+        if f.name == discovery.PICK_FIELD else f
+        for f in form.fields
+    )
+    return replace(form, fields=fields)
+
+
 def _display_zone(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> str:
     """The zone to show integration-wide times in: the zone of the first mapped object, else UTC."""
     try:
@@ -184,6 +204,7 @@ def config_form(host: HostApi, integration: Integration, submitted: Mapping[str,
     ctx = context_for(host, integration)
     if ctx is None:
         return None
+    unmatched: list[str] | None = None
     result = ActionResult()
     if submitted is not None and ACTION_FIELD in submitted:
         result = run_action(ctx, str(submitted.get(ACTION_FIELD) or ""), str(submitted.get(TARGET_FIELD) or ""))
@@ -194,6 +215,7 @@ def config_form(host: HostApi, integration: Integration, submitted: Mapping[str,
         form = build_form(host, integration, ctx.provider, settings, links=_links(ctx, settings),
                           remote_choices=_remote_choices(ctx, settings, cache))
     else:
+        submitted, unmatched = discovery.apply_pick(ctx, submitted)
         form, settings = submit_form(host, integration, ctx.provider, ctx.store, submitted,
                                      extra_checks=lambda data: _clashes(ctx, data))
         if settings is not None:
@@ -205,6 +227,7 @@ def config_form(host: HostApi, integration: Integration, submitted: Mapping[str,
         if cache.fetched is None and cache.failed is None:
             queue_refresh(ctx)  # never listed yet: ask a worker, not this page
         form = _with_note(form, "calendar_mapping", _choices_note(ctx, cache, _display_zone(ctx, settings)))
+    form = _with_discovery(ctx, settings, form, unmatched)
     status, rows = health(ctx) if settings else ("Not configured", [])
     return replace(form, status=status, health=tuple(rows), actions=_actions(ctx, settings),
                    notices=result.notices, errors=form.errors + result.errors)

@@ -14,6 +14,7 @@ __all__ = [
     "CalendarPluginError",
     "ConfigError",
     "ConfigDecryptError",
+    "DiscoveryNotPermittedError",
     "NotConfiguredError",
     "PermanentError",
     "PreconditionFailedError",
@@ -133,6 +134,11 @@ class WriteDeniedError(PermanentError):
                  reason: str = "") -> None:
         super().__init__(message, provider=provider, status=status, reason=reason)
         self.calendar = calendar
+
+
+class DiscoveryNotPermittedError(PermanentError):
+    """The provider refused to list the tenant's rooms: the app lacks the permission named in the message
+    (``Place.Read.All``, ``admin.directory.resource.calendar.readonly``). Rooms are then mapped by hand."""
 
 
 class SyncTokenInvalidError(ProviderError):

@@ -98,6 +98,8 @@ def _form_field(
     columns: tuple[FormColumn, ...] = ()
     if kind == "table":
         columns = tuple(_column(host, name, spec, remote) for spec in meta.get("columns", ()))
+    elif meta.get("remote"):  # a select filled from what a job fetched from the provider
+        choices = tuple(remote.get(name, ())) or (("", "(nothing discovered yet)"),)
     elif meta.get("objects"):
         choices = (("", "(none)"),) + _object_choices(host, wildcard=False) if not field.required else \
             _object_choices(host, wildcard=False)
@@ -130,7 +132,8 @@ def build_form(
 ) -> ConfigForm:
     """Describe the form with ``values`` (stored settings, or what was submitted after an error).
 
-    ``remote_choices`` offers choices the provider fetched for table columns, keyed ``table.column``
+    ``remote_choices`` offers choices the provider fetched for table columns, keyed ``table.column``,
+    and for ``select`` fields marked ``remote`` in their metadata, keyed by the field name
     (for example the connected account's calendars for ``calendar_mapping.calendar_id``)."""
     schema = provider.settings_schema()
     secrets = _secret_names(schema)

@@ -30,6 +30,7 @@ from ireserve_calendar_plugin.auth.tokens import TokenSet
 from ireserve_calendar_plugin.config.schemas import BaseUrl
 from ireserve_calendar_plugin.config.schemas import ProviderSettingsSchema
 from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.providers.rooms import RoomCatalog
 from ireserve_calendar_plugin.sync.ports import CalendarBackend
 
 __all__ = ["BackendContext", "CalendarProvider", "PushNotice", "PushParse"]
@@ -139,6 +140,24 @@ class CalendarProvider:
     def account_label(self, ctx: BackendContext) -> str:
         """The connected account's name to show admins (may do I/O; called from a job). "" when none."""
         return ""
+
+    # -- rooms ----------------------------------------------------------------------------------
+    def supports_discovery(self, settings: Mapping[str, Any]) -> bool:
+        """Whether this integration's mode can list the tenant's rooms (:meth:`discover_rooms`)."""
+        return False
+
+    def discover_rooms(self, ctx: BackendContext) -> RoomCatalog:
+        """List the tenant's rooms and room groups (I/O; called from the discovery job only, never while a
+        page renders). Raises :class:`DiscoveryNotPermittedError` when the app may not list them."""
+        raise NotImplementedError
+
+    def map_rooms(self, settings: Mapping[str, Any], pairs: list[tuple[str, int]]) -> dict[str, Any]:
+        """The settings fields that map each ``(room address, object id)`` (added to what is mapped)."""
+        raise NotImplementedError
+
+    def mapped_rooms(self, settings: Mapping[str, Any]) -> set[str]:
+        """The room addresses already mapped (lower-cased)."""
+        return set()
 
     # -- sync -----------------------------------------------------------------------------------
     def backend(self, ctx: BackendContext) -> CalendarBackend:
