@@ -20,22 +20,31 @@ from __future__ import annotations
 import html
 import logging
 import re
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from hookspecs.types import HostApi
 from hookspecs.types import HttpRequest
 from hookspecs.types import HttpResponse
+from hookspecs.types import ResultPage
 from ireserve_calendar_plugin.auth.links import sign_link
 from ireserve_calendar_plugin.auth.links import verify_link
 from ireserve_calendar_plugin.auth.oauth import OAuthStates
 from ireserve_calendar_plugin.auth.oauth import split_state
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
 from ireserve_calendar_plugin.auth.tokens import TokenStore
+from ireserve_calendar_plugin.choices import queue_refresh
 from ireserve_calendar_plugin.config.form import load_settings
+from ireserve_calendar_plugin.disconnect import queue_revoke
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import ConfigError
+from ireserve_calendar_plugin.messages import ProblemKind
+from ireserve_calendar_plugin.messages import classify
+from ireserve_calendar_plugin.messages import message_for
+from ireserve_calendar_plugin.messages import provider_title
+from ireserve_calendar_plugin.runtime import CLICK_TIMEOUT
 from ireserve_calendar_plugin.runtime import IntegrationContext
-from ireserve_calendar_plugin.runtime import backend_context
+from ireserve_calendar_plugin.runtime import click_context
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.services import enqueue
 from ireserve_calendar_plugin.services import resume_after_reconnect
@@ -60,12 +69,14 @@ def _text(status: int, body: str, content_type: str = "text/plain; charset=utf-8
                                                         "X-Content-Type-Options": "nosniff"})
 
 
-def _page(status: int, title: str, message: str) -> HttpResponse:
+def _page(status: int, title: str, message: str, integration_id: str = "") -> HttpResponse:
+    """A result page: the host shows ``page`` in its own style; ``body`` is for hosts that do not."""
     body = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
         f"<body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
     )
-    return _text(status, body, "text/html; charset=utf-8")
+    page = ResultPage(title, message, ok=status < 400, integration_id=integration_id)
+    return replace(_text(status, body, "text/html; charset=utf-8"), page=page)
 
 
 def connect_link(host: HostApi, integration_id: str) -> str:
@@ -111,13 +122,16 @@ def _start(host: HostApi, integration_id: str, request: HttpRequest) -> HttpResp
     if ctx is None:
         return _page(404, "Unknown integration", "This integration does not exist or is disabled.")
     if not verify_link(host.keyring, "oauth-start", integration_id, request.arg("t"), host.now()):
-        return _page(403, "Link expired", "Open the integration's settings page again and use its connect button.")
+        return _page(403, "Link expired", "Open the integration's settings page again and use its connect button.",
+                     integration_id)
     try:
         settings = load_settings(ctx.store, ctx.provider)
     except ConfigError:
-        return _page(409, "Not configured", "Save the integration's settings before connecting an account.")
+        return _page(409, "Not configured", "Save the integration's settings before connecting an account.",
+                     integration_id)
     if not ctx.provider.uses_authorization_code(settings):
-        return _page(409, "Nothing to connect", "This integration authenticates as an application; no sign-in needed.")
+        return _page(409, "Nothing to connect", "This integration authenticates as an application; no sign-in needed.",
+                     integration_id)
     pending = OAuthStates(ctx.store).begin(host.url_for(CALLBACK_PATH), host.now())
     url = ctx.provider.authorization_url(settings, redirect_uri=pending.redirect_uri, state=pending.state,
                                          code_challenge=pending.code_challenge)
@@ -134,35 +148,42 @@ def _callback(host: HostApi, request: HttpRequest) -> HttpResponse:
         return _page(400, "Connection failed", "The sign-in response was not recognised. Start again from settings.")
     pending = OAuthStates(ctx.store).consume(nonce, host.now())
     if pending is None:
-        return _page(400, "Connection failed", "This sign-in link was already used or has expired. Start again.")
+        return _page(400, "Connection failed", "This sign-in link was already used or has expired. Start again.",
+                     integration_id)
     if request.arg("error"):
-        return _page(400, "Connection cancelled", f"The provider answered: {request.arg('error')[:100]}.")
+        return _page(400, "Connection cancelled", f"The provider answered: {request.arg('error')[:100]}.",
+                     integration_id)
     code = request.arg("code")
     if not code or len(code) > 4096:
-        return _page(400, "Connection failed", "The provider sent no authorization code.")
+        return _page(400, "Connection failed", "The provider sent no authorization code.", integration_id)
     try:
         settings = load_settings(ctx.store, ctx.provider)
-        bctx = backend_context(ctx, settings)
-        tokens = ctx.provider.exchange_code(bctx, code=code, redirect_uri=pending.redirect_uri,
-                                            code_verifier=pending.code_verifier)
+        # the admin's browser waits on this page: a few seconds for all provider calls, no retries
+        with click_context(ctx, settings) as bctx:
+            tokens = ctx.provider.exchange_code(bctx, code=code, redirect_uri=pending.redirect_uri,
+                                                code_verifier=pending.code_verifier)
     except CalendarPluginError as exc:
+        log.info("integration %s: code exchange failed: %s: %s", integration_id, type(exc).__name__, exc)
         host.integrations.log(integration_id, "error", f"Connecting the account failed: {type(exc).__name__}")
-        return _page(502, "Connection failed", "The provider refused the sign-in. Check the client id and secret "
-                     "in settings, then try again.")
+        kind = classify(exc)
+        if kind in (ProblemKind.PROVIDER_DOWN, ProblemKind.THROTTLED):
+            return _page(504, "Connection failed", f"{provider_title(ctx.provider.name)} did not answer within "
+                         f"{CLICK_TIMEOUT:g} seconds; nothing was changed. Start again from settings in a minute.",
+                         integration_id)
+        said = message_for(kind, provider=ctx.provider.name)
+        return _page(502, "Connection failed", f"{said.what} {said.next_step}", integration_id)
     store = TokenStore(ctx.store)
     previous, version = store.load()
     store.save(tokens, expected_version=None)
     if previous is not None and previous.refresh_token and previous.refresh_token != tokens.refresh_token:
-        try:
-            ctx.provider.revoke_token(bctx, previous.refresh_token)
-        except CalendarPluginError:
-            log.info("revoking the previous refresh token of %s failed", integration_id)
+        queue_revoke(ctx, previous.refresh_token)  # a job: this page does not wait on the provider again
     AuthStatus(ctx.store).mark_connected(tokens.account, host.now())
     account = f": {tokens.account}" if tokens.account else ""
     host.integrations.log(integration_id, "info", f"Account connected{account}.")
+    queue_refresh(ctx)  # the account's calendars and label, for the form
     queued = resume_after_reconnect(ctx)
     return _page(200, "Account connected", f"The calendar account is connected; {queued} sync job(s) were queued. "
-                 "You can close this page.")
+                 "You can close this page.", integration_id)
 
 
 # --------------------------------------------------------------------------- push
