@@ -19,6 +19,7 @@ from hookspecs.forms import FormAction
 from hookspecs.forms import FormLink
 from hookspecs.types import HostApi
 from hookspecs.types import Integration
+from ireserve_calendar_plugin import discovery
 from ireserve_calendar_plugin.actions import ActionName
 from ireserve_calendar_plugin.actions import ActionResult
 from ireserve_calendar_plugin.actions import run_action
@@ -86,6 +87,25 @@ def _clashes(ctx: IntegrationContext, settings: Mapping[str, Any]) -> dict[str, 
             return {"ires_field": f"Integration {other.integration.id} already stores its event ids in "
                     f"{field_name!r}; choose another booking field."}
     return {}
+
+
+def _with_discovery(ctx: IntegrationContext, settings: Mapping[str, Any] | None, form: ConfigForm,
+                    unmatched: list[str] | None) -> ConfigForm:
+    """Offer the discovered rooms (from host storage; the discovery job is queued when there are none or
+    they are old) and say what matched, what did not, or which permission would enable discovery."""
+    if not settings or not ctx.provider.supports_discovery(settings):
+        return form
+    cache = discovery.cached_rooms(ctx)
+    if discovery.wants_refresh(cache, ctx.host.now()):
+        discovery.queue_discovery(ctx)
+    choices = tuple(discovery.pick_choices(cache))
+    note = discovery.discovery_note(ctx, settings, cache, unmatched)
+    fields = tuple(
+        replace(f, choices=choices or f.choices, value="", help=f"{f.help} {note}".strip())
+        if f.name == discovery.PICK_FIELD else f
+        for f in form.fields
+    )
+    return replace(form, fields=fields)
 
 
 def _display_zone(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> str:
@@ -160,6 +180,7 @@ def config_form(host: HostApi, integration: Integration, submitted: Mapping[str,
 
 def _config_form(ctx: IntegrationContext, submitted: Mapping[str, object] | None) -> ConfigForm:
     host, integration = ctx.host, ctx.integration
+    unmatched: list[str] | None = None
     result = ActionResult()
     if submitted is not None and ACTION_FIELD in submitted:
         result = run_action(ctx, str(submitted.get(ACTION_FIELD) or ""), str(submitted.get(TARGET_FIELD) or ""))
@@ -170,6 +191,7 @@ def _config_form(ctx: IntegrationContext, submitted: Mapping[str, object] | None
         form = build_form(host, integration, ctx.provider, settings, links=_links(ctx, settings),
                           remote_choices=_remote_choices(ctx, settings, cache))
     else:
+        submitted, unmatched = discovery.apply_pick(ctx, submitted)
         form, settings = submit_form(host, integration, ctx.provider, ctx.store, submitted,
                                      extra_checks=lambda data: _clashes(ctx, data))
         if settings is not None:
@@ -181,6 +203,7 @@ def _config_form(ctx: IntegrationContext, submitted: Mapping[str, object] | None
         if cache.fetched is None and cache.failed is None:
             queue_refresh(ctx)  # never listed yet: ask a worker, not this page
         form = _with_note(form, "calendar_mapping", _choices_note(ctx, cache, _display_zone(ctx, settings)))
+    form = _with_discovery(ctx, settings, form, unmatched)
     health = integration_health(ctx, settings, cache)
     return replace(form, status=health.status, health=health.legacy, state=health.state, next_step=health.next_step,
                    rows=health.rows, actions=_actions(ctx, settings), notices=result.notices,

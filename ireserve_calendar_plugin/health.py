@@ -176,7 +176,8 @@ def integration_health(ctx: IntegrationContext, settings: Mapping[str, Any] | No
             said = message_for(ProblemKind.REVOKED_GRANT, provider=ctx.provider.name)
             status, next_step = f"Needs reconnect: {said.what}", said.next_step
         else:
-            status, next_step = "Not connected", "Click Connect account and sign in to start syncing."
+            reason = f": {auth['reason']}" if auth.get("reason") else ""
+            status, next_step = "Not connected" + reason, "Click Connect account and sign in to start syncing."
 
     pending_by_calendar: dict[str, list[datetime | None]] = {}
     for write in PendingWrites(ctx.store).all():

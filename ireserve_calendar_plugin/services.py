@@ -36,6 +36,8 @@ from ireserve_calendar_plugin.config.store import rotate_integration_keys
 from ireserve_calendar_plugin.disconnect import DISCONNECTED
 from ireserve_calendar_plugin.disconnect import JOB_REVOKE
 from ireserve_calendar_plugin.disconnect import run_revoke
+from ireserve_calendar_plugin.discovery import JOB_DISCOVER
+from ireserve_calendar_plugin.discovery import refresh_rooms
 from ireserve_calendar_plugin.errors import AuthExpiredError
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import ConfigError
@@ -145,7 +147,7 @@ def cron_tick(host: HostApi, now: datetime) -> int:
 
 def run_job(host: HostApi, job: Job) -> bool | None:
     """Run one of our jobs; None when the job is not ours."""
-    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_REKEY, JOB_CHOICES, JOB_REVOKE):
+    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_REKEY, JOB_CHOICES, JOB_REVOKE, JOB_DISCOVER):
         return None
     integration = host.integrations.get(job.payload.get("integration", ""))
     if integration is None or not integration.enabled:
@@ -155,6 +157,12 @@ def run_job(host: HostApi, job: Job) -> bool | None:
         return None
     if job.name == JOB_REKEY:
         rekey(ctx)
+        return True
+    if job.name == JOB_DISCOVER:
+        try:
+            refresh_rooms(ctx)
+        except ConfigError:
+            pass  # not configured (any more): nothing to discover
         return True
     if job.name == JOB_CHOICES:
         refresh_choices(ctx)
