@@ -1,11 +1,17 @@
 """The reference host's key material for plugins: a :class:`hookspecs.types.KeyRing` and its key file.
 
-Public API: :class:`KeyStore`, :func:`key_file_for`, :data:`KEY_BYTES`.
+Public API: :class:`KeyStore`, :class:`KeyFileError`, :func:`key_file_for`, :func:`check_key_file_place`,
+:data:`KEY_BYTES`, :data:`KEY_FILE_ENV`.
 
-A host with a database file keeps its keys next to it in ``<db file>.keys.json``, created on first
-use with permissions 0600::
+A host with a database file keeps its keys in a key file, created on first use with permissions 0600::
 
     {"current": "k1", "keys": {"k1": "<base64 of 32 random bytes>"}}
+
+Where: the ``key_file`` the host was given (``--key-file``), else :data:`KEY_FILE_ENV`, else
+``<db file>.keys.json`` beside the database. Keys and data in one folder that others can read would
+hand anyone who can copy that folder both the ciphertext and its key, so the host refuses to start
+then (:func:`check_key_file_place`); it also refuses a key file that group or others can read, and
+says how to fix it.
 
 A ``:memory:`` host gets a random in-memory key (or the :class:`KeyRing` it was given). Rotation
 follows the contract: :meth:`KeyStore.rotate` adds a new current key and keeps the old ones so
@@ -27,20 +33,50 @@ from pathlib import Path
 
 from hookspecs.types import KeyRing
 
-__all__ = ["KEY_BYTES", "KeyStore", "key_file_for"]
+__all__ = ["KEY_BYTES", "KEY_FILE_ENV", "KeyFileError", "KeyStore", "check_key_file_place", "key_file_for"]
 
 log = logging.getLogger(__name__)
 
 #: Size of every key, in bytes.
 KEY_BYTES = 32
 
+#: The environment variable naming the key file (``--key-file`` wins over it).
+KEY_FILE_ENV = "IRESERVE_DEVHOST_KEY_FILE"
+
 _KID = re.compile(r"k(\d+)")
 
 
-def key_file_for(db_path: str | os.PathLike[str]) -> Path:
-    """Return where the key file of a database file lives."""
+class KeyFileError(ValueError):
+    """The key file cannot be used as it is (unsafe mode or place, unreadable); the message says how to fix it."""
+
+
+def key_file_for(db_path: str | os.PathLike[str], key_file: str | os.PathLike[str] | None = None) -> Path:
+    """Return where the key file of a database file lives: ``key_file``, else $IRESERVE_DEVHOST_KEY_FILE,
+    else ``<db file>.keys.json`` beside the database."""
+    if key_file is not None and os.fspath(key_file):
+        return Path(key_file)
+    if os.environ.get(KEY_FILE_ENV):
+        return Path(os.environ[KEY_FILE_ENV])
     path = Path(db_path)
     return path.with_name(path.name + ".keys.json")
+
+
+def check_key_file_place(key_path: str | os.PathLike[str], db_path: str | os.PathLike[str]) -> None:
+    """Raise :class:`KeyFileError` when the key file and the database would sit in one folder others can read."""
+    key_dir = Path(key_path).resolve().parent
+    db_dir = Path(db_path).resolve().parent
+    if key_dir != db_dir:
+        return
+    try:
+        mode = stat.S_IMODE(key_dir.stat().st_mode)
+    except OSError:
+        return  # a missing folder fails later, with its own error
+    if mode & stat.S_IROTH:
+        raise KeyFileError(
+            f"the key file {key_path} would sit beside the database in {key_dir}, a folder others can read "
+            f"(mode {mode:o}): anyone who can copy the folder would get both the data and its key. Keep the "
+            f"key elsewhere (--key-file PATH or {KEY_FILE_ENV}=PATH), or make the folder private: chmod 700 {key_dir}"
+        )
 
 
 class KeyStore:
@@ -107,7 +143,10 @@ def _load_or_create(path: Path) -> KeyRing:
             pass  # another host created it first: use theirs
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        log.warning("key file %s is readable by others (mode %o); it should be 0600", path, mode)
+        raise KeyFileError(
+            f"the key file {path} can be read or written by group or others (mode {mode:o}); "
+            f"the host will not use it. Fix: chmod 600 {path}"
+        )
     try:
         data = json.loads(path.read_text("utf-8"))
         ring = KeyRing(
@@ -115,7 +154,7 @@ def _load_or_create(path: Path) -> KeyRing:
             keys={kid: base64.b64decode(text, validate=True) for kid, text in data["keys"].items()},
         )
     except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise ValueError(f"cannot read the key file {path}: {err}") from err
+        raise KeyFileError(f"cannot read the key file {path}: {err}") from err
     return _checked(ring, f"the key file {path}")
 
 

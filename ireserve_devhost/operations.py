@@ -43,11 +43,11 @@ def _logging_to(out: TextIO) -> None:
     logger.setLevel(logging.INFO)
 
 
-def sync_now(db_path: str, *, out: TextIO | None = None) -> int:
+def sync_now(db_path: str, *, out: TextIO | None = None, key_file: str | None = None) -> int:
     """One cron tick, then every due job (polls, channel renewals, queued writes). Returns an exit code."""
     stream = out or sys.stderr
     _logging_to(stream)
-    with ReferenceHost(db_path) as host:
+    with ReferenceHost(db_path, key_file=key_file) as host:
         host.cron_tick()
         _run_jobs(host, stream, "sync")
         failed = host.jobs.all(state="failed")
@@ -56,11 +56,13 @@ def sync_now(db_path: str, *, out: TextIO | None = None) -> int:
     return 1 if failed else 0
 
 
-def rotate_keys(db_path: str, *, drop_old: bool = False, out: TextIO | None = None) -> int:
+def rotate_keys(
+    db_path: str, *, drop_old: bool = False, out: TextIO | None = None, key_file: str | None = None
+) -> int:
     """Make a new key current, let the plugins re-encrypt, optionally drop the old keys. Returns an exit code."""
     stream = out or sys.stderr
     _logging_to(stream)
-    with ReferenceHost(db_path) as host:
+    with ReferenceHost(db_path, key_file=key_file) as host:
         old = [kid for kid in host.keyring.keys if kid != host.keyring.current]
         old.append(host.keyring.current)
         new = host.rotate_key()

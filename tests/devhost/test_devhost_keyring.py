@@ -60,5 +60,6 @@ def test_memory_hosts_get_a_random_key_or_the_given_one(pm: pluggy.PluginManager
 
 def test_a_broken_key_file_is_refused(pm: pluggy.PluginManager, db_file: Path) -> None:
     key_file_for(db_file).write_text('{"current": "k1", "keys": {}}')
+    key_file_for(db_file).chmod(0o600)
     with pytest.raises(ValueError, match="current key"):
         ReferenceHost(db_file, plugin_manager=pm)
