@@ -31,7 +31,6 @@ from ireserve_calendar_plugin.config.store import rotate_integration_keys
 from ireserve_calendar_plugin.errors import AuthExpiredError
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import ConfigError
-from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import RateLimitedError
 from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import StaleStateError
@@ -190,7 +189,7 @@ def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> 
     except RetryableError as exc:
         _hold(ctx, exc)
         engine.record_failure(key, exc, retry_after=exc.retry_after, what=what)
-    except (PermanentError, ConfigError, CalendarPluginError) as exc:
+    except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         when = engine.record_failure(key, exc, what=what)
         host.integrations.log(iid, "error", f"{what} of calendar {key} failed: {type(exc).__name__}: {exc}. "
                               f"Next attempt after {when:%Y-%m-%d %H:%M} UTC.")
@@ -214,7 +213,7 @@ def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
             return
         delay = max(backoff_seconds(attempt, base=5.0, cap=900.0), exc.retry_after or 0.0)
         enqueue(host, outbound_job(iid, booking_id, host.now() + timedelta(seconds=delay), attempt + 1))
-    except (PermanentError, ConfigError) as exc:
+    except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {type(exc).__name__}: {exc}")
 
 

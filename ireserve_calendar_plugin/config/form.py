@@ -58,7 +58,7 @@ def _object_choices(host: HostApi, wildcard: bool) -> tuple[tuple[str, str], ...
     return ((("*", "* (default)"),) if wildcard else ()) + objects
 
 
-def _display_value(field: fields.Field, name: str, value: Any, secret: bool) -> Any:
+def _display_value(field: fields.Field[Any], name: str, value: Any, secret: bool) -> Any:
     if secret:
         return SECRET_MASK if value else ""
     if value is None:
@@ -79,7 +79,7 @@ def _column(host: HostApi, table: str, spec: tuple[str, str, str], remote: Mappi
 
 
 def _form_field(
-    host: HostApi, name: str, field: fields.Field, value: Any, secret: bool, error: str,
+    host: HostApi, name: str, field: fields.Field[Any], value: Any, secret: bool, error: str,
     remote: Mapping[str, Choices],
 ) -> FormField:
     meta = field.metadata

@@ -254,7 +254,16 @@ class ApiClient:
                 self.slept += wait
                 self._sleep(wait)
 
-    def _send(self, method, url, params, json, headers, token, attempt) -> requests.Response | None:  # type: ignore[no-untyped-def]
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        token: str,
+        attempt: int,
+    ) -> requests.Response | None:
         merged = dict(headers or {})
         if token:
             merged["Authorization"] = f"Bearer {token}"

@@ -197,8 +197,9 @@ class _Transport(google.auth.transport.requests.Request):
 
     def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
                  timeout: float | None = None, **kwargs: Any) -> Any:
-        return super().__call__(url, method=method, body=body, headers=headers,
-                                timeout=min(timeout or TOKEN_TIMEOUT, TOKEN_TIMEOUT), **kwargs)
+        send: Callable[..., Any] = super().__call__  # google-auth's transport is untyped
+        return send(url, method=method, body=body, headers=headers,
+                    timeout=min(timeout or TOKEN_TIMEOUT, TOKEN_TIMEOUT), **kwargs)
 
     def __del__(self) -> None:
         pass

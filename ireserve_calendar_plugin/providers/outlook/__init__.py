@@ -32,7 +32,7 @@ __all__ = ["OutlookProvider"]
 
 
 def _delegated(settings: Mapping[str, Any]) -> bool:
-    return settings.get("auth_mode", "delegated") == "delegated"
+    return bool(settings.get("auth_mode", "delegated") == "delegated")
 
 
 class OutlookProvider(CalendarProvider):

@@ -236,10 +236,7 @@ class OutlookBackend:
 
     def update_event(self, calendar: CalendarRef, event_id: str, draft: EventDraft) -> RemoteEvent:
         self._writable(calendar)
-        try:
-            data = self.client.patch_event(ME, event_id, mapping.patch_body(draft))
-        except SyncTokenInvalidError as exc:  # a 410 on an event: it is gone
-            raise PermanentError(str(exc), provider=PROVIDER, status=exc.status, reason=exc.reason) from exc
+        data = self.client.patch_event(ME, event_id, mapping.patch_body(draft))
         return mapping.event_from_json(data)
 
     #: calendarView delta reports an event moved out of the window as ``@removed`` too.
@@ -248,7 +245,7 @@ class OutlookBackend:
     def recheck_removed(self, calendar: CalendarRef, event_id: str) -> RemoteEvent | None:
         try:
             event = mapping.event_from_json(self.client.get_event(self._mailbox(calendar), event_id))
-        except (PermanentError, SyncTokenInvalidError) as exc:
+        except PermanentError as exc:
             if exc.status in (404, 410):
                 return None
             raise
@@ -258,7 +255,7 @@ class OutlookBackend:
         self._writable(calendar)
         try:
             self.client.delete_event(ME, event_id)
-        except (PermanentError, SyncTokenInvalidError) as exc:
+        except PermanentError as exc:
             if exc.status not in (404, 410):
                 raise
             log.debug("outlook: event already gone (HTTP %s)", exc.status)

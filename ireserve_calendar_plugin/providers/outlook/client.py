@@ -4,7 +4,8 @@ Public API: :class:`OutlookClient`, :func:`raise_for_status`, :func:`error_code`
 :func:`resource_of`, :data:`PROVIDER`, :data:`MAX_PAGE_SIZE`, :data:`PREFER`.
 
 :func:`raise_for_status` is the one place where Graph's answers become the plugin's error types
-(protocol doc section 9), keyed on the HTTP status first, then ``error.code``:
+(protocol doc section 9), keyed on the HTTP status, then ``error.code``, and for the one status whose
+meaning depends on the call, on the call (:meth:`OutlookClient.delta`), as Google's client keys its 410s:
 
 ==========================================  ====================================================
 401 (after the client's one refresh)        :class:`PermanentError` status 401
@@ -12,8 +13,11 @@ Public API: :class:`OutlookClient`, :func:`raise_for_status`, :func:`error_code`
 404 ``ErrorItemNotFound`` / ``ResourceNot   :class:`PermanentError` status 404 (callers treat it
 Found`` / ``ErrorInvalidUser`` ...          as "gone" where that is the meaning)
 409 / 412 ``ErrorIrresolvableConflict``    :class:`PreconditionFailedError`
-410 (any), or code ``syncStateNotFound`` /  :class:`SyncTokenInvalidError`
-``resyncRequired`` / ``SyncStateInvalid``
+410 on an event or subscription             :class:`PermanentError` status 410 ("gone", like 404)
+the delta call only: 410 (``syncState       :class:`SyncTokenInvalidError` (:func:`sync_state_lost`)
+NotFound`` / ``resyncRequired``, or the
+tenant-move form with a ``Location``), or
+a 4xx with code ``SyncStateInvalid`` ...
 429 ``ApplicationThrottled`` /              :class:`RateLimitedError` (``Retry-After`` honoured)
 ``TooManyRequests``
 408, 5xx (``ServiceNotAvailable`` ...)      :class:`TransientError` (503/504 ``Retry-After`` too)
@@ -68,6 +72,7 @@ __all__ = [
     "mailbox_path",
     "raise_for_status",
     "resource_of",
+    "sync_state_lost",
 ]
 
 PROVIDER = "outlook"
@@ -110,9 +115,7 @@ def raise_for_status(response: requests.Response) -> None:
     if graph_message:
         message += f": {graph_message[:200]}"
     cls: type[ProviderError]
-    if status == 410 or code.lower() in SYNC_STATE_CODES:
-        cls = SyncTokenInvalidError
-    elif status == 429:
+    if status == 429:
         cls = RateLimitedError
     elif status in (409, 412):
         cls = PreconditionFailedError
@@ -121,6 +124,13 @@ def raise_for_status(response: requests.Response) -> None:
     else:
         cls = PermanentError
     raise error_from(PROVIDER, response, message, code, retryable=cls, request_id=request_id[:64])
+
+
+def sync_state_lost(error: PermanentError) -> bool:
+    """Whether a delta call's error means its state token is dead (protocol doc 5.1): a 410 (Graph's
+    ``syncStateNotFound`` / ``resyncRequired``, or the tenant-move 410 with a ``Location``), or a sync-state
+    code under another 4xx. Only meaningful for the delta call; elsewhere a 410 means the item is gone."""
+    return error.status == 410 or error.reason.lower() in SYNC_STATE_CODES
 
 
 def mailbox_path(mailbox: str) -> str:
@@ -158,13 +168,21 @@ class OutlookClient:
         """One calendarView/delta page: ``link`` (a nextLink or a stored deltaLink) verbatim, else the
         initial request of ``window``. A dead state token raises :class:`SyncTokenInvalidError`."""
         headers = {"Prefer": PREFER}
+        params: dict[str, str] | None = None
         if link:
-            return _json(self.api.request("GET", link, headers=headers))
-        if window is None:
+            url = link
+        elif window is None:
             raise ValueError("an initial delta request needs a window")
-        url = f"{self.root}/{mailbox_path(mailbox)}/calendarView/delta"
-        params = {"startDateTime": _utc(window.start), "endDateTime": _utc(window.end)}
-        return _json(self.api.request("GET", url, params=params, headers=headers))
+        else:
+            url = f"{self.root}/{mailbox_path(mailbox)}/calendarView/delta"
+            params = {"startDateTime": _utc(window.start), "endDateTime": _utc(window.end)}
+        try:
+            return _json(self.api.request("GET", url, params=params, headers=headers))
+        except PermanentError as exc:
+            if not sync_state_lost(exc):
+                raise
+            raise SyncTokenInvalidError(str(exc), provider=PROVIDER, status=exc.status, reason=exc.reason,
+                                        request_id=exc.request_id) from exc
 
     def get_event(self, mailbox: str, event_id: str) -> dict[str, Any]:
         """One event, with our booking-id extended property expanded."""
