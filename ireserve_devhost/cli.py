@@ -45,6 +45,15 @@ def _parser() -> argparse.ArgumentParser:
     rotate = sub.add_parser("rotate-keys", help="make a new encryption key current and re-encrypt everything")
     rotate.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
     rotate.add_argument("--drop-old", action="store_true", help="remove the old keys once nothing uses them")
+    rotate.add_argument(
+        "--wait", type=float, default=300.0, help="seconds to wait for re-encryption by this and running hosts"
+    )
+    rotate.add_argument(
+        "--settle",
+        type=float,
+        default=10.0,
+        help="with --drop-old: how old the rotation must be before old keys go (writes in flight land first)",
+    )
 
     for command in (host, status, sync, rotate):
         add_key_file_argument(command)
@@ -102,7 +111,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "rotate-keys":
         from ireserve_devhost.operations import rotate_keys
 
-        return rotate_keys(args.db, drop_old=args.drop_old, key_file=args.key_file)
+        return rotate_keys(
+            args.db, drop_old=args.drop_old, key_file=args.key_file, wait=args.wait, settle=args.settle
+        )
     return 2  # pragma: no cover - argparse enforces the choices
 
 

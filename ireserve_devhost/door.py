@@ -8,6 +8,8 @@ resolves ``attacker.example`` to 127.0.0.1 and sends ``Host: attacker.example``.
 only for the host names it was configured with (loopback names, the host of the public URL, and any
 the operator adds); any other ``Host`` gets 400 and the application never runs.
 
+A request target longer than :data:`MAX_URI` gets 414 first.
+
 Every state-changing request (``POST``, ``PUT``, ``PATCH``, ``DELETE``) that carries an ``Origin``
 (or, without one, a ``Referer``) must come from the request's own origin or the public URL's origin;
 anything else (another site, ``Origin: null``, a malformed value) gets 403 and the application never
@@ -47,6 +49,9 @@ LOOPBACK_NAMES: frozenset[str] = frozenset({"127.0.0.1", "localhost", "[::1]"})
 #: Extra host names, comma-separated, beside ``--allowed-host``.
 ALLOWED_HOSTS_ENV = "IRESERVE_DEVHOST_ALLOWED_HOSTS"
 
+#: The longest request target (path and query) served; longer gets 414 before anything else runs.
+MAX_URI = 8 << 10
+
 _UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]"})
 
@@ -54,6 +59,7 @@ _WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]"})
 class DoorRefusal(Enum):
     """Why the guard turned a request away (logged, never echoed with the attacker's text)."""
 
+    URI_TOO_LONG = "the request target is too long"
     NO_HOST = "no Host header"
     UNKNOWN_HOST = "Host is not one of the configured host names"
     FOREIGN_ORIGIN = "Origin is not this host's"
@@ -124,6 +130,15 @@ def _origin_of(url: str) -> str | None:
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
+_STATUS = {
+    DoorRefusal.URI_TOO_LONG: "414 URI Too Long",
+    DoorRefusal.NO_HOST: "400 Bad Request",
+    DoorRefusal.UNKNOWN_HOST: "400 Bad Request",
+    DoorRefusal.FOREIGN_ORIGIN: "403 Forbidden",
+    DoorRefusal.FOREIGN_REFERER: "403 Forbidden",
+}
+
+
 class DoorGuard:
     """WSGI middleware: refuse unknown Host names (400) and cross-origin state changes (403).
 
@@ -149,6 +164,9 @@ class DoorGuard:
 
     def check(self, environ: dict[str, Any]) -> DoorRefusal | None:
         """Why this request may not pass, or None."""
+        target = environ.get("RAW_URI") or f"{environ.get('PATH_INFO', '')}?{environ.get('QUERY_STRING', '')}"
+        if len(target) > MAX_URI:
+            return DoorRefusal.URI_TOO_LONG
         raw_host = environ.get("HTTP_HOST")
         if not raw_host:
             return DoorRefusal.NO_HOST
@@ -177,7 +195,7 @@ class DoorGuard:
         path = str(environ.get("PATH_INFO", ""))
         method = str(environ.get("REQUEST_METHOD", ""))
         log.warning("refused %s %s: %s", method, path, refusal.value)
-        status = "400 Bad Request" if refusal in (DoorRefusal.NO_HOST, DoorRefusal.UNKNOWN_HOST) else "403 Forbidden"
+        status = _STATUS[refusal]
         body = f"{status}: {refusal.value}\n".encode()
         start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
         return [body]

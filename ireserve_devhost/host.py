@@ -109,7 +109,6 @@ class ReferenceHost:
             self._keys = KeyStore(key_path)
         else:
             self._keys = KeyStore(keyring=keyring)
-        self.keyring: KeyRing = self._keys.keyring
         self.db = Database(path)
         self.bookings = BookingStore(
             self.db,
@@ -137,16 +136,23 @@ class ReferenceHost:
 
     # ------------------------------------------------------------------ keys
 
+    @property
+    def keyring(self) -> KeyRing:
+        """The key ring plugins seal with: always the key file's latest (:class:`.keyring.LiveKeyRing`)."""
+        return self._keys.keyring
+
+    @property
+    def key_store(self) -> KeyStore:
+        """Where the keys come from (its ``load_error`` says when the key file could not be re-read)."""
+        return self._keys
+
     def rotate_key(self) -> str:
         """Add a new current key (old ones stay for decryption); return its id."""
-        kid = self._keys.rotate()
-        self.keyring = self._keys.keyring
-        return kid
+        return self._keys.rotate()
 
     def drop_key(self, kid: str) -> None:
         """Remove an old key once nothing is encrypted with it any more."""
         self._keys.drop(kid)
-        self.keyring = self._keys.keyring
 
     # ------------------------------------------------------------------ host-side helpers (admins, tests)
 

@@ -55,10 +55,37 @@ class ServerLimits:
         return max(1, min(self.channel_timeout, self.request_timeout) // 4)
 
 
+_CUT_SHORT = b"Bad Request: the request ended early\n"
+_CUT_SHORT_ANSWER = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n"
+    b"Connection: close\r\n\r\n%s" % (len(_CUT_SHORT), _CUT_SHORT)
+)
+
+
 class _DeadlineChannel(HTTPChannel):
-    """A waitress channel that remembers when the request now arriving began to arrive."""
+    """A waitress channel that remembers when the request now arriving began to arrive, and answers a
+    request the client ended early (a body cut short, then end of stream) with 400 instead of silence."""
 
     request_began: float | None = None
+
+    def handle_read(self) -> None:
+        if self.request is None or self.requests:
+            super().handle_read()
+            return
+        try:
+            data = self.socket.recv(self.adj.recv_bytes)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.handle_close()
+            return
+        if data:
+            self.last_activity = time.time()
+            self.received(data)
+            return
+        self.request = None
+        self.write_soon(_CUT_SHORT_ANSWER)
+        self.close_when_flushed = True
 
     def received(self, data: bytes) -> bool:
         result = bool(super().received(data))
