@@ -13,7 +13,8 @@ work through a lost grant):
 - a lost grant (``invalid_grant``): the integration is marked "needs reconnect" with one admin alert;
   outbound work is parked and re-queued when an admin reconnects; inbound resumes by itself then;
 - a configuration problem or a permanent API error: recorded and logged for the admin, not retried
-  in a loop.
+  in a loop; a calendar the provider lets us read but not write (:class:`WriteDeniedError`) keeps its
+  message on its health row until a write there succeeds, and its reads go on.
 """
 
 from __future__ import annotations
@@ -27,13 +28,21 @@ from hookspecs.types import Booking
 from hookspecs.types import HostApi
 from hookspecs.types import Job
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
+from ireserve_calendar_plugin.choices import JOB_CHOICES
+from ireserve_calendar_plugin.choices import refresh_choices
 from ireserve_calendar_plugin.config.store import rotate_integration_keys
+from ireserve_calendar_plugin.disconnect import DISCONNECTED
+from ireserve_calendar_plugin.disconnect import JOB_REVOKE
+from ireserve_calendar_plugin.disconnect import run_revoke
+from ireserve_calendar_plugin.discovery import JOB_DISCOVER
+from ireserve_calendar_plugin.discovery import refresh_rooms
 from ireserve_calendar_plugin.errors import AuthExpiredError
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import ConfigError
 from ireserve_calendar_plugin.errors import RateLimitedError
 from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import StaleStateError
+from ireserve_calendar_plugin.errors import WriteDeniedError
 from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
@@ -129,7 +138,7 @@ def cron_tick(host: HostApi, now: datetime) -> int:
 
 def run_job(host: HostApi, job: Job) -> bool | None:
     """Run one of our jobs; None when the job is not ours."""
-    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_REKEY):
+    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_REKEY, JOB_CHOICES, JOB_REVOKE, JOB_DISCOVER):
         return None
     integration = host.integrations.get(job.payload.get("integration", ""))
     if integration is None or not integration.enabled:
@@ -139,6 +148,18 @@ def run_job(host: HostApi, job: Job) -> bool | None:
         return None
     if job.name == JOB_REKEY:
         rekey(ctx)
+        return True
+    if job.name == JOB_DISCOVER:
+        try:
+            refresh_rooms(ctx)
+        except ConfigError:
+            pass  # not configured (any more): nothing to discover
+        return True
+    if job.name == JOB_CHOICES:
+        refresh_choices(ctx)
+        return True
+    if job.name == JOB_REVOKE:
+        run_revoke(ctx)
         return True
     held = _held_until(ctx)
     if held is not None and held > host.now():
@@ -213,6 +234,10 @@ def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
             return
         delay = max(backoff_seconds(attempt, base=5.0, cap=900.0), exc.retry_after or 0.0)
         enqueue(host, outbound_job(iid, booking_id, host.now() + timedelta(seconds=delay), attempt + 1))
+    except WriteDeniedError as exc:
+        # recorded on the calendar (and told to the admin once) by the outbound worker; not retried
+        host.integrations.log(iid, "info", f"Booking {booking_id} not written to {exc.calendar or 'its calendar'}: "
+                              "no write permission there.")
     except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {type(exc).__name__}: {exc}")
 
@@ -249,6 +274,8 @@ def _again(job: Job, run_at: datetime) -> QueuedJob:
 
 def _lost_grant(ctx: IntegrationContext, exc: AuthExpiredError) -> None:
     status = AuthStatus(ctx.store)
+    if status.get().get("state") == DISCONNECTED:
+        return  # an admin disconnected on purpose: nothing was lost, no alert
     status.mark_needs_reconnect(str(exc), ctx.host.now())
     if status.claim_alert():
         ctx.host.integrations.log(
