@@ -40,6 +40,8 @@ from ireserve_devhost.operations import sealed_key_ids
 from ireserve_lab.world import World
 
 INITIAL_EVENTS = 10
+# a calendar's sync lease held by a killed worker expires in seconds, not the production 5 minutes
+ENV = {**os.environ, "IRESERVE_CALENDAR_LEASE_SECONDS": "3"}
 
 
 def _free_port() -> int:
@@ -64,7 +66,7 @@ class HostProcess:
 
     def start(self, *, wait: bool = True) -> None:
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(self.command, stdout=log, stderr=log)
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=log, env=ENV)
         if wait:
             self.wait_up()
 
@@ -163,7 +165,7 @@ def _connected_world(db: Path) -> tuple[World, Any, int]:
 def _rotate(db: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ireserve_devhost.cli", "rotate-keys", "--db", str(db), "--wait", "60", *extra],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True, text=True, timeout=120, check=False, env=ENV,
     )  # fmt: skip
 
 
