@@ -1,4 +1,5 @@
-"""``calendarView/delta`` of the Graph emulator: rounds, pages, opaque tokens, resync errors.
+"""``calendarView/delta`` of the Graph emulator: rounds, pages, opaque tokens, resync errors. The OData
+call form ``calendarView/delta()`` (what msgraph-sdk sends) is the same function; links use the short form.
 
 Public API: :class:`DeltaService`, :class:`SyncState`.
 

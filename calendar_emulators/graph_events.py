@@ -213,7 +213,9 @@ def expand(rec: EventRecord, win_start: datetime, win_end: datetime) -> list[Ins
 
 
 def parse_date_time_tz(value: Any, name: str) -> tuple[datetime, str]:
-    """``{"dateTime": "2024-05-01T09:00:00.0000000", "timeZone": "W. Europe Standard Time"}`` -> (local, zone)."""
+    """``{"dateTime": "2024-05-01T09:00:00.0000000", "timeZone": "W. Europe Standard Time"}`` -> (local, zone).
+
+    ``timeZone`` is required, as Graph has it: missing or empty is 400 ``TimeZoneNotSupportedException``."""
     if not isinstance(value, dict) or not isinstance(value.get("dateTime"), str):
         raise _body_read(f"Cannot read the value of property '{name}': a dateTimeTimeZone with dateTime is required.")
     zone_name = value.get("timeZone")
