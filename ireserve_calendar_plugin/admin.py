@@ -115,8 +115,9 @@ def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
             row["writes"] = denials.message(calendar.key) or "ok"
         rows.append(row)
     account = f" ({auth['account']})" if auth.get("account") else ""
-    line = {"connected": f"Connected{account}", "needs_reconnect": "Needs reconnect: " + auth.get("reason", ""),
-            }.get(auth.get("state", ""), "Not connected")
+    reason = f": {auth['reason']}" if auth.get("reason") else ""
+    line = {"connected": f"Connected{account}", "needs_reconnect": "Needs reconnect" + reason,
+            }.get(auth.get("state", ""), "Not connected" + reason)
     if not calendars:
         line += "; no calendars mapped"
     denied = sum(1 for row in rows if row.get("writes", "ok") != "ok")

@@ -20,6 +20,7 @@ __all__ = [
     "PreconditionFailedError",
     "ProviderError",
     "RateLimitedError",
+    "RedirectRefusedError",
     "RetryableError",
     "StaleStateError",
     "SyncTokenInvalidError",
@@ -107,6 +108,11 @@ class RateLimitedError(RetryableError):
 
 class PermanentError(ProviderError):
     """A 4xx that retrying will not fix (bad request, forbidden, not found where it matters)."""
+
+
+class RedirectRefusedError(PermanentError):
+    """A request carrying a credential (token request, API call, revocation) was answered with a
+    redirect. It is never followed: the credential goes only to the endpoint the admin approved."""
 
 
 class AuthExpiredError(PermanentError):

@@ -27,6 +27,7 @@ from hookspecs.types import HostApi
 from hookspecs.types import HttpRequest
 from hookspecs.types import HttpResponse
 from ireserve_calendar_plugin.auth.tokens import TokenSet
+from ireserve_calendar_plugin.config.schemas import BaseUrl
 from ireserve_calendar_plugin.config.schemas import ProviderSettingsSchema
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.providers.rooms import RoomCatalog
@@ -85,12 +86,24 @@ class CalendarProvider:
     """Base class of a calendar provider.
 
     Class attributes: ``name`` (the ``Integration.provider`` value it serves), ``title`` (shown to
-    admins) and ``settings_schema`` (a :class:`ProviderSettingsSchema` subclass).
+    admins), ``settings_schema`` (a :class:`ProviderSettingsSchema` subclass) and ``grant_keys`` (the
+    integration config keys holding what a grant or the client credentials obtained: tokens of any
+    kind; dropped when an endpoint setting changes, see :meth:`endpoint_fields`).
     """
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     settings_schema: ClassVar[type[ProviderSettingsSchema]] = ProviderSettingsSchema
+    grant_keys: ClassVar[tuple[str, ...]] = ("tokens",)
+
+    def endpoint_fields(self) -> tuple[str, ...]:
+        """The settings naming a place credentials or tokens are sent to (API base, auth, token, revoke
+        URLs). Changing one is a re-approval: the admin form asks for the client secret again and drops
+        everything under :attr:`grant_keys`. Default: every :class:`BaseUrl` field of the schema and every
+        field whose metadata says ``endpoint=True``, so a new provider gets the rule by declaring its URLs."""
+        schema = self.settings_schema()
+        return tuple(name for name, f in schema.fields.items()
+                     if isinstance(f, BaseUrl) or f.metadata.get("endpoint"))
 
     def validate_settings(self, host: HostApi, settings: Mapping[str, Any]) -> dict[str, str]:
         """Check what only the host can tell (for example that mapped objects exist).

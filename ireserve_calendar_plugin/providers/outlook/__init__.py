@@ -25,6 +25,7 @@ from ireserve_calendar_plugin.providers.outlook import auth
 from ireserve_calendar_plugin.providers.outlook import mapping
 from ireserve_calendar_plugin.providers.outlook import places
 from ireserve_calendar_plugin.providers.outlook import push
+from ireserve_calendar_plugin.providers.outlook.backend import APP_TOKEN_KEY
 from ireserve_calendar_plugin.providers.outlook.backend import OutlookBackend
 from ireserve_calendar_plugin.providers.outlook.settings import OutlookSettingsSchema
 from ireserve_calendar_plugin.providers.registry import ProviderRegistry
@@ -44,6 +45,8 @@ class OutlookProvider(CalendarProvider):
     name = "outlook"
     title = "Outlook / Microsoft 365"
     settings_schema = OutlookSettingsSchema
+    #: the delegated grant, the shared application token and the memo of a refused client
+    grant_keys = ("tokens", APP_TOKEN_KEY, auth.FAILURE_KEY)
 
     def validate_settings(self, host: HostApi, settings: Mapping[str, Any]) -> dict[str, str]:
         if settings.get("auth_mode") == "delegated":

@@ -354,10 +354,14 @@ def test_urls_outside_the_base_are_refused(connected: Google) -> None:
     with pytest.raises(UnsafeUrlError):
         backend.api.request("GET", connected.url + "/calendar/v3/../token")
     assert connected.app.requests.count() == 0  # no token left the process
-    # an id with slashes stays one path segment under the base
+    # an id with slashes stays one path segment under the base; one whose encoded parts are dot
+    # segments is refused outright (a server that decodes %2F before routing would climb out)
     sneaky = CalendarRef("gy", "../../../token", None)
-    with pytest.raises(PermanentError) as info:
+    with pytest.raises(UnsafeUrlError):
         drain(backend.list_changes(sneaky, None, window()))
+    slashed = CalendarRef("gz", "a/b/token", None)
+    with pytest.raises(PermanentError) as info:
+        drain(backend.list_changes(slashed, None, window()))
     assert info.value.status == 404
     (call,) = connected.app.requests.entries()
     assert call.path.startswith("/calendar/v3/calendars/")
