@@ -26,6 +26,8 @@ from ireserve_calendar_plugin.providers.google import push
 from ireserve_calendar_plugin.providers.google import resources
 from ireserve_calendar_plugin.providers.google.backend import GoogleBackend
 from ireserve_calendar_plugin.providers.google.backend import pacer_for
+from ireserve_calendar_plugin.providers.google.service_account import CALENDAR_TOKEN_KEY
+from ireserve_calendar_plugin.providers.google.service_account import DIRECTORY_TOKEN_KEY
 from ireserve_calendar_plugin.providers.google.settings import AuthMode
 from ireserve_calendar_plugin.providers.google.settings import GoogleSettingsSchema
 from ireserve_calendar_plugin.providers.registry import ProviderRegistry
@@ -45,6 +47,7 @@ class GoogleProvider(CalendarProvider):
     name = "google"
     title = "Google Calendar"
     settings_schema = GoogleSettingsSchema
+    grant_keys = ("tokens", CALENDAR_TOKEN_KEY, DIRECTORY_TOKEN_KEY)
 
     def validate_settings(self, host: HostApi, settings: Mapping[str, Any]) -> dict[str, str]:
         for row in settings.get("calendar_mapping", []):
