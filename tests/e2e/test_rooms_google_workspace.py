@@ -156,11 +156,14 @@ def test_delegation_not_granted_is_said_in_words_and_not_retried_per_calendar(tm
         ws.discover_and_pick()
         ws.world.tick()
         ws.world.settle()
-        rows = ws.form().health
-        assert len(rows) == 4
-        for row in rows:
-            assert "domain-wide delegation is not granted" in row["last_error"]
-            assert ws.key["client_id"] in row["last_error"] and "calendar.events" in row["last_error"]
+        form = ws.form()
+        assert len(form.rows) == 4
+        for row in form.rows:
+            assert "no domain-wide delegation for the scopes it needs (unauthorized_client)" in row.message
+            assert "Domain-wide delegation" in row.next_step and "calendar.events" in row.next_step
+        # the log names the client id to authorise
+        assert any(ws.key["client_id"] in e.message and "authorise client id" in e.message
+                   for e in ws.host.integration_log("gsa"))
         # refused once, remembered: four calendars (and their channels) did not each ask again
         assert ws.google.requests.count(method="POST", path=TOKEN, status=401) == 1
         # the admin adds the scopes: after the memo's five minutes and the backoff, everything syncs
@@ -214,8 +217,9 @@ def test_a_subject_outside_the_domain_and_a_missing_resource_calendar(tmp_path: 
         assert form.saved
         ws.world.tick()
         ws.world.settle()
-        (row,) = ws.form().health
-        assert f"the subject ghost@{DOMAIN} is not a user of the Workspace domain" in row["last_error"]
+        (row,) = ws.form().rows
+        assert "(the subject) is not a user of the Workspace domain" in row.message
+        assert f"the subject ghost@{DOMAIN} is not a user" in str(ws.host.integration_log("gsa"))
 
         form = ws.form({"subject": ADMIN, "calendar_mapping": [
             {"object": str(obj.id), "calendar_id": "c_gone00001@resource.calendar.google.com"}]})
@@ -223,8 +227,10 @@ def test_a_subject_outside_the_domain_and_a_missing_resource_calendar(tmp_path: 
         ws.world.advance(7200)
         ws.world.tick()
         ws.world.settle()
-        (row,) = ws.form().health
-        assert "resource calendar c_gone00001@resource.calendar.google.com was not found" in row["last_error"]
+        (row,) = ws.form().rows
+        assert "does not know the calendar c_gone00001@resource.calendar.google.com" in row.message
+        assert "resource calendar c_gone00001@resource.calendar.google.com was not found" in str(
+            ws.host.integration_log("gsa"))
 
 
 def test_a_replaced_key_is_refused_by_its_signature(tmp_path: Any) -> None:
@@ -234,7 +240,7 @@ def test_a_replaced_key_is_refused_by_its_signature(tmp_path: Any) -> None:
         ws.google.add_service_account(SA, f"{ws.base}/token")  # a new key pair: the pasted key is stale
         ws.world.tick()
         ws.world.settle()
-        (row,) = ws.form().health
-        assert "Google does not accept this service account key" in row["last_error"]
+        (row,) = ws.form().rows
+        assert "Google does not accept the service account key" in row.message
         # refused once for the calendar token and once for the directory one (discovery), then remembered
         assert ws.google.requests.count(method="POST", path=TOKEN, status=400) == 2

@@ -82,7 +82,7 @@ def discover(ctx: BackendContext) -> RoomCatalog:
             try:
                 return tokens.get()
             except PermanentError as exc:
-                if exc.reason == "unauthorized_client":
+                if exc.reason == "delegation_not_granted":
                     raise DiscoveryNotPermittedError(str(exc).replace("google: ", "Room discovery: "),
                                                      provider=PROVIDER, status=exc.status, reason=exc.reason) from exc
                 raise

@@ -12,10 +12,11 @@ refresh token. Separate tokens keep a missing directory delegation from stopping
 
 A refused grant is remembered for :data:`FAILURE_MEMO` (keyed by a hash of key, subject and scopes),
 so 500 resource calendars do not each ask Google to refuse them again; saving other settings clears it.
-Messages say what to do: ``unauthorized_client`` = domain-wide delegation not granted for the scopes
-(with the client id and scopes to enter in the Admin console), ``invalid_grant`` "Invalid email or User
-ID" = the subject is not a user of the domain, a bad signature or unknown account = the key was deleted
-or replaced. Never a key or a token in a message or a log line.
+Messages say what to do, and the error's ``reason`` names the case for the admin's words
+(:mod:`ireserve_calendar_plugin.messages`): ``unauthorized_client`` = ``delegation_not_granted`` (with the
+client id and scopes to enter in the Admin console), ``invalid_grant`` "Invalid email or User ID" =
+``subject_not_in_domain``, a bad signature or unknown account = ``key_refused``. Never a key or a token
+in a message or a log line.
 """
 
 from __future__ import annotations
@@ -88,14 +89,15 @@ def grant_error(exc: google.auth.exceptions.RefreshError, settings: Mapping[str,
         return PermanentError(
             f"google: domain-wide delegation is not granted: in the Admin console (Security > API controls > "
             f"Domain-wide delegation) authorise client id {client_id} for {names}", provider=PROVIDER, status=401,
-            reason=error)
+            reason="delegation_not_granted")
     if error == "invalid_grant" and "email" in description.lower():
         return PermanentError(f"google: the subject {subject} is not a user of the Workspace domain; give the "
-                              "address of a Workspace admin", provider=PROVIDER, status=400, reason=error)
+                              "address of a Workspace admin", provider=PROVIDER, status=400,
+                              reason="subject_not_in_domain")
     if error == "invalid_grant" and ("signature" in description.lower() or "not found" in description.lower()):
         return PermanentError("google: Google does not accept this service account key (deleted, replaced, or "
                               "the service account is gone); paste a current JSON key", provider=PROVIDER,
-                              status=400, reason=error)
+                              status=400, reason="key_refused")
     return PermanentError(f"google: the service account's token request was refused ({error or 'no detail'}: "
                           f"{description[:150]})", provider=PROVIDER, status=400, reason=error)
 
