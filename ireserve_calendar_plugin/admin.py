@@ -14,6 +14,7 @@ from hookspecs.forms import FormLink
 from hookspecs.types import HostApi
 from hookspecs.types import Integration
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
+from ireserve_calendar_plugin import services
 from ireserve_calendar_plugin.config.form import SETTINGS_KEY
 from ireserve_calendar_plugin.config.form import build_form
 from ireserve_calendar_plugin.config.form import submit_form
@@ -112,6 +113,8 @@ def config_form(host: HostApi, integration: Integration, submitted: Mapping[str,
         form, settings = submit_form(host, integration, ctx.provider, ctx.store, submitted,
                                      extra_checks=lambda data: _clashes(ctx, data))
         if settings is not None:
+            if ctx.provider.discovery_job:
+                services.enqueue(host, services.discovery_job(integration.id))
             form = build_form(host, integration, ctx.provider, settings, saved=True, links=_links(ctx, settings),
                               remote_choices=_remote_choices(ctx, settings))
     status, rows = health(ctx) if settings else ("Not configured", [])

@@ -35,7 +35,9 @@ from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import RateLimitedError
 from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import StaleStateError
+from ireserve_calendar_plugin.config.form import load_settings
 from ireserve_calendar_plugin.runtime import IntegrationContext
+from ireserve_calendar_plugin.runtime import backend_context
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.runtime import served_integrations
@@ -52,7 +54,8 @@ from ireserve_calendar_plugin.sync.engine import outbound_job
 from ireserve_calendar_plugin.sync.engine import sync_job
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 
-__all__ = ["booking_changed", "cron_tick", "enqueue", "rekey", "resume_after_reconnect", "run_job"]
+__all__ = ["booking_changed", "cron_tick", "discover", "discovery_job", "enqueue", "rekey", "resume_after_reconnect",
+           "run_job"]
 
 log = logging.getLogger("ireserve_calendar_plugin")
 
@@ -62,6 +65,8 @@ PARKED_KEY = "parked/outbound"
 #: Which key of the host's key ring the integration's values were last re-encrypted with.
 REKEY_MARKER = "keyring"
 JOB_REKEY = "calendar.rekey"
+#: Listing what the account offers (a provider with ``discovery_job``), queued when settings are saved.
+JOB_DISCOVER = "calendar.discover"
 #: Until when the provider asked this integration to send nothing (an ISO time, from a ``Retry-After``).
 HOLD_KEY = "hold"
 
@@ -130,7 +135,7 @@ def cron_tick(host: HostApi, now: datetime) -> int:
 
 def run_job(host: HostApi, job: Job) -> bool | None:
     """Run one of our jobs; None when the job is not ours."""
-    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_REKEY):
+    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_REKEY, JOB_DISCOVER):
         return None
     integration = host.integrations.get(job.payload.get("integration", ""))
     if integration is None or not integration.enabled:
@@ -140,6 +145,9 @@ def run_job(host: HostApi, job: Job) -> bool | None:
         return None
     if job.name == JOB_REKEY:
         rekey(ctx)
+        return True
+    if job.name == JOB_DISCOVER:
+        discover(ctx)
         return True
     held = _held_until(ctx)
     if held is not None and held > host.now():
@@ -168,6 +176,33 @@ def rekey(ctx: IntegrationContext, progress: Callable[[int, int], None] | None =
     if count:
         ctx.host.integrations.log(ctx.integration.id, "info", f"Re-encrypted {count} stored values with key {current}.")
     return count
+
+
+def discovery_job(integration_id: str) -> QueuedJob:
+    return QueuedJob(JOB_DISCOVER, {"integration": integration_id}, f"{JOB_DISCOVER}:{integration_id}")
+
+
+def discover(ctx: IntegrationContext) -> None:
+    """The discovery job: the provider lists the account's calendars for the form. Its success proves the
+    credentials, so an integration that needed new ones resumes its queued work here."""
+    host, iid = ctx.host, ctx.integration.id
+    was_lost = AuthStatus(ctx.store).needs_reconnect()
+    try:
+        found = ctx.provider.discover(backend_context(ctx, load_settings(ctx.store, ctx.provider)))
+    except AuthExpiredError as exc:
+        _lost_grant(ctx, exc)
+        host.integrations.log(iid, "error", f"Calendar discovery failed: {exc}")
+        return
+    except RetryableError as exc:
+        enqueue(host, QueuedJob(JOB_DISCOVER, {"integration": iid}, f"{JOB_DISCOVER}:{iid}",
+                                host.now() + timedelta(seconds=max(60.0, exc.retry_after or 0.0))))
+        return
+    except (PermanentError, ConfigError, CalendarPluginError) as exc:
+        host.integrations.log(iid, "error", f"Calendar discovery failed: {type(exc).__name__}: {exc}")
+        return
+    host.integrations.log(iid, "info", f"Calendar discovery found {found} calendar(s).")
+    if was_lost:
+        resume_after_reconnect(ctx)
 
 
 def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> None:

@@ -84,12 +84,16 @@ class CalendarProvider:
     """Base class of a calendar provider.
 
     Class attributes: ``name`` (the ``Integration.provider`` value it serves), ``title`` (shown to
-    admins) and ``settings_schema`` (a :class:`ProviderSettingsSchema` subclass).
+    admins), ``settings_schema`` (a :class:`ProviderSettingsSchema` subclass), ``supports_push``
+    (False: the engine never asks for channels and only polls) and ``discovery_job`` (True: saving the
+    settings queues a job that calls :meth:`discover`, so the form itself never waits on the service).
     """
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     settings_schema: ClassVar[type[ProviderSettingsSchema]] = ProviderSettingsSchema
+    supports_push: ClassVar[bool] = True
+    discovery_job: ClassVar[bool] = False
 
     def validate_settings(self, host: HostApi, settings: Mapping[str, Any]) -> dict[str, str]:
         """Check what only the host can tell (for example that mapped objects exist).
@@ -122,6 +126,12 @@ class CalendarProvider:
     def form_choices(self, ctx: BackendContext) -> dict[str, list[tuple[str, str]]]:
         """Choices to offer in the admin form once connected, keyed ``table.column`` (may do I/O)."""
         return {}
+
+    def discover(self, ctx: BackendContext) -> int:
+        """Run in a job after the settings were saved (``discovery_job``): find what the account offers
+        and cache it for :meth:`form_choices`; a success marks the integration connected. Returns how
+        many calendars were found."""
+        return 0
 
     # -- sync -----------------------------------------------------------------------------------
     def backend(self, ctx: BackendContext) -> CalendarBackend:

@@ -222,15 +222,18 @@ class ApiClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         auth: bool = True,
+        data: bytes | None = None,
     ) -> requests.Response:
-        """Send one logical request (with retries). Returns a 2xx response or raises our error type."""
+        """Send one logical request (with retries). Returns a 2xx response or raises our error type.
+
+        ``data`` is a raw body (WebDAV XML, iCalendar) for services that do not speak JSON."""
         self.check_url(url)
         refreshed = False
         attempt = 0
         while True:
             attempt += 1
             token = self._token() if auth else ""
-            response = self._send(method, url, params, json, headers, token, attempt)
+            response = self._send(method, url, params, json, headers, token, attempt, data)
             if response is not None and response.status_code == 401 and auth and not refreshed:
                 self._invalidate(token)
                 refreshed = True
@@ -254,7 +257,7 @@ class ApiClient:
                 self.slept += wait
                 self._sleep(wait)
 
-    def _send(self, method, url, params, json, headers, token, attempt) -> requests.Response | None:  # type: ignore[no-untyped-def]
+    def _send(self, method, url, params, json, headers, token, attempt, data=None) -> requests.Response | None:  # type: ignore[no-untyped-def]
         merged = dict(headers or {})
         if token:
             merged["Authorization"] = f"Bearer {token}"
@@ -264,7 +267,8 @@ class ApiClient:
             self._gate.acquire()
         try:
             self.calls += 1
-            return self.session.request(method, url, params=params, json=json, headers=merged, timeout=self.timeout,
+            return self.session.request(method, url, params=params, json=json, data=data, headers=merged,
+                                        timeout=self.timeout,
                                         allow_redirects=False)
         except (requests.Timeout, requests.ConnectionError) as exc:
             log.info("%s %s: %s (attempt %d)", self.provider, method, type(exc).__name__, attempt)
