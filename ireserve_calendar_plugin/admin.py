@@ -13,8 +13,8 @@ from hookspecs.forms import ConfigForm
 from hookspecs.forms import FormLink
 from hookspecs.types import HostApi
 from hookspecs.types import Integration
-from ireserve_calendar_plugin.auth.tokens import AuthStatus
 from ireserve_calendar_plugin import services
+from ireserve_calendar_plugin.auth.tokens import AuthStatus
 from ireserve_calendar_plugin.config.form import SETTINGS_KEY
 from ireserve_calendar_plugin.config.form import build_form
 from ireserve_calendar_plugin.config.form import submit_form

@@ -27,6 +27,7 @@ from hookspecs.types import Booking
 from hookspecs.types import HostApi
 from hookspecs.types import Job
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
+from ireserve_calendar_plugin.config.form import load_settings
 from ireserve_calendar_plugin.config.store import rotate_integration_keys
 from ireserve_calendar_plugin.errors import AuthExpiredError
 from ireserve_calendar_plugin.errors import CalendarPluginError
@@ -35,7 +36,6 @@ from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import RateLimitedError
 from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import StaleStateError
-from ireserve_calendar_plugin.config.form import load_settings
 from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import backend_context
 from ireserve_calendar_plugin.runtime import context_for

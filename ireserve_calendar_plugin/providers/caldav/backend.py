@@ -99,8 +99,8 @@ def calendars_from_mapping(rows: list[Mapping[str, Any]], default_object: int | 
         if str(row["object"]) != WILDCARD:
             objects[path].append(int(row["object"]))
     return [
-        CalendarRef(key=calendar_key(p), remote_id=p, inbound_object_id=min(objects[p]) if objects[p] else default_object,
-                    outbound=True, label=p)
+        CalendarRef(key=calendar_key(p), remote_id=p, outbound=True, label=p,
+                    inbound_object_id=min(objects[p]) if objects[p] else default_object)
         for p in order
     ]
 
@@ -200,9 +200,10 @@ class CalDavBackend:
             try:
                 yield from self._sync(calendar, previous, window)
                 return
-            except _Unsupported:
+            except _Unsupported as exc:
                 if previous is not None:
-                    raise TransientError("caldav: the server stopped offering sync-collection", provider=PROVIDER)
+                    raise TransientError("caldav: the server stopped offering sync-collection",
+                                         provider=PROVIDER) from exc
                 log.info("caldav: %s offers no sync-collection; comparing etags instead", calendar.label)
         yield from self._by_etag(calendar, previous, window)
 
@@ -215,7 +216,7 @@ class CalDavBackend:
                 answer = self.dav.sync_collection(calendar.remote_id, token)
             except PermanentError as exc:
                 if not token and exc.status in (400, 403, 405, 501):
-                    raise _Unsupported() from exc
+                    raise _Unsupported from exc
                 raise
             missing = [r.name for r in answer.resources if not r.gone and not r.data]
             fetched = {r.name: r for r in self.dav.multiget(calendar.remote_id, missing)} if missing else {}

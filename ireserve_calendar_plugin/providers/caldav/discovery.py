@@ -36,13 +36,13 @@ def _href(found: dict[str, Any], namespace: str, name: str) -> str:
 def discover(dav: DavClient, server_path: str) -> list[dict[str, Any]]:
     """The account's event calendars: ``{"path", "name", "writable"}`` each (three PROPFINDs)."""
     principal = ""
-    for _href_, found in dav.propfind(server_path, "<D:current-user-principal/>"):
+    for _, found in dav.propfind(server_path, "<D:current-user-principal/>"):
         principal = principal or _href(found, DAV, "current-user-principal")
     if not principal:
         raise PermanentError("caldav: the server names no principal for this account; check the server URL",
                              provider=PROVIDER, reason="no-principal")
     home = ""
-    for _href_, found in dav.propfind(principal, "<C:calendar-home-set/>"):
+    for _, found in dav.propfind(principal, "<C:calendar-home-set/>"):
         home = home or _href(found, CALDAV, "calendar-home-set")
     if not home:
         raise PermanentError("caldav: the account has no calendar home", provider=PROVIDER, reason="no-home")

@@ -19,6 +19,7 @@ from datetime import date
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ import recurring_ical_events
 from icalendar import Alarm
 from icalendar import Calendar
 from icalendar import Event
+from icalendar import Timezone
 from icalendar import vCalAddress
 
 from ireserve_calendar_plugin.sync.model import EventDraft
@@ -217,11 +219,20 @@ def instance_of(name: str, etag: str, text: str, rid: str, zone: ZoneInfo) -> Re
 # --------------------------------------------------------------------------- writing
 
 
+def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
+    """The instant as wall time in the object's zone (written with its TZID), or in UTC when that wall
+    time is ambiguous (the hour a DST change repeats): a TZID time there would be read as the first one."""
+    local = instant.astimezone(zone)
+    if local.replace(fold=0).astimezone(UTC) != local.replace(fold=1).astimezone(UTC):
+        return instant.astimezone(UTC)
+    return local
+
+
 def _times(draft: EventDraft) -> tuple[date | datetime, date | datetime]:
     zone = ZoneInfo(draft.timezone or "UTC")
     if draft.all_day:
         return draft.start.astimezone(zone).date(), draft.end.astimezone(zone).date()
-    return draft.start.astimezone(zone), draft.end.astimezone(zone)
+    return _wall(draft.start, zone), _wall(draft.end, zone)
 
 
 def _alarms(event: Event, draft: EventDraft) -> None:
@@ -269,8 +280,17 @@ def _write(component: Event, draft: EventDraft, now: datetime) -> None:
     _alarms(component, draft)
 
 
+@cache
+def _vtimezone(tzid: str) -> Timezone:
+    """The VTIMEZONE of an IANA zone (built once per process: it takes milliseconds)."""
+    return Timezone.from_tzid(tzid)
+
+
 def _finish(cal: Calendar) -> bytes:
-    cal.add_missing_timezones()
+    """Serialise, with a VTIMEZONE for every zone a property names and the member does not define."""
+    for tzid in sorted(cal.get_missing_tzids()):
+        if _known_zone(tzid):
+            cal.subcomponents.insert(0, _vtimezone(tzid))
     return cal.to_ical()
 
 
