@@ -24,6 +24,8 @@ from typing import Any
 
 import requests
 
+from benchmarks.floor import floor_seconds
+from benchmarks.floor import record_pages
 from benchmarks.harness import Figure
 from benchmarks.harness import Options
 from benchmarks.harness import median
@@ -39,6 +41,10 @@ from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.sync.model import Window
 
 __all__ = ["PAGE", "SyncRun", "run", "sync_once"]
+
+#: a part of each provider's listing URL (the responses the floor replays)
+LIST_PATH = {"google": "/events", "outlook": "/calendarView/delta"}
+FLOOR_TARGET = 3.0
 
 #: the largest page each API allows (see the module docstring)
 PAGE = {"google": 2500, "outlook": 1000}
@@ -61,6 +67,7 @@ class SyncRun:
     sync_seconds: float
     bookings: int
     fetch_seconds: float | None = None
+    floor_seconds: float | None = None
     listed_bytes: int = 0
     bytes_variants: dict[str, int] = field(default_factory=dict)
 
@@ -85,7 +92,7 @@ def sync_once(provider: str, n: int, opts: Options, *, fetch: bool, variants: bo
             bookings=len(setup.host.list_bookings(setup.room.id)), listed_bytes=sum(e.bytes_out for e in listed),
         )
         if fetch:
-            result.fetch_seconds = _fetch_only(setup)
+            result.fetch_seconds, result.floor_seconds = _fetch_only(setup, provider)
         if variants and provider == "google":
             result.bytes_variants = _google_variants(setup, listed)
         return result
@@ -97,11 +104,12 @@ def _matches(pattern: str, path: str) -> bool:
     return re.search(pattern, path) is not None
 
 
-def _fetch_only(setup: Any) -> float:
-    """Seconds to list the same window through the provider's backend, mapping every event, applying none."""
+def _fetch_only(setup: Any, provider: str) -> tuple[float, float]:
+    """Seconds to list the same window through the provider's backend, mapping every event, applying none;
+    and the same run's floor for applying those pages (see :mod:`benchmarks.floor`)."""
     ctx = context_for(setup.host, setup.integration)
     assert ctx is not None
-    with engine_for(ctx) as engine:
+    with engine_for(ctx) as engine, record_pages(LIST_PATH[provider]) as pages:
         calendar = engine.backend.calendars()[0]
         window = Window.around(setup.host.now())
         started = time.monotonic()
@@ -109,7 +117,10 @@ def _fetch_only(setup: Any) -> float:
         elapsed = time.monotonic() - started
     if count == 0:
         raise RuntimeError("fetch-only listing returned no events")
-    return elapsed
+    floor, inserted = floor_seconds(provider, pages)
+    if inserted != count:
+        raise RuntimeError(f"the floor inserted {inserted} bookings for {count} listed events")
+    return elapsed, floor
 
 
 def _google_variants(setup: Any, plugin_calls: list[Any]) -> dict[str, int]:
@@ -203,6 +214,21 @@ def run(opts: Options) -> list[Figure]:
             f"<= {OVERHEAD_TARGET}",
             f"{ratio:.1f} (sync {seconds:.2f} s / fetch {fetch:.2f} s)",
             ratio <= OVERHEAD_TARGET, value=ratio, unit="ratio", samples=ratios,
+        ))
+        floors = [r for r in timed if r.fetch_seconds and r.floor_seconds]
+        apply_ratios = [(r.sync_seconds - (r.fetch_seconds or 0)) / (r.floor_seconds or math.nan) for r in floors]
+        apply_ratio = median(apply_ratios)
+        floor = median(r.floor_seconds or math.nan for r in floors)
+        applied = median(r.sync_seconds - (r.fetch_seconds or 0) for r in floors)
+        figures.append(Figure(
+            f"inbound.{provider}.apply_vs_floor",
+            f"apply time / the host's floor, {title} ({timed_title}): sync minus fetch, over parse + map + insert "
+            "of the same pages in one transaction each",
+            f"<= {FLOOR_TARGET:.0f}x",
+            f"{apply_ratio:.1f}x (apply {applied:.2f} s = {applied / timed_n * 1e6:.0f} us/event; floor "
+            f"{floor:.2f} s = {floor / timed_n * 1e6:.0f} us/event)",
+            apply_ratio <= FLOOR_TARGET, value=apply_ratio, unit="ratio", samples=apply_ratios,
+            note="floor measured in the same run on the same pages (benchmarks/floor.py)",
         ))
         if provider == "google":
             variants = timed[0].bytes_variants

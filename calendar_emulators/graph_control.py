@@ -20,6 +20,8 @@ HTTP (JSON bodies; mailboxes by UPN or id):
 ``POST /_emulator/tenants`` ``/apps`` ``/users``            register (``{"domain"}``, ``{"client_id", ...}``,
 ``POST /_emulator/rooms`` ``{"tenant", "count"}``           ``{"tenant", "upn", "kind"}``); add N rooms
 ``POST /_emulator/seed-demo``                              the demo tenant, app, user and rooms
+``POST /_emulator/apps/{id}/roles`` ``{"roles"}``           grant exactly these application permissions
+``POST /_emulator/apps/{id}/writable-mailboxes``           ``{"mailboxes"}`` (null = all): app-only write scope
 ``GET|POST /_emulator/mailboxes/{mbx}/events``             inspect / create as a person
 ``PATCH|DELETE /_emulator/mailboxes/{mbx}/events/{id}``    edit / delete as a person
 ``POST .../events/{id}/move`` ``.../events/{id}/cancel``   move (``start``, ``end``, ``timeZone``) / cancel
@@ -61,6 +63,8 @@ from .graph_directory import User
 from .graph_events import EventStore
 from .graph_events import Mailbox
 from .graph_identity import Identity
+from .graph_places import RoomList
+from .graph_places import RoomPlace
 from .graph_render import RenderOptions
 from .graph_render import render_event
 from .graph_subscriptions import SubscriptionService
@@ -153,6 +157,34 @@ class ControlMixin:
         """Set the app's application access policy (None = every mailbox of the tenant)."""
         with self.lock:
             self.directory.apps[client_id].allowed_mailboxes = set(mailboxes) if mailboxes is not None else None
+
+    def set_app_roles(self, client_id: str, roles: list[str] | tuple[str, ...]) -> None:
+        """Grant exactly these application permissions (admin consent); tokens issued from now on carry them."""
+        with self.lock:
+            self.directory.apps[client_id].application = frozenset(roles)
+
+    def add_place(self, room: str, *, capacity: int | None = None, building: str = "", floor: int | None = None,
+                  display_name: str | None = None) -> RoomPlace:
+        """Give a room mailbox its place facts (it is then listed by ``/places/microsoft.graph.room``)."""
+        with self.lock:
+            user = self.directory.user(room)
+            if user is None:
+                raise KeyError(room)
+            place = RoomPlace(id=new_guid(), email=user.upn, tenant_id=user.tenant_id,
+                              display_name=display_name or user.display_name, capacity=capacity, building=building,
+                              floor=floor)
+            return self.directory.places.add_room(place)
+
+    def add_room_list(self, tenant: str, email: str, display_name: str, rooms: list[str]) -> RoomList:
+        """A room list (its e-mail address, name and member rooms' addresses)."""
+        with self.lock:
+            home = self._tenant(tenant)
+            return self.directory.places.add_list(RoomList(new_guid(), email, home.id, display_name, list(rooms)))
+
+    def set_writable_mailboxes(self, client_id: str, mailboxes: list[str] | None) -> None:
+        """Limit the app's writes to these mailboxes (None = wherever its roles allow)."""
+        with self.lock:
+            self.directory.apps[client_id].writable_mailboxes = set(mailboxes) if mailboxes is not None else None
 
     def add_user(
         self, tenant: str, upn: str, display_name: str | None = None, user_id: str | None = None, kind: str = "user"
@@ -386,6 +418,14 @@ def _route(app: Any, request: Request, parts: list[str], data: dict[str, Any]) -
         if method == "POST":
             app.configure(**data)
         return json_response(app.settings.as_dict())
+    if head == "apps" and len(parts) == 3 and method == "POST":
+        if parts[2] == "roles":
+            app.set_app_roles(parts[1], list(data["roles"]))
+        elif parts[2] == "writable-mailboxes":
+            app.set_writable_mailboxes(parts[1], data.get("mailboxes"))
+        else:
+            return None
+        return json_response({"ok": True})
     if head in ("tenants", "apps", "users", "rooms", "seed-demo") and method == "POST":
         return _register(app, head, data)
     if head == "mailboxes" and len(parts) >= 3 and parts[2] == "events":

@@ -15,6 +15,7 @@ from dataclasses import field
 from datetime import datetime
 
 from .graph_common import new_guid
+from .graph_places import Places
 
 __all__ = ["App", "Directory", "Tenant", "User"]
 
@@ -42,6 +43,9 @@ class App:
     ``delegated`` are the delegated permissions users consent to, ``application`` the application
     permissions (roles) an admin granted. ``allowed_mailboxes`` models an Exchange application
     access policy: when set, app-only calls reach only those mailboxes (ids or UPNs).
+    ``writable_mailboxes`` models a write scope (Exchange RBAC for Applications: ``Calendars.ReadWrite``
+    scoped to some mailboxes while ``Calendars.Read`` reaches all): when set, app-only writes reach only
+    those mailboxes and every other write is 403 ``ErrorAccessDenied``.
     """
 
     client_id: str
@@ -51,6 +55,7 @@ class App:
     delegated: frozenset[str] = DEFAULT_DELEGATED
     application: frozenset[str] = frozenset()
     allowed_mailboxes: set[str] | None = None
+    writable_mailboxes: set[str] | None = None
     public_client: bool = False
     display_name: str = ""
     other_tenants: set[str] = field(default_factory=set)
@@ -67,6 +72,13 @@ class App:
         if self.allowed_mailboxes is None:
             return True
         allowed = {m.lower() for m in self.allowed_mailboxes}
+        return mailbox.id.lower() in allowed or mailbox.upn.lower() in allowed
+
+    def may_write(self, mailbox: User) -> bool:
+        """False when a write scope keeps this app's writes out of ``mailbox``."""
+        if self.writable_mailboxes is None:
+            return True
+        allowed = {m.lower() for m in self.writable_mailboxes}
         return mailbox.id.lower() in allowed or mailbox.upn.lower() in allowed
 
 
@@ -106,6 +118,7 @@ class Directory:
     def __init__(self) -> None:
         self.tenants: dict[str, Tenant] = {}
         self.apps: dict[str, App] = {}
+        self.places = Places()
         self.users: dict[str, User] = {}
         self._by_upn: dict[str, str] = {}
 

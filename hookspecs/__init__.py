@@ -16,10 +16,16 @@ This package imports nothing from any plugin.
 from __future__ import annotations
 
 from hookspecs import spec
+from hookspecs.forms import ActivityHour
+from hookspecs.forms import ChannelState
 from hookspecs.forms import ConfigForm
+from hookspecs.forms import Conflict
+from hookspecs.forms import FormAction
 from hookspecs.forms import FormColumn
 from hookspecs.forms import FormField
 from hookspecs.forms import FormLink
+from hookspecs.forms import HealthRow
+from hookspecs.forms import HealthState
 from hookspecs.markers import PROJECT_NAME
 from hookspecs.markers import hookimpl
 from hookspecs.markers import hookspec
@@ -39,16 +45,22 @@ from hookspecs.types import KeyRing
 
 __all__ = [
     "PROJECT_NAME",
+    "ActivityHour",
     "BookableObject",
     "Booking",
     "BookingConflictError",
     "BookingNotFoundError",
     "ConfigEntry",
+    "ChannelState",
     "ConfigForm",
+    "Conflict",
     "Customer",
+    "FormAction",
     "FormColumn",
     "FormField",
     "FormLink",
+    "HealthRow",
+    "HealthState",
     "HostApi",
     "HostError",
     "HttpRequest",

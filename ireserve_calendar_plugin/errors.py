@@ -14,16 +14,19 @@ __all__ = [
     "CalendarPluginError",
     "ConfigError",
     "ConfigDecryptError",
+    "DiscoveryNotPermittedError",
     "NotConfiguredError",
     "PermanentError",
     "PreconditionFailedError",
     "ProviderError",
     "RateLimitedError",
+    "RedirectRefusedError",
     "RetryableError",
     "StaleStateError",
     "SyncTokenInvalidError",
     "TransientError",
     "UnsafeUrlError",
+    "WriteDeniedError",
     "http_status_for",
 ]
 
@@ -107,11 +110,35 @@ class PermanentError(ProviderError):
     """A 4xx that retrying will not fix (bad request, forbidden, not found where it matters)."""
 
 
+class RedirectRefusedError(PermanentError):
+    """A request carrying a credential (token request, API call, revocation) was answered with a
+    redirect. It is never followed: the credential goes only to the endpoint the admin approved."""
+
+
 class AuthExpiredError(PermanentError):
     """The grant is gone (``invalid_grant``, revoked consent): an admin must reconnect.
 
     Queued work is kept; it resumes after reconnecting.
     """
+
+
+class WriteDeniedError(PermanentError):
+    """The provider lets this integration read a calendar but not write it (Graph 403
+    ``ErrorAccessDenied`` on a write: only ``Calendars.Read``, or a policy keeps the app out of the room;
+    Google 403 on a resource calendar the subject may not write). Never retried; shown per calendar.
+
+    ``calendar`` is the label of the calendar concerned; the message says what to grant, in words.
+    """
+
+    def __init__(self, message: str, *, calendar: str = "", provider: str = "", status: int = 403,
+                 reason: str = "") -> None:
+        super().__init__(message, provider=provider, status=status, reason=reason)
+        self.calendar = calendar
+
+
+class DiscoveryNotPermittedError(PermanentError):
+    """The provider refused to list the tenant's rooms: the app lacks the permission named in the message
+    (``Place.Read.All``, ``admin.directory.resource.calendar.readonly``). Rooms are then mapped by hand."""
 
 
 class SyncTokenInvalidError(ProviderError):

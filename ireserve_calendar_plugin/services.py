@@ -13,7 +13,8 @@ work through a lost grant):
 - a lost grant (``invalid_grant``): the integration is marked "needs reconnect" with one admin alert;
   outbound work is parked and re-queued when an admin reconnects; inbound resumes by itself then;
 - a configuration problem or a permanent API error: recorded and logged for the admin, not retried
-  in a loop.
+  in a loop; a calendar the provider lets us read but not write (:class:`WriteDeniedError`) keeps its
+  message on its health row until a write there succeeds, and its reads go on.
 """
 
 from __future__ import annotations
@@ -27,17 +28,23 @@ from hookspecs.types import Booking
 from hookspecs.types import HostApi
 from hookspecs.types import Job
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
-from ireserve_calendar_plugin.config.form import load_settings
+from ireserve_calendar_plugin.choices import JOB_CHOICES
+from ireserve_calendar_plugin.choices import refresh_choices
 from ireserve_calendar_plugin.config.store import rotate_integration_keys
+from ireserve_calendar_plugin.disconnect import DISCONNECTED
+from ireserve_calendar_plugin.disconnect import JOB_REVOKE
+from ireserve_calendar_plugin.disconnect import run_revoke
+from ireserve_calendar_plugin.discovery import JOB_DISCOVER
+from ireserve_calendar_plugin.discovery import refresh_rooms
 from ireserve_calendar_plugin.errors import AuthExpiredError
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import ConfigError
-from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import RateLimitedError
 from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import StaleStateError
+from ireserve_calendar_plugin.errors import WriteDeniedError
+from ireserve_calendar_plugin.messages import describe
 from ireserve_calendar_plugin.runtime import IntegrationContext
-from ireserve_calendar_plugin.runtime import backend_context
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.runtime import served_integrations
@@ -54,8 +61,7 @@ from ireserve_calendar_plugin.sync.engine import outbound_job
 from ireserve_calendar_plugin.sync.engine import sync_job
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 
-__all__ = ["booking_changed", "cron_tick", "discover", "discovery_job", "enqueue", "rekey", "resume_after_reconnect",
-           "run_job"]
+__all__ = ["booking_changed", "cron_tick", "enqueue", "rekey", "resume_after_reconnect", "run_job"]
 
 log = logging.getLogger("ireserve_calendar_plugin")
 
@@ -65,8 +71,6 @@ PARKED_KEY = "parked/outbound"
 #: Which key of the host's key ring the integration's values were last re-encrypted with.
 REKEY_MARKER = "keyring"
 JOB_REKEY = "calendar.rekey"
-#: Listing what the account offers (a provider with ``discovery_job``), queued when settings are saved.
-JOB_DISCOVER = "calendar.discover"
 #: Until when the provider asked this integration to send nothing (an ISO time, from a ``Retry-After``).
 HOLD_KEY = "hold"
 
@@ -135,7 +139,7 @@ def cron_tick(host: HostApi, now: datetime) -> int:
 
 def run_job(host: HostApi, job: Job) -> bool | None:
     """Run one of our jobs; None when the job is not ours."""
-    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_REKEY, JOB_DISCOVER):
+    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_REKEY, JOB_CHOICES, JOB_REVOKE, JOB_DISCOVER):
         return None
     integration = host.integrations.get(job.payload.get("integration", ""))
     if integration is None or not integration.enabled:
@@ -147,7 +151,16 @@ def run_job(host: HostApi, job: Job) -> bool | None:
         rekey(ctx)
         return True
     if job.name == JOB_DISCOVER:
-        discover(ctx)
+        try:
+            refresh_rooms(ctx)
+        except ConfigError:
+            pass  # not configured (any more): nothing to discover
+        return True
+    if job.name == JOB_CHOICES:
+        refresh_choices(ctx)
+        return True
+    if job.name == JOB_REVOKE:
+        run_revoke(ctx)
         return True
     held = _held_until(ctx)
     if held is not None and held > host.now():
@@ -178,33 +191,6 @@ def rekey(ctx: IntegrationContext, progress: Callable[[int, int], None] | None =
     return count
 
 
-def discovery_job(integration_id: str) -> QueuedJob:
-    return QueuedJob(JOB_DISCOVER, {"integration": integration_id}, f"{JOB_DISCOVER}:{integration_id}")
-
-
-def discover(ctx: IntegrationContext) -> None:
-    """The discovery job: the provider lists the account's calendars for the form. Its success proves the
-    credentials, so an integration that needed new ones resumes its queued work here."""
-    host, iid = ctx.host, ctx.integration.id
-    was_lost = AuthStatus(ctx.store).needs_reconnect()
-    try:
-        found = ctx.provider.discover(backend_context(ctx, load_settings(ctx.store, ctx.provider)))
-    except AuthExpiredError as exc:
-        _lost_grant(ctx, exc)
-        host.integrations.log(iid, "error", f"Calendar discovery failed: {exc}")
-        return
-    except RetryableError as exc:
-        enqueue(host, QueuedJob(JOB_DISCOVER, {"integration": iid}, f"{JOB_DISCOVER}:{iid}",
-                                host.now() + timedelta(seconds=max(60.0, exc.retry_after or 0.0))))
-        return
-    except (PermanentError, ConfigError, CalendarPluginError) as exc:
-        host.integrations.log(iid, "error", f"Calendar discovery failed: {type(exc).__name__}: {exc}")
-        return
-    host.integrations.log(iid, "info", f"Calendar discovery found {found} calendar(s).")
-    if was_lost:
-        resume_after_reconnect(ctx)
-
-
 def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> None:
     host, iid = ctx.host, ctx.integration.id
     key = job.payload["calendar"]
@@ -225,7 +211,7 @@ def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> 
     except RetryableError as exc:
         _hold(ctx, exc)
         engine.record_failure(key, exc, retry_after=exc.retry_after, what=what)
-    except (PermanentError, ConfigError, CalendarPluginError) as exc:
+    except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         when = engine.record_failure(key, exc, what=what)
         host.integrations.log(iid, "error", f"{what} of calendar {key} failed: {type(exc).__name__}: {exc}. "
                               f"Next attempt after {when:%Y-%m-%d %H:%M} UTC.")
@@ -249,7 +235,11 @@ def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
             return
         delay = max(backoff_seconds(attempt, base=5.0, cap=900.0), exc.retry_after or 0.0)
         enqueue(host, outbound_job(iid, booking_id, host.now() + timedelta(seconds=delay), attempt + 1))
-    except (PermanentError, ConfigError) as exc:
+    except WriteDeniedError as exc:
+        # recorded on the calendar (and told to the admin once) by the outbound worker; not retried
+        host.integrations.log(iid, "info", f"Booking {booking_id} not written to {exc.calendar or 'its calendar'}: "
+                              "no write permission there.")
+    except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {type(exc).__name__}: {exc}")
 
 
@@ -285,13 +275,11 @@ def _again(job: Job, run_at: datetime) -> QueuedJob:
 
 def _lost_grant(ctx: IntegrationContext, exc: AuthExpiredError) -> None:
     status = AuthStatus(ctx.store)
+    if status.get().get("state") == DISCONNECTED:
+        return  # an admin disconnected on purpose: nothing was lost, no alert
     status.mark_needs_reconnect(str(exc), ctx.host.now())
     if status.claim_alert():
-        ctx.host.integrations.log(
-            ctx.integration.id, "error",
-            "The calendar account's authorization was revoked or expired. Reconnect it on the integration's "
-            "settings page; queued changes are kept and will be written after reconnecting.",
-        )
+        ctx.host.integrations.log(ctx.integration.id, "error", str(describe(exc, provider=ctx.provider.name)))
 
 
 def _park(ctx: IntegrationContext, booking_id: int) -> None:

@@ -45,3 +45,17 @@ def test_rolling_peak_and_table_helpers() -> None:
     assert rolling_peak(starts) == 3  # [t0, t0 + 60 s) is half-open
     assert rolling_peak([]) == 0
     assert render_table([]).splitlines()[1] == "|---|---|---|---|"
+
+
+def test_the_floor_parses_maps_and_inserts_every_live_event_of_the_pages() -> None:
+    from benchmarks.floor import floor_seconds
+
+    def item(i: int) -> dict[str, object]:
+        return {"id": f"ev{i}", "etag": f'"{i}"', "status": "confirmed", "summary": f"Event {i}",
+                "start": {"dateTime": f"2030-01-01T{i:02d}:00:00Z"}, "end": {"dateTime": f"2030-01-01T{i:02d}:30:00Z"}}
+
+    pages = [json.dumps({"items": [item(i) for i in range(10)]}).encode(),
+             json.dumps({"items": [item(i) for i in range(10, 15)] + [{"id": "gone", "status": "cancelled"}]}).encode()]
+    seconds, inserted = floor_seconds("google", pages)
+    assert inserted == 15  # the tombstone is not a booking
+    assert seconds > 0

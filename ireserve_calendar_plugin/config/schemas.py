@@ -54,7 +54,7 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-class StatusList(fields.Field):
+class StatusList(fields.Field[list[str]]):
     """A list of booking statuses, given as a list or as a comma-separated string."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> list[str]:

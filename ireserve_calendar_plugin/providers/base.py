@@ -27,8 +27,10 @@ from hookspecs.types import HostApi
 from hookspecs.types import HttpRequest
 from hookspecs.types import HttpResponse
 from ireserve_calendar_plugin.auth.tokens import TokenSet
+from ireserve_calendar_plugin.config.schemas import BaseUrl
 from ireserve_calendar_plugin.config.schemas import ProviderSettingsSchema
 from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.providers.rooms import RoomCatalog
 from ireserve_calendar_plugin.sync.ports import CalendarBackend
 
 __all__ = ["BackendContext", "CalendarProvider", "PushNotice", "PushParse"]
@@ -84,16 +86,27 @@ class CalendarProvider:
     """Base class of a calendar provider.
 
     Class attributes: ``name`` (the ``Integration.provider`` value it serves), ``title`` (shown to
-    admins), ``settings_schema`` (a :class:`ProviderSettingsSchema` subclass), ``supports_push``
-    (False: the engine never asks for channels and only polls) and ``discovery_job`` (True: saving the
-    settings queues a job that calls :meth:`discover`, so the form itself never waits on the service).
+    admins), ``settings_schema`` (a :class:`ProviderSettingsSchema` subclass) and ``grant_keys`` (the
+    integration config keys holding what a grant or the client credentials obtained: tokens of any
+    kind; dropped when an endpoint setting changes, see :meth:`endpoint_fields`) and ``supports_push``
+    (False for a service without change notifications: the engine then never asks for a channel and
+    only polls, at the settings' ``poll_interval_minutes``).
     """
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     settings_schema: ClassVar[type[ProviderSettingsSchema]] = ProviderSettingsSchema
+    grant_keys: ClassVar[tuple[str, ...]] = ("tokens",)
     supports_push: ClassVar[bool] = True
-    discovery_job: ClassVar[bool] = False
+
+    def endpoint_fields(self) -> tuple[str, ...]:
+        """The settings naming a place credentials or tokens are sent to (API base, auth, token, revoke
+        URLs). Changing one is a re-approval: the admin form asks for the client secret again and drops
+        everything under :attr:`grant_keys`. Default: every :class:`BaseUrl` field of the schema and every
+        field whose metadata says ``endpoint=True``, so a new provider gets the rule by declaring its URLs."""
+        schema = self.settings_schema()
+        return tuple(name for name, f in schema.fields.items()
+                     if isinstance(f, BaseUrl) or f.metadata.get("endpoint"))
 
     def validate_settings(self, host: HostApi, settings: Mapping[str, Any]) -> dict[str, str]:
         """Check what only the host can tell (for example that mapped objects exist).
@@ -127,11 +140,27 @@ class CalendarProvider:
         """Choices to offer in the admin form once connected, keyed ``table.column`` (may do I/O)."""
         return {}
 
-    def discover(self, ctx: BackendContext) -> int:
-        """Run in a job after the settings were saved (``discovery_job``): find what the account offers
-        and cache it for :meth:`form_choices`; a success marks the integration connected. Returns how
-        many calendars were found."""
-        return 0
+    def account_label(self, ctx: BackendContext) -> str:
+        """The connected account's name to show admins (may do I/O; called from a job). "" when none."""
+        return ""
+
+    # -- rooms ----------------------------------------------------------------------------------
+    def supports_discovery(self, settings: Mapping[str, Any]) -> bool:
+        """Whether this integration's mode can list the tenant's rooms (:meth:`discover_rooms`)."""
+        return False
+
+    def discover_rooms(self, ctx: BackendContext) -> RoomCatalog:
+        """List the tenant's rooms and room groups (I/O; called from the discovery job only, never while a
+        page renders). Raises :class:`DiscoveryNotPermittedError` when the app may not list them."""
+        raise NotImplementedError
+
+    def map_rooms(self, settings: Mapping[str, Any], pairs: list[tuple[str, int]]) -> dict[str, Any]:
+        """The settings fields that map each ``(room address, object id)`` (added to what is mapped)."""
+        raise NotImplementedError
+
+    def mapped_rooms(self, settings: Mapping[str, Any]) -> set[str]:
+        """The room addresses already mapped (lower-cased)."""
+        return set()
 
     # -- sync -----------------------------------------------------------------------------------
     def backend(self, ctx: BackendContext) -> CalendarBackend:

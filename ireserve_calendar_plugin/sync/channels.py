@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import StaleStateError
@@ -24,6 +25,7 @@ from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import Channel
 from ireserve_calendar_plugin.sync.ports import CalendarBackend
+from ireserve_calendar_plugin.sync.state import CalendarState
 from ireserve_calendar_plugin.sync.state import Leases
 from ireserve_calendar_plugin.sync.state import Schedule
 from ireserve_calendar_plugin.sync.state import StateStore
@@ -99,15 +101,15 @@ class ChannelKeeper:
                 # lost a race: stop what we just made, the other writer's channel stands
                 self._stop(calendar, new)
                 raise StaleStateError(f"channel state of calendar {calendar.key} changed meanwhile")
-            self.schedule.set(calendar.key, renew=new.expires - RENEW_BEFORE)
+            self.schedule.next_renewal(calendar.key, new.expires - RENEW_BEFORE)
             state = self.states.load(calendar.key)
         if retiring:
             self._retire(calendar, state)
         return outcome
 
-    def _retire(self, calendar: CalendarRef, state) -> None:  # type: ignore[no-untyped-def]
+    def _retire(self, calendar: CalendarRef, state: CalendarState) -> None:
         """Stop old channels (after the new one is live) and drop them from the index."""
-        kept = []
+        kept: list[dict[str, Any]] = []
         for data in state.retiring:
             old = Channel.from_json(data)
             try:

@@ -44,8 +44,9 @@ def backoff_seconds(
     failures: int, *, base: float = 30.0, cap: float = 3600.0, rng: random.Random | None = None
 ) -> float:
     """Exponential backoff with jitter for the ``failures``-th consecutive failure (1-based)."""
-    raw = min(cap, base * 2 ** max(0, failures - 1))
-    return raw * (0.5 + (rng or random).random() / 2)
+    raw = min(cap, base * 2.0 ** min(max(0, failures - 1), 60))  # bounded: no float overflow
+    draw = rng.random() if rng is not None else random.random()
+    return raw * (0.5 + draw / 2)
 
 
 @dataclass(frozen=True)
@@ -146,9 +147,9 @@ class SyncEngine:
         delay = max(backoff_seconds(failures), retry_after or 0.0)
         when = self.now() + timedelta(seconds=delay)
         if what == "sync":
-            self.schedule.set(calendar_key, sync=when)
+            self.schedule.next_sync(calendar_key, when)
         else:
-            self.schedule.set(calendar_key, renew=when)
+            self.schedule.next_renewal(calendar_key, when)
         return when
 
     # -- cron -----------------------------------------------------------------------------------

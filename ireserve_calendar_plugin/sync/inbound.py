@@ -47,6 +47,8 @@ from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import RemoteEvent
 from ireserve_calendar_plugin.sync.model import Window
 from ireserve_calendar_plugin.sync.scope import IntegrationScoped
+from ireserve_calendar_plugin.sync.state import CalendarState
+from ireserve_calendar_plugin.sync.state import Lease
 from ireserve_calendar_plugin.sync.state import Schedule
 from ireserve_calendar_plugin.sync.state import StateStore
 
@@ -158,21 +160,28 @@ class InboundRound(IntegrationScoped):
             )
             if not self.states.commit(calendar.key, committed):
                 raise StaleStateError(f"state of calendar {calendar.key} changed during the round")
-            self.schedule.set(calendar.key, sync=done + self.options.poll_interval)
+            self.schedule.next_sync(calendar.key, done + self.options.poll_interval)
             log.info("integration %s calendar %s: %s", self.integration_id, calendar.key, result.summary())
             return result
         finally:
             self.leases.release(lease)
 
-    def _start(self, state, result: RoundResult) -> tuple[str | None, Window]:  # type: ignore[no-untyped-def]
+    def _start(self, state: CalendarState, result: RoundResult) -> tuple[str | None, Window]:
         now = self.now()
-        if state.cursor and state.window_start and now - (state.window_start + timedelta(days=90)) < REBASELINE_AFTER:
+        if (
+            state.cursor
+            and state.window_start
+            and state.window_end
+            and now - (state.window_start + timedelta(days=90)) < REBASELINE_AFTER
+        ):
             return state.cursor, Window(state.window_start, state.window_end)
         result.full = True
         result.resync_reason = state.resync_reason or ("window re-baseline" if state.cursor else "initial")
         return None, Window.around(now)
 
-    def _pages(self, calendar: CalendarRef, cursor: str | None, window: Window, result: RoundResult, lease) -> str:  # type: ignore[no-untyped-def]
+    def _pages(
+        self, calendar: CalendarRef, cursor: str | None, window: Window, result: RoundResult, lease: Lease
+    ) -> str:
         seen: set[str] | None = set() if cursor is None else None
         new_cursor: str | None = None
         self._customers = {}
@@ -244,7 +253,15 @@ class InboundRound(IntegrationScoped):
             calendar_objects=self._calendar_objects(calendar),
         )
 
-    def _execute(self, calendar, event, action, booking, link, result) -> None:  # type: ignore[no-untyped-def]
+    def _execute(
+        self,
+        calendar: CalendarRef,
+        event: RemoteEvent,
+        action: plan.InboundAction,
+        booking: Booking | None,
+        link: Link | None,
+        result: RoundResult,
+    ) -> None:
         bookings = self.host.bookings
         field_name = self.options.ires_field
         if isinstance(action, plan.Skip):
@@ -269,6 +286,8 @@ class InboundRound(IntegrationScoped):
             self._remember(calendar, created.id, event, link=None)
             result.count("created")
             return
+        if booking is None:  # the planner only returns the actions below for a matched booking
+            raise CalendarPluginError(f"{type(action).__name__} for event {event.id} without a booking")
         if isinstance(action, plan.MoveBooking):
             try:
                 bookings.update_times(action.booking_id, start=action.start, end=action.end, all_day=action.all_day,

@@ -22,7 +22,9 @@ from hookspecs.types import BookingNotFoundError
 from hookspecs.types import HostApi
 from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import StaleStateError
+from ireserve_calendar_plugin.errors import WriteDeniedError
 from ireserve_calendar_plugin.sync import plan
+from ireserve_calendar_plugin.sync.denials import WriteDenials
 from ireserve_calendar_plugin.sync.inbound import LEASE_TTL
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 from ireserve_calendar_plugin.sync.links import Link
@@ -91,16 +93,28 @@ class OutboundSync(IntegrationScoped):
                     # another worker wrote (or inbound moved) this booking's event between our plan and
                     # the lease: the plan is stale (a second create would make a duplicate event)
                     raise StaleStateError(f"link of booking {booking.id} changed while planning; re-planning")
-                if isinstance(action, plan.CreateEvent):
-                    self._create(target, booking, draft, link)
-                elif isinstance(action, plan.UpdateEvent):
-                    self._update(target, booking, draft, link)
-                else:
-                    self._delete(target, booking, draft, link)
+                self._write(action, target, booking, draft, link)
             finally:
                 self.leases.release(lease)
             done.append(type(action).__name__)
         return done
+
+    def _write(self, action: plan.OutboundAction, target: CalendarRef, booking: Booking, draft: EventDraft,
+               link: Link | None) -> None:
+        """One planned write; a refusal to write this calendar is remembered on it (once) and re-raised."""
+        denials = WriteDenials(self.store)
+        try:
+            if isinstance(action, plan.CreateEvent):
+                self._create(target, booking, draft, link)
+            elif isinstance(action, plan.UpdateEvent):
+                self._update(target, booking, draft, link)
+            else:
+                self._delete(target, booking, draft, link)
+        except WriteDeniedError as exc:
+            if denials.record(target.key, str(exc), self.now()):
+                self.host.integrations.log(self.integration_id, "error", str(exc))
+            raise
+        denials.clear(target.key)
 
     # -- the three writes -----------------------------------------------------------------------
     def _create(self, calendar: CalendarRef, booking: Booking, draft: EventDraft, link: Link | None) -> None:

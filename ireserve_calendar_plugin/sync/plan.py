@@ -273,7 +273,7 @@ def plan_outbound(
     state = link.state if link is not None else ""
     if link is not None and state in ("linked", "creating", "deleting"):
         moved_away = calendar is None or link.calendar_key != calendar.key
-        if moved_away or delete_status or not calendar.outbound or state == "deleting":
+        if moved_away or delete_status or calendar is None or not calendar.outbound or state == "deleting":
             # an unresolved create ("creating") is undone too: the executor first resolves its event id;
             # an unfinished delete ("deleting") is finished first, even when the booking came back
             actions.append(DeleteEvent(link.calendar_key, link.event_id))

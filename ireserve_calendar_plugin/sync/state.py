@@ -35,6 +35,11 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _until(lease_doc: dict[str, Any]) -> datetime:
+    """The expiry of a stored lease document (always written with one)."""
+    return datetime.fromisoformat(str(lease_doc["until"]))
+
+
 @dataclass(frozen=True)
 class CalendarState:
     """What the engine keeps per calendar. ``version`` is the stored version (0 = never stored)."""
@@ -120,7 +125,7 @@ class Leases:
         """Take the lease if it is free or expired; None if someone else holds it."""
         key = f"lease/{calendar_key}"
         doc = self._store.load(key)
-        if doc.exists and _dt(doc.data["until"]) > now:  # type: ignore[operator]
+        if doc.exists and _until(doc.data) > now:
             return None
         lease = Lease(calendar_key, secrets.token_hex(8), now + ttl)
         if not self._store.save(key, {"token": lease.token, "until": _iso(lease.until)}, expected_version=doc.version):
@@ -141,7 +146,7 @@ class Leases:
     def holds(self, lease: Lease, now: datetime) -> bool:
         """The fencing check before a commit: still ours and not expired."""
         doc = self._store.load(f"lease/{lease.calendar_key}")
-        return doc.exists and doc.data["token"] == lease.token and _dt(doc.data["until"]) > now  # type: ignore[operator]
+        return doc.exists and doc.data["token"] == lease.token and _until(doc.data) > now
 
     def release(self, lease: Lease) -> None:
         key = f"lease/{lease.calendar_key}"
@@ -162,16 +167,19 @@ class Schedule:
     def load(self) -> dict[str, dict[str, str | None]]:
         return dict(self._store.load(self.KEY, {}).data or {})
 
-    def set(self, calendar_key: str, *, sync: datetime | None = None, renew: datetime | None | str = "keep") -> None:
-        """Record the next poll (``sync``) and/or renewal (``renew``; None clears it) of one calendar."""
+    def next_sync(self, calendar_key: str, when: datetime) -> None:
+        """Record when ``calendar_key`` is next due for a poll (its renewal stays as it is)."""
+        self._update_entry(calendar_key, "sync", when)
 
+    def next_renewal(self, calendar_key: str, when: datetime | None) -> None:
+        """Record when the channel of ``calendar_key`` is next due for renewal (None: it has none)."""
+        self._update_entry(calendar_key, "renew", when)
+
+    def _update_entry(self, calendar_key: str, name: str, when: datetime | None) -> None:
         def change(data: dict[str, Any] | None) -> dict[str, Any]:
             data = dict(data or {})
             entry = dict(data.get(calendar_key, {}))
-            if sync is not None:
-                entry["sync"] = _iso(sync)
-            if renew != "keep":
-                entry["renew"] = _iso(renew)  # type: ignore[arg-type]
+            entry[name] = _iso(when)
             data[calendar_key] = entry
             return data
 

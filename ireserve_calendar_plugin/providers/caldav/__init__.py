@@ -4,7 +4,7 @@ Registered through the ``ireserve_calendar.providers`` entry point ``caldav``.
 
 Public API: :class:`CalDavProvider`, :data:`EXTRA_HINT`. Its parts: :mod:`.settings` (the schema),
 :mod:`.dav` (WebDAV requests and the one error mapping), :mod:`.discovery` (the calendar home set,
-listed in a job and cached), :mod:`.ical` (VEVENT <-> model, recurrence) and :mod:`.backend` (the
+listed by the plugin's choices job), :mod:`.ical` (VEVENT <-> model, recurrence) and :mod:`.backend` (the
 engine's ``CalendarBackend``).
 
 This module imports without the ``[caldav]`` extra, so the provider is always offered; what needs
@@ -59,7 +59,6 @@ class CalDavProvider(CalendarProvider):
     title = "CalDAV (Nextcloud, Fastmail, iCloud, SOGo, Radicale)"
     settings_schema = CalDavSettingsSchema
     supports_push = False
-    discovery_job = True
 
     def validate_settings(self, host: HostApi, settings: Mapping[str, Any]) -> dict[str, str]:
         for row in settings.get("calendar_mapping", []):
@@ -74,27 +73,23 @@ class CalDavProvider(CalendarProvider):
         return False
 
     def form_choices(self, ctx: BackendContext) -> dict[str, list[tuple[str, str]]]:
-        """The calendars the last discovery job found (no request: the form never waits on the server)."""
-        offered = [(c["path"], f"{c['name'] or c['path']}{'' if c['writable'] else ' (read-only)'}")
-                   for c in discovery.cached_calendars(ctx.store)]
-        return {"calendar_mapping.calendar_id": offered} if offered else {}
-
-    def discover(self, ctx: BackendContext) -> int:
-        """List the account's calendars (principal -> calendar home set) and cache them for the form.
-        A success proves the credentials: the integration is marked connected. Returns how many."""
+        """The account's event calendars, found through the principal's calendar home set (three
+        PROPFINDs; run by the plugin's choices job, never while the form renders). A listing proves the
+        credentials, so it marks the integration connected."""
         _require_extra()
         from ireserve_calendar_plugin.providers.caldav.backend import CalDavBackend
 
         backend = CalDavBackend(ctx)
         try:
-            server_path = urlsplit(str(ctx.settings["server_url"])).path or "/"
-            found = discovery.discover(backend.dav, server_path)
+            found = discovery.discover(backend.dav, urlsplit(str(ctx.settings["server_url"])).path or "/")
         finally:
             backend.close()
-        discovery.store_discovery(ctx.store, found, ctx.now())
-        host = urlsplit(str(ctx.settings["server_url"])).hostname
-        AuthStatus(ctx.store).mark_connected(f"{ctx.settings['username']} @ {host}", ctx.now())
-        return len(found)
+        AuthStatus(ctx.store).mark_connected(self.account_label(ctx), ctx.now())
+        offered = [(c["path"], f"{c['name'] or c['path']}{'' if c['writable'] else ' (read-only)'}") for c in found]
+        return {"calendar_mapping.calendar_id": offered}
+
+    def account_label(self, ctx: BackendContext) -> str:
+        return f"{ctx.settings['username']} @ {urlsplit(str(ctx.settings['server_url'])).hostname}"
 
     def backend(self, ctx: BackendContext) -> CalendarBackend:
         _require_extra()

@@ -68,7 +68,7 @@ def raise_for_status(response: requests.Response) -> None:
         raise AuthExpiredError(
             "caldav: the server refused the username or app password (HTTP 401). Enter the correct username "
             "and a valid app password on the integration's settings page.",
-            provider=PROVIDER, status=status, reason="unauthorized",
+            provider=PROVIDER, status=status, reason="password",
         )
     if status in (403, 409) and "valid-sync-token" in body:
         raise SyncTokenInvalidError("caldav: the sync token is no longer valid", provider=PROVIDER, status=status,

@@ -1,27 +1,23 @@
-"""Calendar discovery: the principal's calendar home set, listed in a job and cached for the form.
+"""Calendar discovery: the principal's calendar home set, as the admin form offers it.
 
-Public API: :func:`discover`, :func:`cached_calendars`, :data:`CACHE_KEY`.
+Public API: :func:`discover`.
 
-The admin form never waits on the server: it offers what the last discovery job stored under
-:data:`CACHE_KEY` in the integration's encrypted config.
+Called from the plugin's choices job (``calendar.choices``), which caches the answer for the form:
+the form itself never waits on the server.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.providers.caldav.dav import CALDAV
 from ireserve_calendar_plugin.providers.caldav.dav import DAV
 from ireserve_calendar_plugin.providers.caldav.dav import PROVIDER
 from ireserve_calendar_plugin.providers.caldav.dav import DavClient
 
-__all__ = ["CACHE_KEY", "cached_calendars", "discover"]
-
-CACHE_KEY = "caldav/calendars"
+__all__ = ["discover"]
 
 
 def _href(found: dict[str, Any], namespace: str, name: str) -> str:
@@ -64,13 +60,3 @@ def discover(dav: DavClient, server_path: str) -> list[dict[str, Any]]:
         calendars.append({"path": path if path.endswith("/") else path + "/",
                           "name": (name.text or "").strip() if name is not None else "", "writable": writable})
     return calendars
-
-
-def store_discovery(store: SecureConfig, calendars: list[dict[str, Any]], now: datetime) -> None:
-    store.save(CACHE_KEY, {"calendars": calendars, "at": now.isoformat()}, expected_version=None)
-
-
-def cached_calendars(store: SecureConfig) -> list[dict[str, Any]]:
-    """What the last discovery found (empty before the first one); no I/O beyond the host's config."""
-    data = store.load(CACHE_KEY).data
-    return list(data.get("calendars", [])) if isinstance(data, dict) else []

@@ -16,11 +16,15 @@ Public API: :class:`OutlookBackend`, :func:`room_key`, :func:`calendars_from_set
   page carries the new cursor (its ``@odata.deltaLink``). A stored cursor is requested verbatim; one
   that no longer lies under the configured Graph root (the admin changed it) counts as invalid, so
   the engine starts a fresh listing instead of sending the token elsewhere.
-- Outbound (delegated only; application mode raises :class:`PermanentError` defensively): creates
-  carry the idempotency key as ``transactionId``, so a retried POST returns the event the first one
-  made (patched to the draft if the booking changed in between); a Teams link that is still null is
-  re-read a few times; updates PATCH without the online-meeting fields (the link stays); deletes
-  treat 404 as done.
+- Outbound: delegated mode writes ``me/events``; application mode writes ``users/{room}/events`` only
+  when ``room_outbound`` is on (off by default: the rooms are inbound only and a write raises
+  :class:`PermanentError` defensively). The room is then the organiser and no Teams link is asked
+  for (room mailboxes have no Teams licence). Creates carry the idempotency key as ``transactionId``,
+  so a retried POST returns the event the first one made (patched to the draft if the booking changed
+  in between); a Teams link that is still null is re-read a few times; updates PATCH without the
+  online-meeting fields (the link stays); deletes treat 404 as done. A 403 ``ErrorAccessDenied`` on
+  a room write (the app holds only ``Calendars.Read``, or a policy keeps it out of that room) becomes
+  :class:`WriteDeniedError` saying, in words, what to grant.
 - Push: one subscription per calendar (``me/events`` or ``users/{upn}/events``) with a random
   ``clientState`` secret, asking for :data:`SUBSCRIPTION_MINUTES` minus :data:`EXPIRY_MARGIN`; a 400
   "can only be N minutes in the future" is retried once with N minus the margin. The expiry Graph
@@ -38,6 +42,7 @@ import uuid
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -50,12 +55,15 @@ from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import SyncTokenInvalidError
 from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.errors import UnsafeUrlError
+from ireserve_calendar_plugin.errors import WriteDeniedError
 from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.http import ApiClient
 from ireserve_calendar_plugin.providers.outlook import auth
 from ireserve_calendar_plugin.providers.outlook import mapping
 from ireserve_calendar_plugin.providers.outlook.client import PROVIDER
 from ireserve_calendar_plugin.providers.outlook.client import OutlookClient
+from ireserve_calendar_plugin.providers.outlook.client import api_paths
+from ireserve_calendar_plugin.providers.outlook.client import delta_paths
 from ireserve_calendar_plugin.providers.outlook.client import raise_for_status
 from ireserve_calendar_plugin.providers.outlook.client import resource_of
 from ireserve_calendar_plugin.providers.outlook.settings import DEFAULT_URLS
@@ -114,11 +122,12 @@ def calendars_from_settings(settings: Mapping[str, Any], label: str = DEFAULT_LA
     """The calendars an integration syncs: ``me`` (delegated) or one per room row (application)."""
     if settings.get("auth_mode") == "application":
         refs: dict[str, CalendarRef] = {}
+        writes = bool(settings.get("room_outbound"))
         for row in settings.get("rooms") or []:
             upn = str(row["upn"])
             key = room_key(upn)
             if key not in refs:
-                refs[key] = CalendarRef(key=key, remote_id=upn, inbound_object_id=int(row["object"]), outbound=False,
+                refs[key] = CalendarRef(key=key, remote_id=upn, inbound_object_id=int(row["object"]), outbound=writes,
                                         label=upn)
         return list(refs.values())
     if not settings.get("object_id"):
@@ -147,6 +156,7 @@ class OutlookBackend:
         self.api = ApiClient(
             provider=PROVIDER,
             allowed_bases=[self.base_url + "/v1.0"],
+            allowed_paths=api_paths,
             token=self.tokens.get,
             invalidate_token=self.tokens.invalidate,
             raise_for_status=raise_for_status,
@@ -181,7 +191,7 @@ class OutlookBackend:
         mailbox = self._mailbox(calendar)
         if cursor:
             try:
-                self.api.check_url(cursor)
+                self.api.check_url(cursor, delta_paths)
             except UnsafeUrlError:
                 log.warning("outlook: the stored delta link of %s is not under the configured Graph root; "
                             "starting a new listing", calendar.key)
@@ -210,36 +220,53 @@ class OutlookBackend:
     def new_idempotency_key(self) -> str:
         return str(uuid.uuid4())
 
-    def _writable(self, calendar: CalendarRef) -> None:
-        if self.application or not calendar.outbound:
+    def _writable(self, calendar: CalendarRef) -> str:
+        """The mailbox to write ``calendar`` in; refuses an inbound-only room."""
+        if not calendar.outbound:
             raise PermanentError(f"outlook: {calendar.label or calendar.key} is inbound only (application mode); "
                                  "nothing is written to it", provider=PROVIDER, reason="inbound_only")
+        return self._mailbox(calendar)
+
+    def _denied(self, calendar: CalendarRef, exc: PermanentError) -> PermanentError:
+        """A room write refused with 403 ``ErrorAccessDenied`` says in words what to grant."""
+        if not (self.application and exc.status == 403 and exc.reason == "ErrorAccessDenied"):
+            return exc
+        room = calendar.label or calendar.remote_id
+        return WriteDeniedError(
+            f"This app may read but not write room {room}: grant Calendars.ReadWrite (application) and "
+            "admin-consent, and make sure no application access policy leaves this room out.",
+            calendar=room, provider=PROVIDER, status=403, reason=exc.reason)
 
     def create_event(self, calendar: CalendarRef, draft: EventDraft, idempotency_key: str) -> RemoteEvent:
-        self._writable(calendar)
-        data = self.client.create_event(ME, mapping.create_body(draft, idempotency_key))
-        if not mapping.same_content(data, draft):
-            # the answer is what an earlier attempt with this transactionId made; the booking moved since
-            data = self.client.patch_event(ME, str(data["id"]), mapping.patch_body(draft))
+        mailbox = self._writable(calendar)
+        if self.application:
+            draft = replace(draft, meeting_link=False)  # a room mailbox has no Teams licence
+        try:
+            data = self.client.create_event(mailbox, mapping.create_body(draft, idempotency_key))
+            if not mapping.same_content(data, draft):
+                # the answer is what an earlier attempt with this transactionId made; the booking moved since
+                data = self.client.patch_event(mailbox, str(data["id"]), mapping.patch_body(draft))
+        except PermanentError as exc:
+            raise self._denied(calendar, exc) from exc
         if draft.meeting_link:
-            data = self._await_join_url(data)
+            data = self._await_join_url(mailbox, data)
         return mapping.event_from_json(data)
 
-    def _await_join_url(self, data: dict[str, Any]) -> dict[str, Any]:
+    def _await_join_url(self, mailbox: str, data: dict[str, Any]) -> dict[str, Any]:
         """Graph may answer a Teams create before the join URL exists: re-read a few times (bounded)."""
         for wait in JOIN_URL_WAITS:
             if not mapping.join_url_pending(data):
                 break
             self.ctx.sleep(wait)
-            data = self.client.get_event(ME, str(data["id"]))
+            data = self.client.get_event(mailbox, str(data["id"]))
         return data
 
     def update_event(self, calendar: CalendarRef, event_id: str, draft: EventDraft) -> RemoteEvent:
-        self._writable(calendar)
+        mailbox = self._writable(calendar)
         try:
-            data = self.client.patch_event(ME, event_id, mapping.patch_body(draft))
-        except SyncTokenInvalidError as exc:  # a 410 on an event: it is gone
-            raise PermanentError(str(exc), provider=PROVIDER, status=exc.status, reason=exc.reason) from exc
+            data = self.client.patch_event(mailbox, event_id, mapping.patch_body(draft))
+        except PermanentError as exc:
+            raise self._denied(calendar, exc) from exc
         return mapping.event_from_json(data)
 
     #: calendarView delta reports an event moved out of the window as ``@removed`` too.
@@ -248,19 +275,19 @@ class OutlookBackend:
     def recheck_removed(self, calendar: CalendarRef, event_id: str) -> RemoteEvent | None:
         try:
             event = mapping.event_from_json(self.client.get_event(self._mailbox(calendar), event_id))
-        except (PermanentError, SyncTokenInvalidError) as exc:
+        except PermanentError as exc:
             if exc.status in (404, 410):
                 return None
             raise
         return None if event.deleted else event
 
     def delete_event(self, calendar: CalendarRef, event_id: str) -> None:
-        self._writable(calendar)
+        mailbox = self._writable(calendar)
         try:
-            self.client.delete_event(ME, event_id)
-        except (PermanentError, SyncTokenInvalidError) as exc:
+            self.client.delete_event(mailbox, event_id)
+        except PermanentError as exc:
             if exc.status not in (404, 410):
-                raise
+                raise self._denied(calendar, exc) from exc
             log.debug("outlook: event already gone (HTTP %s)", exc.status)
 
     # -- push -------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Public API: :class:`OutlookClient`, :func:`raise_for_status`, :func:`error_code`
 :func:`resource_of`, :data:`PROVIDER`, :data:`MAX_PAGE_SIZE`, :data:`PREFER`.
 
 :func:`raise_for_status` is the one place where Graph's answers become the plugin's error types
-(protocol doc section 9), keyed on the HTTP status first, then ``error.code``:
+(protocol doc section 9), keyed on the HTTP status, then ``error.code``, and for the one status whose
+meaning depends on the call, on the call (:meth:`OutlookClient.delta`), as Google's client keys its 410s:
 
 ==========================================  ====================================================
 401 (after the client's one refresh)        :class:`PermanentError` status 401
@@ -12,8 +13,11 @@ Public API: :class:`OutlookClient`, :func:`raise_for_status`, :func:`error_code`
 404 ``ErrorItemNotFound`` / ``ResourceNot   :class:`PermanentError` status 404 (callers treat it
 Found`` / ``ErrorInvalidUser`` ...          as "gone" where that is the meaning)
 409 / 412 ``ErrorIrresolvableConflict``    :class:`PreconditionFailedError`
-410 (any), or code ``syncStateNotFound`` /  :class:`SyncTokenInvalidError`
-``resyncRequired`` / ``SyncStateInvalid``
+410 on an event or subscription             :class:`PermanentError` status 410 ("gone", like 404)
+the delta call only: 410 (``syncState       :class:`SyncTokenInvalidError` (:func:`sync_state_lost`)
+NotFound`` / ``resyncRequired``, or the
+tenant-move form with a ``Location``), or
+a 4xx with code ``SyncStateInvalid`` ...
 429 ``ApplicationThrottled`` /              :class:`RateLimitedError` (``Retry-After`` honoured)
 ``TooManyRequests``
 408, 5xx (``ServiceNotAvailable`` ...)      :class:`TransientError` (503/504 ``Retry-After`` too)
@@ -27,7 +31,10 @@ short message, never a token.
 URLs: every path is built from the configured Graph root plus ``/v1.0``; a mailbox is ``me`` or
 ``users/{upn}`` where the UPN is checked again (:func:`is_valid_upn`) right before it goes into the
 path, and quoted. Paging and delta links are followed verbatim, but only through
-:meth:`ApiClient.request`, which refuses any URL outside the configured root.
+:meth:`ApiClient.request`, which refuses any URL outside the configured root, judges the path after
+percent-decoding (no ``..``, ``%2e%2e``, ``//`` or encoded separators) and lets a link reach only a
+mailbox's ``calendarView/delta`` (:func:`delta_paths`); every other request must be one of the paths
+the provider uses (:func:`api_paths`).
 
 Every event read asks for ``Prefer: odata.maxpagesize=1000, outlook.timezone="UTC",
 outlook.body-content-type="text"``. Microsoft documents no maximum for ``odata.maxpagesize`` on
@@ -38,7 +45,9 @@ honours (``delta_max_page_size``), so a listing of N events takes about ceil(N/1
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -64,10 +73,13 @@ __all__ = [
     "PREFER",
     "PROVIDER",
     "OutlookClient",
+    "api_paths",
+    "delta_paths",
     "error_code",
     "mailbox_path",
     "raise_for_status",
     "resource_of",
+    "sync_state_lost",
 ]
 
 PROVIDER = "outlook"
@@ -110,9 +122,7 @@ def raise_for_status(response: requests.Response) -> None:
     if graph_message:
         message += f": {graph_message[:200]}"
     cls: type[ProviderError]
-    if status == 410 or code.lower() in SYNC_STATE_CODES:
-        cls = SyncTokenInvalidError
-    elif status == 429:
+    if status == 429:
         cls = RateLimitedError
     elif status in (409, 412):
         cls = PreconditionFailedError
@@ -121,6 +131,43 @@ def raise_for_status(response: requests.Response) -> None:
     else:
         cls = PermanentError
     raise error_from(PROVIDER, response, message, code, retryable=cls, request_id=request_id[:64])
+
+
+def sync_state_lost(error: PermanentError) -> bool:
+    """Whether a delta call's error means its state token is dead (protocol doc 5.1): a 410 (Graph's
+    ``syncStateNotFound`` / ``resyncRequired``, or the tenant-move 410 with a ``Location``), or a sync-state
+    code under another 4xx. Only meaningful for the delta call; elsewhere a 410 means the item is gone."""
+    return error.status == 410 or error.reason.lower() in SYNC_STATE_CODES
+
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _mailbox(segments: Sequence[str]) -> Sequence[str] | None:
+    """What follows a mailbox prefix (``me``, ``users/{upn or user id}``), or None when there is none."""
+    if segments[:1] == [ME]:
+        return segments[1:]
+    if len(segments) >= 2 and segments[0] == "users" and (is_valid_upn(segments[1]) or _GUID.match(segments[1])):
+        return segments[2:]
+    return None
+
+
+def delta_paths(segments: Sequence[str]) -> bool:
+    """Where a paging or delta link may point (decoded segments after ``/v1.0``): a mailbox's
+    ``calendarView/delta``, nothing else."""
+    return _mailbox(list(segments)) == ["calendarView", "delta"]
+
+
+def api_paths(segments: Sequence[str]) -> bool:
+    """Every Graph path the provider calls (decoded segments after ``/v1.0``): ``me``, a mailbox's events
+    (one event) and calendarView delta, subscriptions (one subscription)."""
+    segments = list(segments)
+    if segments == [ME] or segments[:1] == ["subscriptions"] and len(segments) <= 2:
+        return True
+    rest = _mailbox(segments)
+    if rest is None:
+        return False
+    return rest == ["calendarView", "delta"] or rest[:1] == ["events"] and len(rest) <= 2
 
 
 def mailbox_path(mailbox: str) -> str:
@@ -158,13 +205,22 @@ class OutlookClient:
         """One calendarView/delta page: ``link`` (a nextLink or a stored deltaLink) verbatim, else the
         initial request of ``window``. A dead state token raises :class:`SyncTokenInvalidError`."""
         headers = {"Prefer": PREFER}
-        if link:
-            return _json(self.api.request("GET", link, headers=headers))
-        if window is None:
+        params: dict[str, str] | None = None
+        if link:  # a paging or delta link is followed verbatim, but only to a delta path
+            url = link
+        elif window is None:
             raise ValueError("an initial delta request needs a window")
-        url = f"{self.root}/{mailbox_path(mailbox)}/calendarView/delta"
-        params = {"startDateTime": _utc(window.start), "endDateTime": _utc(window.end)}
-        return _json(self.api.request("GET", url, params=params, headers=headers))
+        else:
+            url = f"{self.root}/{mailbox_path(mailbox)}/calendarView/delta"
+            params = {"startDateTime": _utc(window.start), "endDateTime": _utc(window.end)}
+        try:
+            return _json(self.api.request("GET", url, params=params, headers=headers,
+                                          paths=delta_paths if link else None))
+        except PermanentError as exc:
+            if not sync_state_lost(exc):
+                raise
+            raise SyncTokenInvalidError(str(exc), provider=PROVIDER, status=exc.status, reason=exc.reason,
+                                        request_id=exc.request_id) from exc
 
     def get_event(self, mailbox: str, event_id: str) -> dict[str, Any]:
         """One event, with our booking-id extended property expanded."""

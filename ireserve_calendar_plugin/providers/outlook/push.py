@@ -48,10 +48,10 @@ def _validation(token: str) -> PushParse:
 def _clean(value: Any, limit: int) -> str | None:
     if not isinstance(value, str):
         return None
-    value = value.strip()
-    if not value or len(value) > limit or not value.isprintable():
+    text = value.strip()
+    if not text or len(text) > limit or not text.isprintable():
         return None
-    return value
+    return text
 
 
 def _notice(item: Any) -> PushNotice | None:

@@ -1,7 +1,7 @@
 """Settings of an Outlook / Microsoft 365 integration (delegated or application mode).
 
 Public API: :class:`OutlookSettingsSchema`, :class:`RoomRow`, :data:`DEFAULT_URLS`,
-:func:`is_valid_tenant`, :func:`is_valid_upn`.
+:data:`ROOM_TEAMS_MESSAGE`, :func:`is_valid_tenant`, :func:`is_valid_upn`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ireserve_calendar_plugin.config.schemas import BaseUrl
 from ireserve_calendar_plugin.config.schemas import ProviderSettingsSchema
 from ireserve_calendar_plugin.config.schemas import field_meta
 
-__all__ = ["DEFAULT_URLS", "OutlookSettingsSchema", "RoomRow", "is_valid_tenant", "is_valid_upn"]
+__all__ = ["DEFAULT_URLS", "ROOM_TEAMS_MESSAGE", "OutlookSettingsSchema", "RoomRow", "is_valid_tenant", "is_valid_upn"]
 
 DEFAULT_URLS = {
     "graph_base_url": "https://graph.microsoft.com",
@@ -45,6 +45,11 @@ def is_valid_upn(value: str) -> bool:
     return bool(_UPN.match(value)) and ".." not in value
 
 
+#: why application mode writes no Teams link (shown on the form when both options are on)
+ROOM_TEAMS_MESSAGE = ("Room mailboxes have no Teams licence: events written to rooms get no Teams link. "
+                      "Turn off the meeting link for application mode.")
+
+
 class RoomRow(Schema):
     """One room mailbox (application mode) and the object its bookings land on."""
 
@@ -65,7 +70,8 @@ class OutlookSettingsSchema(ProviderSettingsSchema):
         validate=validate.OneOf(["delegated", "application"]),
         metadata=field_meta(
             "Authentication mode",
-            "Delegated: one user's calendar, two-way. Application: many room mailboxes, inbound only.",
+            "Delegated: one user's calendar, two-way. Application: many room mailboxes, inbound only "
+            "unless 'Write bookings to the room mailboxes' is on.",
             kind="select",
             section="Connection",
             choices=(("delegated", "Delegated (one calendar)"), ("application", "Application (room mailboxes)")),
@@ -83,6 +89,17 @@ class OutlookSettingsSchema(ProviderSettingsSchema):
         metadata=field_meta("Object", "Delegated mode: the object the user's calendar is synced with.",
                             kind="select", section="Calendars", objects=True),
     )
+    discover_pick = fields.String(
+        load_default="",
+        metadata=field_meta(
+            "Add discovered rooms",
+            "Application mode with Place.Read.All: pick all rooms, a room list or one room; on save each is mapped "
+            "to the object of the same name.",
+            kind="select",
+            section="Calendars",
+            remote=True,
+        ),
+    )
     rooms = fields.List(
         fields.Nested(RoomRow),
         load_default=list,
@@ -92,6 +109,17 @@ class OutlookSettingsSchema(ProviderSettingsSchema):
             kind="table",
             section="Calendars",
             columns=(("upn", "Room mailbox (UPN)", "text"), ("object", "Object", "select")),
+        ),
+    )
+    room_outbound = fields.Boolean(
+        load_default=False,
+        metadata=field_meta(
+            "Write bookings to the room mailboxes",
+            "Application mode: create, move and delete events in each room's calendar for its bookings (the room "
+            "is the organiser). Needs the application permission Calendars.ReadWrite with admin consent; with "
+            "only Calendars.Read the rooms stay inbound and each room says so. Off: inbound only.",
+            kind="boolean",
+            section="Outbound",
         ),
     )
     max_concurrency = fields.Integer(
@@ -114,9 +142,10 @@ class OutlookSettingsSchema(ProviderSettingsSchema):
         if mode == "delegated" and not data.get("object_id"):
             raise ValidationError("Delegated mode needs the object to sync with.", "object_id")
         if mode == "application":
+            # no rooms yet is allowed: the admin saves the app's credentials first, then picks discovered rooms
             rooms = data.get("rooms") or []
-            if not rooms:
-                raise ValidationError("Application mode needs at least one room mailbox.", "rooms")
             upns = [r["upn"].lower() for r in rooms]
             if len(set(upns)) != len(upns):
                 raise ValidationError("A room mailbox is listed twice.", "rooms")
+            if data.get("room_outbound") and data.get("meeting_link"):
+                raise ValidationError(ROOM_TEAMS_MESSAGE, "meeting_link")

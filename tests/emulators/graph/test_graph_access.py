@@ -95,6 +95,18 @@ def test_read_only_app_cannot_write(app_client: Client) -> None:
     error_of(app_client.post(f"users/{ROOM}/events", json=event_body()), 403, "ErrorAccessDenied")
 
 
+def test_read_write_role_writes_only_where_the_write_scope_allows(graph: GraphEmulator, base: str) -> None:
+    graph.set_app_roles("demo-client", ["Calendars.ReadWrite"])
+    client = Client(base, client_credentials(base).json()["access_token"])
+    assert client.post(f"users/{ROOM}/events", json=event_body()).status_code == 201
+    graph.set_writable_mailboxes("demo-client", ["room-002@contoso.onmicrosoft.com"])
+    error_of(client.post(f"users/{ROOM}/events", json=event_body()), 403, "ErrorAccessDenied")
+    assert client.get(f"users/{ROOM}/events").status_code == 200  # reads still reach it
+    assert client.post("users/room-002@contoso.onmicrosoft.com/events", json=event_body()).status_code == 201
+    graph.set_writable_mailboxes("demo-client", None)
+    assert client.post(f"users/{ROOM}/events", json=event_body()).status_code == 201
+
+
 def test_app_without_roles_has_no_permissions(graph: GraphEmulator, base: str) -> None:
     graph.add_app("bare", "contoso.onmicrosoft.com", secret="s")
     client = Client(base, client_credentials(base, client_id="bare", secret="s").json()["access_token"])

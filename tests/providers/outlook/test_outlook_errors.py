@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from typing import cast
 
 import pytest
 import requests
@@ -18,7 +19,9 @@ from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import SyncTokenInvalidError
 from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.errors import UnsafeUrlError
+from ireserve_calendar_plugin.providers.http import ApiClient
 from ireserve_calendar_plugin.providers.outlook.auth import token_error
+from ireserve_calendar_plugin.providers.outlook.client import OutlookClient
 from ireserve_calendar_plugin.providers.outlook.client import error_code
 from ireserve_calendar_plugin.providers.outlook.client import mailbox_path
 from ireserve_calendar_plugin.providers.outlook.client import raise_for_status
@@ -62,11 +65,12 @@ ROWS = [
     (405, "BadRequest", PermanentError),
     (409, "ErrorIrresolvableConflict", PreconditionFailedError),
     (412, "ErrorIrresolvableConflict", PreconditionFailedError),
-    (410, "syncStateNotFound", SyncTokenInvalidError),
-    (410, "resyncRequired", SyncTokenInvalidError),
-    (410, None, SyncTokenInvalidError),
-    (400, "SyncStateInvalid", SyncTokenInvalidError),
-    (404, "syncStateNotFound", SyncTokenInvalidError),
+    # a 410 or a sync-state code means "token dead" only on the delta call (test_delta_keys_on_the_call)
+    (410, "syncStateNotFound", PermanentError),
+    (410, "resyncRequired", PermanentError),
+    (410, None, PermanentError),
+    (400, "SyncStateInvalid", PermanentError),
+    (404, "syncStateNotFound", PermanentError),
     (429, "ApplicationThrottled", RateLimitedError),
     (429, "TooManyRequests", RateLimitedError),
     (429, None, RateLimitedError),
@@ -116,6 +120,46 @@ def test_message_is_bounded_and_never_holds_the_request() -> None:
     with pytest.raises(PermanentError) as info:
         raise_for_status(r)
     assert len(str(info.value)) < 300 and TOKEN not in str(info.value)
+
+
+class _Answering:
+    """An ApiClient stand-in that answers every request with one canned error response."""
+
+    def __init__(self, answer: requests.Response) -> None:
+        self.answer = answer
+
+    def request(self, method: str, url: str, **_: Any) -> requests.Response:
+        raise_for_status(self.answer)
+        return self.answer
+
+
+DELTA_ROWS = [
+    (410, "syncStateNotFound", SyncTokenInvalidError),
+    (410, "resyncRequired", SyncTokenInvalidError),
+    (410, None, SyncTokenInvalidError),
+    (400, "SyncStateInvalid", SyncTokenInvalidError),
+    (404, "syncStateNotFound", SyncTokenInvalidError),
+    (404, "ErrorItemNotFound", PermanentError),
+    (400, "BadRequest", PermanentError),
+    (403, "ErrorAccessDenied", PermanentError),
+]
+
+
+@pytest.mark.parametrize(("status", "code", "cls"), DELTA_ROWS)
+def test_delta_keys_on_the_call(status: int, code: str | None, cls: type[ProviderError]) -> None:
+    """Only the delta call turns a 410 / sync-state code into "sync token invalid"; event calls keep
+    the plain status, so a 410 on an event is "gone" without any caller undoing a mapping."""
+    client = OutlookClient(cast(ApiClient, _Answering(response(status, code))), "https://graph.microsoft.com")
+    link = "https://graph.microsoft.com/v1.0/me/calendarView/delta?$deltatoken=abc"
+    with pytest.raises(ProviderError) as info:
+        client.delta("me", link=link)
+    assert type(info.value) is cls and info.value.status == status and info.value.reason == (code or "")
+    for call in (lambda: client.get_event("me", "evt"), lambda: client.delete_event("me", "evt"),
+                 lambda: client.patch_event("me", "evt", {}), lambda: client.delete_subscription("sub")):
+        with pytest.raises(ProviderError) as other:
+            call()
+        assert type(other.value) is not SyncTokenInvalidError
+        assert other.value.status == status
 
 
 @pytest.mark.parametrize(("mailbox", "path"), [
