@@ -160,9 +160,14 @@ def delta_paths(segments: Sequence[str]) -> bool:
 
 def api_paths(segments: Sequence[str]) -> bool:
     """Every Graph path the provider calls (decoded segments after ``/v1.0``): ``me``, a mailbox's events
-    (one event) and calendarView delta, subscriptions (one subscription)."""
+    (one event) and calendarView delta, subscriptions (one subscription), and the places of room
+    discovery (rooms, room lists, one room list's rooms). A new call needs its path added here."""
     segments = list(segments)
     if segments == [ME] or segments[:1] == ["subscriptions"] and len(segments) <= 2:
+        return True
+    if segments in (["places", "microsoft.graph.room"], ["places", "microsoft.graph.roomlist"]):
+        return True
+    if len(segments) == 4 and segments[0] == "places" and segments[2:] == ["microsoft.graph.roomlist", "rooms"]:
         return True
     rest = _mailbox(segments)
     if rest is None:
