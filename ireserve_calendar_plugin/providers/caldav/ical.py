@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import recurring_ical_events
 from icalendar import Alarm
 from icalendar import Calendar
+from icalendar import Component
 from icalendar import Event
 from icalendar import Timezone
 from icalendar import vCalAddress
@@ -98,14 +99,14 @@ def uid_of(text: str) -> str:
     return ""
 
 
-def _masters(cal: Calendar) -> tuple[Event | None, list[Event]]:
+def _masters(cal: Calendar) -> tuple[Component | None, list[Component]]:
     events = list(cal.walk("VEVENT"))
     master = next((e for e in events if "RECURRENCE-ID" not in e), None)
     overrides = [e for e in events if "RECURRENCE-ID" in e]
     return master, overrides
 
 
-def _recurring(master: Event | None, overrides: list[Event]) -> bool:
+def _recurring(master: Component | None, overrides: list[Component]) -> bool:
     return bool(overrides) or (master is not None and ("RRULE" in master or "RDATE" in master))
 
 
@@ -116,7 +117,7 @@ def _local(value: date | datetime, zone: ZoneInfo) -> date | datetime:
     return value
 
 
-def _to_event(component: Event, eid: str, etag: str, zone: ZoneInfo, series: str = "") -> RemoteEvent:
+def _to_event(component: Component, eid: str, etag: str, zone: ZoneInfo, series: str = "") -> RemoteEvent:
     status = str(component.get("STATUS", "")).upper()
     if status == "CANCELLED":
         return RemoteEvent(id=eid, etag=etag, deleted=True)
@@ -235,7 +236,7 @@ def _times(draft: EventDraft) -> tuple[date | datetime, date | datetime]:
     return _wall(draft.start, zone), _wall(draft.end, zone)
 
 
-def _alarms(event: Event, draft: EventDraft) -> None:
+def _alarms(event: Component, draft: EventDraft) -> None:
     event.subcomponents = [c for c in event.subcomponents if c.name != "VALARM" or not c.get("X-IRESERVE")]
     if draft.popup_reminder_minutes is not None:
         alarm = Alarm()
@@ -255,13 +256,13 @@ def _alarms(event: Event, draft: EventDraft) -> None:
         event.add_component(alarm)
 
 
-def _set(component: Event, name: str, value: Any) -> None:
+def _set(component: Component, name: str, value: Any) -> None:
     if name in component:
         del component[name]
     component.add(name, value)
 
 
-def _write(component: Event, draft: EventDraft, now: datetime) -> None:
+def _write(component: Component, draft: EventDraft, now: datetime) -> None:
     start, end = _times(draft)
     for name in ("DTSTART", "DTEND", "DURATION"):
         if name in component:
@@ -291,7 +292,7 @@ def _finish(cal: Calendar) -> bytes:
     for tzid in sorted(cal.get_missing_tzids()):
         if _known_zone(tzid):
             cal.subcomponents.insert(0, _vtimezone(tzid))
-    return cal.to_ical()
+    return bytes(cal.to_ical())
 
 
 def new_calendar(uid: str, draft: EventDraft, now: datetime) -> bytes:
@@ -339,5 +340,5 @@ def cancel_instance(text: str, rid: str) -> bytes:
             cal.subcomponents.remove(component)
     if master is not None and "DTSTART" in master:
         master.add("EXDATE", _rid_value(rid, master.decoded("DTSTART")))
-    return cal.to_ical()
+    return bytes(cal.to_ical())
 
