@@ -140,7 +140,7 @@ def test_the_command_on_a_database_file(tmp_path: Path, capsys: pytest.CaptureFi
     assert "status: Not configured [not_configured]" in out
 
     with ReferenceHost(db) as host:
-        host.add_integration("dav", provider="caldav")
+        host.add_integration("dav", provider="exchange")
         host.integrations.set_enabled("gcal", False)
     assert main(["status", "--db", str(db), "--json"]) == EXIT_ATTENTION
     doc = json.loads(capsys.readouterr().out)
