@@ -66,11 +66,14 @@ class BackendContext:
 class PushNotice:
     """One notification, provider-neutral. ``kind``: ``handshake`` (nothing to do), ``changed``
     (sync the calendar), ``resync`` (notifications were missed: sync), ``renew`` (renew or
-    reauthorize the channel) or ``recreate`` (the channel is gone: make a new one, then sync)."""
+    reauthorize the channel) or ``recreate`` (the channel is gone: make a new one, then sync).
+    ``resource``: the watched resource's id the notification names (Google's ``X-Goog-Resource-ID``;
+    empty where the provider sends none), checked against the channel's."""
 
     channel_id: str
     secret: str
     kind: str
+    resource: str = ""
 
 
 @dataclass(frozen=True)
