@@ -14,6 +14,7 @@ stored channel secret (in constant time) before acting.
 from __future__ import annotations
 
 from hookspecs.types import HttpRequest
+from ireserve_calendar_plugin.providers.base import NoticeKind
 from ireserve_calendar_plugin.providers.base import PushNotice
 from ireserve_calendar_plugin.providers.base import PushParse
 
@@ -23,7 +24,7 @@ __all__ = ["MAX_CHANNEL_ID", "MAX_CHANNEL_TOKEN", "parse_push"]
 MAX_CHANNEL_ID = 64
 MAX_CHANNEL_TOKEN = 256
 _MAX_STATE = 32
-_KINDS = {"sync": "handshake", "exists": "changed", "not_exists": "changed"}
+_KINDS = {"sync": NoticeKind.HANDSHAKE, "exists": NoticeKind.CHANGED, "not_exists": NoticeKind.CHANGED}
 
 
 def _clean(value: str, limit: int) -> str | None:
@@ -40,5 +41,5 @@ def parse_push(request: HttpRequest) -> PushParse:
     state = _clean(request.header("x-goog-resource-state"), _MAX_STATE)
     if channel_id is None or token is None or state is None:
         return PushParse(notices=(), ack_status=400)
-    kind = _KINDS.get(state.lower(), "changed")
+    kind = _KINDS.get(state.lower(), NoticeKind.CHANGED)
     return PushParse(notices=(PushNotice(channel_id=channel_id, secret=token, kind=kind),), ack_status=200)
