@@ -40,6 +40,7 @@ from .graph_events import expand
 from .graph_events import parse_occurrence_id
 from .graph_identity import Identity
 from .graph_oauth import AccessToken
+from .graph_places import PLACE_PERMISSIONS
 from .graph_render import RenderOptions
 from .graph_render import parse_expand
 from .graph_render import render_event
@@ -201,6 +202,8 @@ class GraphApi:
         head = segments[0].lower() if segments else ""
         if head == "subscriptions":
             return self._subscriptions(request, token, segments[1:])
+        if head == "places":
+            return self._places(request, token, segments[1:])
         with self.lock:
             found = self.owner_of(token, segments)
         if found is None:
@@ -255,7 +258,7 @@ class GraphApi:
         elif lower == ["calendarview"]:
             if method == "GET":
                 return self._calendar_view(request, mbx, options)
-        elif lower == ["calendarview", "delta"]:
+        elif lower in (["calendarview", "delta"], ["calendarview", "delta()"]):  # msgraph-sdk sends the OData call form
             if method == "GET":
                 return self.delta.handle(request, mbx, _delta_options(request))
         else:
@@ -390,6 +393,25 @@ class GraphApi:
         if not allowed:
             raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
         body = {"@odata.context": self._context(request, "users/$entity"), **user.as_graph()}
+        return graph_json(body)
+
+    # -- places ---------------------------------------------------------------------------
+    def _places(self, request: Request, token: AccessToken, rest: list[str]) -> Response:
+        """Room lists and rooms (:mod:`.graph_places`), paged; ``Place.Read.All`` only."""
+        if request.method != "GET":
+            raise _method_not_allowed()
+        allowed = any(token.has_role(p) if token.app_only else token.has_scope(p) for p in PLACE_PERMISSIONS)
+        if not allowed:
+            raise GraphError(403, "ErrorAccessDenied", ACCESS_DENIED)
+        with self.lock:
+            found = self.directory.places.listing(rest, token.tenant_id)
+            if found is None:
+                raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+            suffix, items = found
+            page, next_link = self.directory.places.page(request, items)
+        body: dict[str, Any] = {"@odata.context": self._context(request, suffix), "value": page}
+        if next_link:
+            body["@odata.nextLink"] = next_link
         return graph_json(body)
 
     # -- subscriptions --------------------------------------------------------------------

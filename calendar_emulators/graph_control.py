@@ -63,6 +63,8 @@ from .graph_directory import User
 from .graph_events import EventStore
 from .graph_events import Mailbox
 from .graph_identity import Identity
+from .graph_places import RoomList
+from .graph_places import RoomPlace
 from .graph_render import RenderOptions
 from .graph_render import render_event
 from .graph_subscriptions import SubscriptionService
@@ -160,6 +162,24 @@ class ControlMixin:
         """Grant exactly these application permissions (admin consent); tokens issued from now on carry them."""
         with self.lock:
             self.directory.apps[client_id].application = frozenset(roles)
+
+    def add_place(self, room: str, *, capacity: int | None = None, building: str = "", floor: int | None = None,
+                  display_name: str | None = None) -> RoomPlace:
+        """Give a room mailbox its place facts (it is then listed by ``/places/microsoft.graph.room``)."""
+        with self.lock:
+            user = self.directory.user(room)
+            if user is None:
+                raise KeyError(room)
+            place = RoomPlace(id=new_guid(), email=user.upn, tenant_id=user.tenant_id,
+                              display_name=display_name or user.display_name, capacity=capacity, building=building,
+                              floor=floor)
+            return self.directory.places.add_room(place)
+
+    def add_room_list(self, tenant: str, email: str, display_name: str, rooms: list[str]) -> RoomList:
+        """A room list (its e-mail address, name and member rooms' addresses)."""
+        with self.lock:
+            home = self._tenant(tenant)
+            return self.directory.places.add_list(RoomList(new_guid(), email, home.id, display_name, list(rooms)))
 
     def set_writable_mailboxes(self, client_id: str, mailboxes: list[str] | None) -> None:
         """Limit the app's writes to these mailboxes (None = wherever its roles allow)."""

@@ -141,7 +141,8 @@ class DeltaService:
                     f"The following parameters are not supported with change tracking over the 'CalendarView' "
                     f"resource: '{key}'.",
                 )
-        base = request.host_url.rstrip("/") + quote(request.path, safe="/@:$")
+        path = request.path[:-2] if request.path.endswith("()") else request.path  # links use the short form
+        base = request.host_url.rstrip("/") + quote(path, safe="/@:$")
         with self.lock:
             skip, delta = query_arg(request, "$skiptoken"), query_arg(request, "$deltatoken")
             if skip:
@@ -157,8 +158,7 @@ class DeltaService:
                 cursor = Cursor(rnd.id, 0, 0)
             else:
                 start, end = self.window(request)
-                path = request.path.split("/v1.0/", 1)[-1]
-                rnd = self._start_round(mbx, None, path, start, end)
+                rnd = self._start_round(mbx, None, path.split("/v1.0/", 1)[-1], start, end)
                 cursor = Cursor(rnd.id, 0, 0)
             return self._page(request, rnd, cursor, base, options)
 

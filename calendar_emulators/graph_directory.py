@@ -15,6 +15,7 @@ from dataclasses import field
 from datetime import datetime
 
 from .graph_common import new_guid
+from .graph_places import Places
 
 __all__ = ["App", "Directory", "Tenant", "User"]
 
@@ -117,6 +118,7 @@ class Directory:
     def __init__(self) -> None:
         self.tenants: dict[str, Tenant] = {}
         self.apps: dict[str, App] = {}
+        self.places = Places()
         self.users: dict[str, User] = {}
         self._by_upn: dict[str, str] = {}
 

@@ -216,7 +216,9 @@ def parse_date_time_tz(value: Any, name: str) -> tuple[datetime, str]:
     """``{"dateTime": "2024-05-01T09:00:00.0000000", "timeZone": "W. Europe Standard Time"}`` -> (local, zone)."""
     if not isinstance(value, dict) or not isinstance(value.get("dateTime"), str):
         raise _body_read(f"Cannot read the value of property '{name}': a dateTimeTimeZone with dateTime is required.")
-    zone_name = value.get("timeZone") or "UTC"
+    zone_name = value.get("timeZone")
+    if not isinstance(zone_name, str) or not zone_name.strip():  # required, as Graph has it
+        zone_name = ""
     zone = resolve_zone(zone_name)
     try:
         moment = parse_iso(value["dateTime"])

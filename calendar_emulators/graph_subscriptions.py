@@ -6,8 +6,8 @@ Public API: :class:`Subscription`, :class:`SubscriptionService`, :class:`Notifie
 
 Creating a subscription first POSTs ``notificationUrl?validationToken=<token>`` (and the same for
 ``lifecycleNotificationUrl``) with ``Content-Type: text/plain; charset=utf-8``; the endpoint must answer
-200 with the URL-decoded token as its body within ``validation_timeout`` seconds, or the create fails
-with 400 ``InvalidRequest``. The token contains spaces and colons, so a receiver that echoes the raw
+200 with the URL-decoded token as its body, as ``text/plain``, within ``validation_timeout`` seconds, or
+the create fails with 400 ``InvalidRequest``. The token contains spaces and colons, so a receiver that echoes the raw
 query string fails, as it would against Graph.
 
 Notifications raised for the same URL within ``notification_batch_window`` seconds are sent as one
@@ -93,7 +93,8 @@ def _invalid(message: str) -> GraphError:
 
 
 def validate_endpoint(url: str, timeout: float) -> bool:
-    """Run Graph's validation handshake against ``url``; True if it echoed the token in time."""
+    """Run Graph's validation handshake against ``url``; True if it echoed the token in time, as
+    ``text/plain`` (Graph refuses any other content type)."""
     token = f"Validation: Testing client application reachability for subscription Request-Id: {uuid.uuid4()}"
     target = url + ("&" if "?" in url else "?") + "validationToken=" + quote_plus(token)
     started = time.monotonic()
@@ -102,7 +103,8 @@ def validate_endpoint(url: str, timeout: float) -> bool:
     except requests.RequestException:
         return False
     in_time = time.monotonic() - started <= timeout
-    return in_time and resp.status_code == 200 and resp.content == token.encode()
+    plain = resp.headers.get("Content-Type", "").split(";", 1)[0].strip().lower() == "text/plain"
+    return in_time and resp.status_code == 200 and plain and resp.content == token.encode()
 
 
 class Notifier:

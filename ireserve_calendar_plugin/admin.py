@@ -7,19 +7,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from hookspecs.forms import ACTION_FIELD
+from hookspecs.forms import TARGET_FIELD
 from hookspecs.forms import ConfigForm
+from hookspecs.forms import FormAction
 from hookspecs.forms import FormLink
 from hookspecs.types import HostApi
 from hookspecs.types import Integration
+from ireserve_calendar_plugin import discovery
+from ireserve_calendar_plugin.actions import ActionName
+from ireserve_calendar_plugin.actions import ActionResult
+from ireserve_calendar_plugin.actions import run_action
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
+from ireserve_calendar_plugin.choices import CachedChoices
+from ireserve_calendar_plugin.choices import cached_choices
+from ireserve_calendar_plugin.choices import queue_refresh
 from ireserve_calendar_plugin.config.form import SETTINGS_KEY
 from ireserve_calendar_plugin.config.form import build_form
 from ireserve_calendar_plugin.config.form import submit_form
 from ireserve_calendar_plugin.errors import CalendarPluginError
+from ireserve_calendar_plugin.messages import message_for
 from ireserve_calendar_plugin.runtime import IntegrationContext
-from ireserve_calendar_plugin.runtime import backend_context
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.runtime import served_integrations
@@ -41,16 +54,19 @@ def _links(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> list[
     return [FormLink(label, connect_link(ctx.host, ctx.integration.id))]
 
 
-def _remote_choices(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> dict[str, list[tuple[str, str]]]:
-    """What the connected account offers (its calendars); nothing when not connected or unreachable."""
+def _connected(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> bool:
+    """Whether the provider can be asked anything: an account is connected, or none is needed."""
+    if not settings:
+        return False
+    return not ctx.provider.uses_authorization_code(settings) or AuthStatus(ctx.store).get().get("state") == "connected"
+
+
+def _remote_choices(ctx: IntegrationContext, settings: Mapping[str, Any] | None,
+                    cache: CachedChoices) -> dict[str, list[tuple[str, str]]]:
+    """What the connected account offered at the last refresh (from host storage: no provider call)."""
     if not settings or AuthStatus(ctx.store).get().get("state") != "connected":
         return {}
-    try:
-        offered = ctx.provider.form_choices(backend_context(ctx, dict(settings)))
-    except CalendarPluginError as exc:
-        log.info("integration %s: could not list the account's calendars (%s)", ctx.integration.id,
-                 type(exc).__name__)
-        return {}
+    offered = {k: list(v) for k, v in cache.choices.items()}
     # keep what is configured selectable even when the account no longer lists it
     for row in settings.get("calendar_mapping", []) or []:
         column = offered.get("calendar_mapping.calendar_id")
@@ -99,8 +115,9 @@ def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
             row["writes"] = denials.message(calendar.key) or "ok"
         rows.append(row)
     account = f" ({auth['account']})" if auth.get("account") else ""
-    line = {"connected": f"Connected{account}", "needs_reconnect": "Needs reconnect: " + auth.get("reason", ""),
-            }.get(auth.get("state", ""), "Not connected")
+    reason = f": {auth['reason']}" if auth.get("reason") else ""
+    line = {"connected": f"Connected{account}", "needs_reconnect": "Needs reconnect" + reason,
+            }.get(auth.get("state", ""), "Not connected" + reason)
     if not calendars:
         line += "; no calendars mapped"
     denied = sum(1 for row in rows if row.get("writes", "ok") != "ok")
@@ -109,19 +126,108 @@ def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
     return line, rows
 
 
+def _with_discovery(ctx: IntegrationContext, settings: Mapping[str, Any] | None, form: ConfigForm,
+                    unmatched: list[str] | None) -> ConfigForm:
+    """Offer the discovered rooms (from host storage; the discovery job is queued when there are none or
+    they are old) and say what matched, what did not, or which permission would enable discovery."""
+    if not settings or not ctx.provider.supports_discovery(settings):
+        return form
+    cache = discovery.cached_rooms(ctx)
+    if discovery.wants_refresh(cache, ctx.host.now()):
+        discovery.queue_discovery(ctx)
+    choices = tuple(discovery.pick_choices(cache))
+    note = discovery.discovery_note(ctx, settings, cache, unmatched)
+    fields = tuple(
+        replace(f, choices=choices or f.choices, value="", help=f"{f.help} {note}".strip())
+        if f.name == discovery.PICK_FIELD else f
+        for f in form.fields
+    )
+    return replace(form, fields=fields)
+
+
+def _display_zone(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> str:
+    """The zone to show integration-wide times in: the zone of the first mapped object, else UTC."""
+    try:
+        with engine_for(ctx) as engine:
+            calendars = engine.backend.calendars()
+    except CalendarPluginError:
+        return "UTC"
+    for calendar in calendars:
+        if calendar.inbound_object_id is not None:
+            obj = ctx.host.objects.get(calendar.inbound_object_id)
+            if obj is not None:
+                return obj.timezone
+    return "UTC"
+
+
+def _clock(moment: datetime, zone: str) -> str:
+    try:
+        local = moment.astimezone(ZoneInfo(zone))
+    except (KeyError, ValueError):
+        local = moment
+    return f"{local:%b %d %H:%M} {local.tzname() or ''}".strip()
+
+
+def _choices_note(ctx: IntegrationContext, cache: CachedChoices, zone: str) -> str:
+    """"Calendars as of 10:42 CET" (and the last refresh's failure), for the mapping field's help."""
+    if cache.fetched is None and cache.failed is None:
+        return "The account's calendars are being listed in the background; reload this page in a moment."
+    parts = []
+    if cache.fetched is not None:
+        parts.append(f"Calendars as of {_clock(cache.fetched, zone)}.")
+    if cache.failed is not None and cache.failed_at is not None and (cache.fetched is None
+                                                                      or cache.failed_at > cache.fetched):
+        said = message_for(cache.failed, provider=ctx.provider.name)
+        parts.append(f"Refreshing the list failed at {_clock(cache.failed_at, zone)}: {said.what}")
+    return " ".join(parts)
+
+
+def _with_note(form: ConfigForm, field_name: str, note: str) -> ConfigForm:
+    if not note:
+        return form
+    fields = tuple(replace(f, help=f"{f.help} {note}".strip()) if f.name == field_name else f for f in form.fields)
+    return replace(form, fields=fields)
+
+
+def _actions(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> tuple[FormAction, ...]:
+    if not _connected(ctx, settings) or not ctx.provider.uses_authorization_code(settings or {}):
+        return ()
+    return (
+        FormAction(ActionName.REFRESH_CHOICES.value, "Refresh calendar list"),
+        FormAction(ActionName.DISCONNECT.value, "Disconnect account", kind="danger",
+                   confirm="Disconnect the account? Syncing stops until an account is connected again."),
+    )
+
+
 def config_form(host: HostApi, integration: Integration, submitted: Mapping[str, object] | None) -> ConfigForm | None:
+    """The integration's form (see :mod:`hookspecs.forms`). Reads host storage only: no provider call."""
     ctx = context_for(host, integration)
     if ctx is None:
         return None
+    unmatched: list[str] | None = None
+    result = ActionResult()
+    if submitted is not None and ACTION_FIELD in submitted:
+        result = run_action(ctx, str(submitted.get(ACTION_FIELD) or ""), str(submitted.get(TARGET_FIELD) or ""))
+        submitted = None
+    cache = cached_choices(ctx)
     if submitted is None:
         settings = ctx.store.load(SETTINGS_KEY).data
         form = build_form(host, integration, ctx.provider, settings, links=_links(ctx, settings),
-                          remote_choices=_remote_choices(ctx, settings))
+                          remote_choices=_remote_choices(ctx, settings, cache))
     else:
+        submitted, unmatched = discovery.apply_pick(ctx, submitted)
         form, settings = submit_form(host, integration, ctx.provider, ctx.store, submitted,
                                      extra_checks=lambda data: _clashes(ctx, data))
         if settings is not None:
+            if _connected(ctx, settings):
+                queue_refresh(ctx)  # the mapping may name calendars the listing does not know yet
             form = build_form(host, integration, ctx.provider, settings, saved=True, links=_links(ctx, settings),
-                              remote_choices=_remote_choices(ctx, settings))
+                              remote_choices=_remote_choices(ctx, settings, cache))
+    if _connected(ctx, settings) and ctx.provider.uses_authorization_code(settings or {}):
+        if cache.fetched is None and cache.failed is None:
+            queue_refresh(ctx)  # never listed yet: ask a worker, not this page
+        form = _with_note(form, "calendar_mapping", _choices_note(ctx, cache, _display_zone(ctx, settings)))
+    form = _with_discovery(ctx, settings, form, unmatched)
     status, rows = health(ctx) if settings else ("Not configured", [])
-    return ConfigForm(**{**form.__dict__, "status": status, "health": tuple(rows)})
+    return replace(form, status=status, health=tuple(rows), actions=_actions(ctx, settings),
+                   notices=result.notices, errors=form.errors + result.errors)

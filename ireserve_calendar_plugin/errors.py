@@ -14,11 +14,13 @@ __all__ = [
     "CalendarPluginError",
     "ConfigError",
     "ConfigDecryptError",
+    "DiscoveryNotPermittedError",
     "NotConfiguredError",
     "PermanentError",
     "PreconditionFailedError",
     "ProviderError",
     "RateLimitedError",
+    "RedirectRefusedError",
     "RetryableError",
     "StaleStateError",
     "SyncTokenInvalidError",
@@ -108,6 +110,11 @@ class PermanentError(ProviderError):
     """A 4xx that retrying will not fix (bad request, forbidden, not found where it matters)."""
 
 
+class RedirectRefusedError(PermanentError):
+    """A request carrying a credential (token request, API call, revocation) was answered with a
+    redirect. It is never followed: the credential goes only to the endpoint the admin approved."""
+
+
 class AuthExpiredError(PermanentError):
     """The grant is gone (``invalid_grant``, revoked consent): an admin must reconnect.
 
@@ -127,6 +134,11 @@ class WriteDeniedError(PermanentError):
                  reason: str = "") -> None:
         super().__init__(message, provider=provider, status=status, reason=reason)
         self.calendar = calendar
+
+
+class DiscoveryNotPermittedError(PermanentError):
+    """The provider refused to list the tenant's rooms: the app lacks the permission named in the message
+    (``Place.Read.All``, ``admin.directory.resource.calendar.readonly``). Rooms are then mapped by hand."""
 
 
 class SyncTokenInvalidError(ProviderError):

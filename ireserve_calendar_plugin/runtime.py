@@ -12,9 +12,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
+
+import requests
 
 from hookspecs.types import HostApi
 from hookspecs.types import Integration
@@ -22,6 +27,7 @@ from hookspecs.types import SleepingHost
 from ireserve_calendar_plugin.config.form import load_settings
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import ConfigError
+from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.base import CalendarProvider
 from ireserve_calendar_plugin.providers.registry import ProviderRegistry
@@ -33,9 +39,11 @@ from ireserve_calendar_plugin.sync.model import SyncOptions
 from ireserve_calendar_plugin.sync.state import DEFAULT_LEASE_TTL
 
 __all__ = [
+    "CLICK_TIMEOUT",
     "ORIGIN_PREFIX",
     "IntegrationContext",
     "backend_context",
+    "click_context",
     "context_for",
     "engine_for",
     "lease_ttl",
@@ -130,6 +138,41 @@ def lease_ttl() -> timedelta:
         raise ConfigError(f"{LEASE_SECONDS_VARIABLE} must be a whole number of seconds from {MIN_LEASE_SECONDS} "
                           f"to {MAX_LEASE_SECONDS}, not {raw[:20]!r}")
     return timedelta(seconds=seconds)
+
+
+#: How long, in all, the provider calls made while an admin waits for a page (a click) may take, in seconds.
+CLICK_TIMEOUT = 5.0
+
+
+class _DeadlineSession(requests.Session):
+    """A session whose requests all end by one deadline: each gets at most the time that is left."""
+
+    def __init__(self, budget: float) -> None:
+        super().__init__()
+        self.deadline = time.monotonic() + budget
+
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise requests.Timeout("the time for this click is used up")
+        asked = kwargs.get("timeout")
+        kwargs["timeout"] = left if not isinstance(asked, int | float) else min(float(asked), left)
+        return super().request(method, url, *args, **kwargs)
+
+
+def _no_retry(seconds: float) -> None:
+    raise TransientError(f"no answer in time; not retried while an admin waits ({seconds:.1f}s wait refused)")
+
+
+@contextmanager
+def click_context(ctx: IntegrationContext, settings: dict[str, Any]) -> Iterator[BackendContext]:
+    """A backend context for calls made while an admin waits: :data:`CLICK_TIMEOUT` seconds for all of
+    them together, and no retries (a wait before a retry raises :class:`TransientError` instead)."""
+    session = _DeadlineSession(CLICK_TIMEOUT)
+    try:
+        yield replace(backend_context(ctx, settings), session=session, sleep=_no_retry)
+    finally:
+        session.close()
 
 
 def engine_for(ctx: IntegrationContext) -> SyncEngine:

@@ -28,7 +28,14 @@ from hookspecs.types import Booking
 from hookspecs.types import HostApi
 from hookspecs.types import Job
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
+from ireserve_calendar_plugin.choices import JOB_CHOICES
+from ireserve_calendar_plugin.choices import refresh_choices
 from ireserve_calendar_plugin.config.store import rotate_integration_keys
+from ireserve_calendar_plugin.disconnect import DISCONNECTED
+from ireserve_calendar_plugin.disconnect import JOB_REVOKE
+from ireserve_calendar_plugin.disconnect import run_revoke
+from ireserve_calendar_plugin.discovery import JOB_DISCOVER
+from ireserve_calendar_plugin.discovery import refresh_rooms
 from ireserve_calendar_plugin.errors import AuthExpiredError
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import ConfigError
@@ -133,7 +140,7 @@ def cron_tick(host: HostApi, now: datetime) -> int:
 
 def run_job(host: HostApi, job: Job) -> bool | None:
     """Run one of our jobs; None when the job is not ours."""
-    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_REKEY):
+    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_REKEY, JOB_CHOICES, JOB_REVOKE, JOB_DISCOVER):
         return None
     integration = host.integrations.get(job.payload.get("integration", ""))
     if integration is None or not integration.enabled:
@@ -143,6 +150,18 @@ def run_job(host: HostApi, job: Job) -> bool | None:
         return None
     if job.name == JOB_REKEY:
         rekey(ctx)
+        return True
+    if job.name == JOB_DISCOVER:
+        try:
+            refresh_rooms(ctx)
+        except ConfigError:
+            pass  # not configured (any more): nothing to discover
+        return True
+    if job.name == JOB_CHOICES:
+        refresh_choices(ctx)
+        return True
+    if job.name == JOB_REVOKE:
+        run_revoke(ctx)
         return True
     held = _held_until(ctx)
     if held is not None and held > host.now():
@@ -265,6 +284,8 @@ def _again(job: Job, run_at: datetime) -> QueuedJob:
 
 def _lost_grant(ctx: IntegrationContext, exc: AuthExpiredError) -> None:
     status = AuthStatus(ctx.store)
+    if status.get().get("state") == DISCONNECTED:
+        return  # an admin disconnected on purpose: nothing was lost, no alert
     status.mark_needs_reconnect(str(exc), ctx.host.now())
     if status.claim_alert():
         ctx.host.integrations.log(

@@ -121,6 +121,11 @@ class AuthStatus:
         self._store.update(self.KEY, change, default={})
         return claimed
 
+    def mark_not_connected(self, reason: str, now: datetime) -> None:
+        """The grant was dropped on purpose (for example an endpoint setting changed): connect again."""
+        self._store.update(self.KEY, lambda _: {"state": "not_connected", "reason": reason[:300],
+                                                "since": now.isoformat()}, default={})
+
     def mark_connected(self, account: str, now: datetime) -> None:
         self._store.update(self.KEY, lambda _: {"state": "connected", "account": account, "since": now.isoformat()},
                            default={})

@@ -7,6 +7,15 @@ Showing: every schema field becomes a :class:`~hookspecs.forms.FormField`; store
 host may send only what changed, and a secret left as the mask or empty keeps its stored value), the
 result is validated by the schema and by the provider's host-aware checks, and either stored whole,
 encrypted, by compare-and-set, or not at all with per-field errors.
+
+Endpoint changes are a re-approval (issue 12): when a submit changes any of the provider's
+:meth:`~ireserve_calendar_plugin.providers.base.CalendarProvider.endpoint_fields` (API base, auth, token,
+revoke, Graph or login URL), it is refused with an error on the secret field unless the client secret
+is entered again in the same submit; when accepted, everything a grant obtained under the old endpoints
+(the provider's ``grant_keys``: tokens, app tokens; pending sign-ins too) is dropped *before* the new
+settings are written, the status becomes "not connected" and one log line tells the admin to connect
+again. So nothing stored under the old endpoints is ever sent to the new ones: a worker that reads the
+new settings finds no token to send.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from hookspecs.forms import FormField
 from hookspecs.forms import FormLink
 from hookspecs.types import HostApi
 from hookspecs.types import Integration
+from ireserve_calendar_plugin.auth.tokens import AuthStatus
 from ireserve_calendar_plugin.config.schemas import SECRET_MASK
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import NotConfiguredError
@@ -88,6 +98,8 @@ def _form_field(
     columns: tuple[FormColumn, ...] = ()
     if kind == "table":
         columns = tuple(_column(host, name, spec, remote) for spec in meta.get("columns", ()))
+    elif meta.get("remote"):  # a select filled from what a job fetched from the provider
+        choices = tuple(remote.get(name, ())) or (("", "(nothing discovered yet)"),)
     elif meta.get("objects"):
         choices = (("", "(none)"),) + _object_choices(host, wildcard=False) if not field.required else \
             _object_choices(host, wildcard=False)
@@ -120,7 +132,8 @@ def build_form(
 ) -> ConfigForm:
     """Describe the form with ``values`` (stored settings, or what was submitted after an error).
 
-    ``remote_choices`` offers choices the provider fetched for table columns, keyed ``table.column``
+    ``remote_choices`` offers choices the provider fetched for table columns, keyed ``table.column``,
+    and for ``select`` fields marked ``remote`` in their metadata, keyed by the field name
     (for example the connected account's calendars for ``calendar_mapping.calendar_id``)."""
     schema = provider.settings_schema()
     secrets = _secret_names(schema)
@@ -182,6 +195,51 @@ def _clean_submitted(schema: Schema, submitted: Mapping[str, object]) -> tuple[d
     return clean, errors
 
 
+def _moved_endpoints(provider: CalendarProvider, stored: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
+    """The endpoint settings this submit changes (compared as loaded: defaults filled, slash dropped)."""
+    schema = provider.settings_schema()
+    moved = []
+    for name in provider.endpoint_fields():
+        old = stored.get(name)
+        if old is None and name in schema.fields:
+            default = schema.fields[name].load_default
+            old = default() if callable(default) else default
+        if str(old or "").rstrip("/") != str(data.get(name) or "").rstrip("/"):
+            moved.append(name)
+    return moved
+
+
+def _label(schema: Schema, name: str) -> str:
+    field = schema.fields.get(name)
+    return str(field.metadata.get("label", name)) if field is not None else name
+
+
+def _reapproval_errors(schema: Schema, moved: Sequence[str], not_entered: set[str]) -> dict[str, str]:
+    """Refuse an endpoint change unless every secret was typed again in the same submit."""
+    if not moved or not not_entered:
+        return {}
+    what = ", ".join(_label(schema, name) for name in moved)
+    message = (f"You changed {what}: the credentials would be sent to a new place. Enter the client secret "
+               "again to approve it (the account must then be connected again).")
+    return dict.fromkeys(sorted(not_entered), message)
+
+
+def _forget_grant(host: HostApi, integration: Integration, provider: CalendarProvider, store: SecureConfig,
+                  moved: Sequence[str], settings: Mapping[str, Any]) -> None:
+    """Drop what was obtained under the old endpoints; the status says "not connected", once in the log."""
+    for key in provider.grant_keys:
+        store.delete(key)
+    for key in store.list_keys("oauth/"):  # a sign-in begun at the old endpoints finishes nowhere
+        store.delete(key)
+    reason = "endpoint settings changed (" + ", ".join(moved) + ")"
+    AuthStatus(store).mark_not_connected(reason, host.now())
+    then = ("Connect the account again." if provider.uses_authorization_code(settings) else
+            "The next token is requested from the new endpoints with the client secret just entered.")
+    host.integrations.log(integration.id, "warning",
+                          f"The {reason}: the stored authorization was dropped, so nothing obtained under the "
+                          f"old endpoints is sent to the new ones. {then}")
+
+
 def submit_form(
     host: HostApi,
     integration: Integration,
@@ -201,6 +259,7 @@ def submit_form(
     current = store.load(SETTINGS_KEY)
     stored: dict[str, Any] = dict(current.data or {})
     clean, errors = _clean_submitted(schema, submitted)
+    entered = {name for name in secrets if clean.get(name) not in (None, "", SECRET_MASK)}
     for name in secrets:
         if clean.get(name) in (None, "", SECRET_MASK) and stored.get(name):
             clean[name] = stored[name]
@@ -214,10 +273,14 @@ def submit_form(
         except ValidationError as exc:
             errors = {name: _flatten(msg) for name, msg in exc.normalized_messages().items()}
         else:
-            errors = provider.validate_settings(host, data)
+            moved = _moved_endpoints(provider, stored, data) if current.exists else []
+            errors = _reapproval_errors(schema, moved, secrets - entered)
+            errors = errors or provider.validate_settings(host, data)
             if not errors and extra_checks is not None:
                 errors = extra_checks(data)
             if not errors:
+                if moved:  # before the new settings exist: no worker may pair them with an old token
+                    _forget_grant(host, integration, provider, store, [_label(schema, n) for n in moved], data)
                 if store.save(SETTINGS_KEY, data, expected_version=current.version):
                     return build_form(host, integration, provider, data, saved=True, links=links), data
                 return build_form(

@@ -28,8 +28,10 @@ from hookspecs.types import HostApi
 from hookspecs.types import HttpRequest
 from hookspecs.types import HttpResponse
 from ireserve_calendar_plugin.auth.tokens import TokenSet
+from ireserve_calendar_plugin.config.schemas import BaseUrl
 from ireserve_calendar_plugin.config.schemas import ProviderSettingsSchema
 from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.providers.rooms import RoomCatalog
 from ireserve_calendar_plugin.sync.ports import CalendarBackend
 
 __all__ = ["BackendContext", "CalendarProvider", "NoticeKind", "PushNotice", "PushParse"]
@@ -98,12 +100,24 @@ class CalendarProvider:
     """Base class of a calendar provider.
 
     Class attributes: ``name`` (the ``Integration.provider`` value it serves), ``title`` (shown to
-    admins) and ``settings_schema`` (a :class:`ProviderSettingsSchema` subclass).
+    admins), ``settings_schema`` (a :class:`ProviderSettingsSchema` subclass) and ``grant_keys`` (the
+    integration config keys holding what a grant or the client credentials obtained: tokens of any
+    kind; dropped when an endpoint setting changes, see :meth:`endpoint_fields`).
     """
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     settings_schema: ClassVar[type[ProviderSettingsSchema]] = ProviderSettingsSchema
+    grant_keys: ClassVar[tuple[str, ...]] = ("tokens",)
+
+    def endpoint_fields(self) -> tuple[str, ...]:
+        """The settings naming a place credentials or tokens are sent to (API base, auth, token, revoke
+        URLs). Changing one is a re-approval: the admin form asks for the client secret again and drops
+        everything under :attr:`grant_keys`. Default: every :class:`BaseUrl` field of the schema and every
+        field whose metadata says ``endpoint=True``, so a new provider gets the rule by declaring its URLs."""
+        schema = self.settings_schema()
+        return tuple(name for name, f in schema.fields.items()
+                     if isinstance(f, BaseUrl) or f.metadata.get("endpoint"))
 
     def validate_settings(self, host: HostApi, settings: Mapping[str, Any]) -> dict[str, str]:
         """Check what only the host can tell (for example that mapped objects exist).
@@ -136,6 +150,28 @@ class CalendarProvider:
     def form_choices(self, ctx: BackendContext) -> dict[str, list[tuple[str, str]]]:
         """Choices to offer in the admin form once connected, keyed ``table.column`` (may do I/O)."""
         return {}
+
+    def account_label(self, ctx: BackendContext) -> str:
+        """The connected account's name to show admins (may do I/O; called from a job). "" when none."""
+        return ""
+
+    # -- rooms ----------------------------------------------------------------------------------
+    def supports_discovery(self, settings: Mapping[str, Any]) -> bool:
+        """Whether this integration's mode can list the tenant's rooms (:meth:`discover_rooms`)."""
+        return False
+
+    def discover_rooms(self, ctx: BackendContext) -> RoomCatalog:
+        """List the tenant's rooms and room groups (I/O; called from the discovery job only, never while a
+        page renders). Raises :class:`DiscoveryNotPermittedError` when the app may not list them."""
+        raise NotImplementedError
+
+    def map_rooms(self, settings: Mapping[str, Any], pairs: list[tuple[str, int]]) -> dict[str, Any]:
+        """The settings fields that map each ``(room address, object id)`` (added to what is mapped)."""
+        raise NotImplementedError
+
+    def mapped_rooms(self, settings: Mapping[str, Any]) -> set[str]:
+        """The room addresses already mapped (lower-cased)."""
+        return set()
 
     # -- sync -----------------------------------------------------------------------------------
     def backend(self, ctx: BackendContext) -> CalendarBackend:

@@ -7,7 +7,12 @@ where that service's answers become our error types). The client then:
 
 - sends every request with a timeout, through one ``requests.Session`` (connection reuse, gzip);
 - refuses any URL outside the configured base URLs (:class:`~ireserve_calendar_plugin.errors.UnsafeUrlError`),
-  so a paging link pointing elsewhere never receives our token;
+  so a paging link pointing elsewhere never receives our token: the path is judged segment by segment
+  after percent-decoding (``..``/``.`` segments, ``%2e%2e``, empty segments (``//``), encoded ``/`` or
+  ``\\`` that would make one, user info and backslashes are refused), and with ``allowed_paths`` it must
+  also be one of the API paths the provider uses;
+- never follows a redirect (:func:`refuse_redirect`): every request carries a credential, and a 3xx
+  answer is a :class:`~ireserve_calendar_plugin.errors.RedirectRefusedError`;
 - on a 401 invalidates the access token and retries once with a fresh one;
 - retries :class:`~ireserve_calendar_plugin.errors.RetryableError` answers (429, 5xx, rate-limit 403s,
   timeouts, resets) with exponential backoff and full jitter, never before a ``Retry-After``, up to a
@@ -21,15 +26,18 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote
 from urllib.parse import urlsplit
 
 import requests
@@ -37,15 +45,72 @@ import requests
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import ProviderError
 from ireserve_calendar_plugin.errors import RateLimitedError
+from ireserve_calendar_plugin.errors import RedirectRefusedError
 from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.errors import UnsafeUrlError
 
-__all__ = ["PACE_SPEND_WITHIN", "PACE_WINDOW", "ApiClient", "Pacer", "RetryPolicy", "parse_retry_after"]
+__all__ = [
+    "PACE_SPEND_WITHIN",
+    "PACE_WINDOW",
+    "ApiClient",
+    "Pacer",
+    "PathRule",
+    "RetryPolicy",
+    "normalized_segments",
+    "parse_retry_after",
+    "refuse_redirect",
+]
 
 log = logging.getLogger("ireserve_calendar_plugin.http")
 
 USER_AGENT = "ireserve-calendar-plugin/0.1 (gzip)"
+
+
+def refuse_redirect(provider: str, status: int, what: str = "request") -> None:
+    """Raise :class:`RedirectRefusedError` for a 3xx answer to a request that carried a credential.
+
+    Every such request is sent with ``allow_redirects=False``; this turns the redirect into a provider
+    error the admin sees in the log (the ``Location`` is not named: it may carry anything)."""
+    if 300 <= status < 400:
+        raise RedirectRefusedError(
+            f"{provider}: the {what} was answered with a redirect (HTTP {status}); requests carrying "
+            "credentials never follow redirects. Check the endpoint URLs in the integration's settings.",
+            provider=provider, status=status, reason="redirect")
+
+
+_MAX_DECODE = 4
+
+#: A provider's rule for the decoded path segments after its base URL (the API paths it uses).
+PathRule = Callable[[Sequence[str]], bool]
+
+
+def normalized_segments(path: str) -> list[str] | None:
+    """The decoded segments of a URL path, or None when the path could reach somewhere its text does not
+    say: a ``.`` or ``..`` segment (also percent-encoded, double-encoded, or hidden in a segment as
+    ``%2f``/``%5c``-separated parts), an empty segment (``//``), a backslash, or a control character.
+    A trailing slash is allowed. A segment keeps an encoded ``/`` as data (Graph event ids carry them)."""
+    if "\\" in path or not path.startswith("/"):
+        return None
+    raw = path[1:].split("/")
+    if raw and raw[-1] == "":
+        raw = raw[:-1]
+    segments = []
+    for part in raw:
+        decoded = part
+        for _ in range(_MAX_DECODE):  # %252e%252e is %2e%2e is ..
+            again = unquote(decoded)
+            if again == decoded:
+                break
+            decoded = again
+        else:
+            return None
+        if not decoded or any(ord(c) < 0x20 or c == "\x7f" for c in decoded):
+            return None
+        if any(piece in (".", "..") for piece in re.split(r"[/\\]", decoded)):
+            return None
+        segments.append(decoded)
+    return segments
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -175,9 +240,11 @@ class ApiClient:
         session: requests.Session | None = None,
         seed: int | None = None,
         gate: threading.Semaphore | None = None,
+        allowed_paths: PathRule | None = None,
     ) -> None:
         self.provider = provider
-        self._bases = [self._origin_and_path(b) for b in allowed_bases]
+        self._bases = [self._origin_and_segments(b) for b in allowed_bases]
+        self._allowed_paths = allowed_paths
         self._token = token
         self._invalidate = invalidate_token
         self._raise_for_status = raise_for_status
@@ -196,22 +263,37 @@ class ApiClient:
         self.slept = 0.0
 
     @staticmethod
-    def _origin_and_path(url: str) -> tuple[str, str, int | None, str]:
+    def _origin_and_segments(url: str) -> tuple[tuple[str, str, int | None], list[str]]:
         parts = urlsplit(url)
-        return (parts.scheme, (parts.hostname or "").lower(), parts.port, parts.path.rstrip("/"))
+        segments = normalized_segments(parts.path or "/")
+        if segments is None:
+            raise UnsafeUrlError("a configured base URL has an unsafe path")
+        return (parts.scheme, (parts.hostname or "").lower(), parts.port), segments
 
-    def check_url(self, url: str) -> None:
-        """Raise :class:`UnsafeUrlError` unless ``url`` lies under a configured base URL."""
+    def check_url(self, url: str, paths: PathRule | None = None) -> None:
+        """Raise :class:`UnsafeUrlError` unless ``url`` lies under a configured base URL and its path (decoded
+        segments after the base) passes ``paths`` (else the client's ``allowed_paths``, when given)."""
         try:
-            scheme, host, port, path = self._origin_and_path(url)
+            parts = urlsplit(url)
+            origin = (parts.scheme, (parts.hostname or "").lower(), parts.port)
         except ValueError:
             raise UnsafeUrlError("malformed URL") from None
-        for b_scheme, b_host, b_port, b_path in self._bases:
-            if (scheme, host, port) == (b_scheme, b_host, b_port) and (path == b_path or path.startswith(b_path + "/")):
-                if "/../" in path + "/" or "/./" in path + "/":
-                    break
-                return
-        raise UnsafeUrlError(f"refusing to send a {self.provider} request to a URL outside the configured hosts")
+        if parts.username is not None or parts.password is not None or any(
+            c == "\\" or c.isspace() or ord(c) < 0x20 for c in url
+        ):
+            raise UnsafeUrlError(f"refusing a {self.provider} URL with user info, a backslash or a control character")
+        segments = normalized_segments(parts.path or "/")
+        if segments is None:
+            raise UnsafeUrlError(f"refusing a {self.provider} URL whose path has dot segments, empty segments or "
+                                 "encoded separators")
+        rule = paths or self._allowed_paths
+        for base_origin, base_segments in self._bases:
+            if origin == base_origin and segments[:len(base_segments)] == base_segments:
+                if rule is None or rule(segments[len(base_segments):]):
+                    return
+                break
+        raise UnsafeUrlError(f"refusing to send a {self.provider} request to a URL outside the configured hosts "
+                             "and API paths")
 
     def request(
         self,
@@ -222,9 +304,12 @@ class ApiClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         auth: bool = True,
+        paths: PathRule | None = None,
     ) -> requests.Response:
-        """Send one logical request (with retries). Returns a 2xx response or raises our error type."""
-        self.check_url(url)
+        """Send one logical request (with retries). Returns a 2xx response or raises our error type.
+
+        ``paths``: a stricter path rule for this URL (e.g. a paging link may only be a delta path)."""
+        self.check_url(url, paths)
         refreshed = False
         attempt = 0
         while True:
@@ -240,6 +325,7 @@ class ApiClient:
                 if response is None:
                     raise TransientError(f"{self.provider}: no answer (timeout or connection reset)",
                                          provider=self.provider)
+                refuse_redirect(self.provider, response.status_code, f"{method} request")
                 self._raise_for_status(response)
                 return response
             except RetryableError as exc:

@@ -31,12 +31,19 @@ from ireserve_calendar_plugin.auth.oauth import OAuthStates
 from ireserve_calendar_plugin.auth.oauth import split_state
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
 from ireserve_calendar_plugin.auth.tokens import TokenStore
+from ireserve_calendar_plugin.choices import queue_refresh
 from ireserve_calendar_plugin.config.form import load_settings
+from ireserve_calendar_plugin.disconnect import queue_revoke
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import ConfigError
+from ireserve_calendar_plugin.messages import ProblemKind
+from ireserve_calendar_plugin.messages import classify
+from ireserve_calendar_plugin.messages import message_for
+from ireserve_calendar_plugin.messages import provider_title
 from ireserve_calendar_plugin.providers.base import NoticeKind
+from ireserve_calendar_plugin.runtime import CLICK_TIMEOUT
 from ireserve_calendar_plugin.runtime import IntegrationContext
-from ireserve_calendar_plugin.runtime import backend_context
+from ireserve_calendar_plugin.runtime import click_context
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.services import enqueue
 from ireserve_calendar_plugin.services import resume_after_reconnect
@@ -144,24 +151,28 @@ def _callback(host: HostApi, request: HttpRequest) -> HttpResponse:
         return _page(400, "Connection failed", "The provider sent no authorization code.")
     try:
         settings = load_settings(ctx.store, ctx.provider)
-        bctx = backend_context(ctx, settings)
-        tokens = ctx.provider.exchange_code(bctx, code=code, redirect_uri=pending.redirect_uri,
-                                            code_verifier=pending.code_verifier)
+        # the admin's browser waits on this page: a few seconds for all provider calls, no retries
+        with click_context(ctx, settings) as bctx:
+            tokens = ctx.provider.exchange_code(bctx, code=code, redirect_uri=pending.redirect_uri,
+                                                code_verifier=pending.code_verifier)
     except CalendarPluginError as exc:
+        log.info("integration %s: code exchange failed: %s: %s", integration_id, type(exc).__name__, exc)
         host.integrations.log(integration_id, "error", f"Connecting the account failed: {type(exc).__name__}")
-        return _page(502, "Connection failed", "The provider refused the sign-in. Check the client id and secret "
-                     "in settings, then try again.")
+        kind = classify(exc)
+        if kind in (ProblemKind.PROVIDER_DOWN, ProblemKind.THROTTLED):
+            return _page(504, "Connection failed", f"{provider_title(ctx.provider.name)} did not answer within "
+                         f"{CLICK_TIMEOUT:g} seconds; nothing was changed. Start again from settings in a minute.")
+        said = message_for(kind, provider=ctx.provider.name)
+        return _page(502, "Connection failed", f"{said.what} {said.next_step}")
     store = TokenStore(ctx.store)
     previous, version = store.load()
     store.save(tokens, expected_version=None)
     if previous is not None and previous.refresh_token and previous.refresh_token != tokens.refresh_token:
-        try:
-            ctx.provider.revoke_token(bctx, previous.refresh_token)
-        except CalendarPluginError:
-            log.info("revoking the previous refresh token of %s failed", integration_id)
+        queue_revoke(ctx, previous.refresh_token)  # a job: this page does not wait on the provider again
     AuthStatus(ctx.store).mark_connected(tokens.account, host.now())
     account = f": {tokens.account}" if tokens.account else ""
     host.integrations.log(integration_id, "info", f"Account connected{account}.")
+    queue_refresh(ctx)  # the account's calendars and label, for the form
     queued = resume_after_reconnect(ctx)
     return _page(200, "Account connected", f"The calendar account is connected; {queued} sync job(s) were queued. "
                  "You can close this page.")

@@ -56,6 +56,14 @@ class GoogleProvider(CalendarProvider):
         offered = [(e["id"], f"{e['name'] or e['id']}{'' if e['writable'] else ' (read-only)'}") for e in entries]
         return {"calendar_mapping.calendar_id": offered}
 
+    def account_label(self, ctx: BackendContext) -> str:
+        """The connected account's e-mail: its primary calendar's id."""
+        backend = self.backend(ctx)
+        try:
+            return backend.client.primary_calendar_id()
+        finally:
+            backend.close()
+
     # -- connection -----------------------------------------------------------------------------
     def authorization_url(
         self, settings: Mapping[str, Any], *, redirect_uri: str, state: str, code_challenge: str

@@ -40,11 +40,13 @@ from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.providers.google.client import PROVIDER
 from ireserve_calendar_plugin.providers.google.client import GoogleClient
+from ireserve_calendar_plugin.providers.google.client import api_paths
 from ireserve_calendar_plugin.providers.google.client import raise_for_status
 from ireserve_calendar_plugin.providers.google.settings import DEFAULT_URLS
 from ireserve_calendar_plugin.providers.http import ApiClient
 from ireserve_calendar_plugin.providers.http import Pacer
 from ireserve_calendar_plugin.providers.http import RetryPolicy
+from ireserve_calendar_plugin.providers.http import refuse_redirect
 
 __all__ = [
     "SCOPES",
@@ -127,6 +129,7 @@ def exchange_code(
         response = session.post(_url(settings, "token_url"), data=form, timeout=TOKEN_TIMEOUT, allow_redirects=False)
     except requests.RequestException as exc:
         raise TransientError("google: the token endpoint did not answer", provider=PROVIDER) from exc
+    refuse_redirect(PROVIDER, response.status_code, "token request")
     if response.status_code != 200:
         error, description = _token_error(response)
         if response.status_code >= 500 or response.status_code == 429:
@@ -176,6 +179,7 @@ def account_label(
     api = ApiClient(
         provider=PROVIDER,
         allowed_bases=[base],
+        allowed_paths=api_paths,
         token=lambda: access_token,
         invalidate_token=lambda _token: None,
         raise_for_status=raise_for_status,
@@ -192,14 +196,19 @@ def account_label(
 
 
 class _Transport(google.auth.transport.requests.Request):
-    """google-auth's requests transport on a session we own: bounded timeout, and it does not close
-    the (possibly shared) session when it is garbage-collected."""
+    """google-auth's requests transport on a session we own: bounded timeout, never a redirect (the
+    refresh carries the client secret and the refresh token: a 3xx is a :class:`RedirectRefusedError`,
+    not a second request), and it does not close the (possibly shared) session when it is
+    garbage-collected."""
 
     def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
                  timeout: float | None = None, **kwargs: Any) -> Any:
+        kwargs["allow_redirects"] = False
         send: Callable[..., Any] = super().__call__  # google-auth's transport is untyped
-        return send(url, method=method, body=body, headers=headers,
-                    timeout=min(timeout or TOKEN_TIMEOUT, TOKEN_TIMEOUT), **kwargs)
+        response = send(url, method=method, body=body, headers=headers,
+                        timeout=min(timeout or TOKEN_TIMEOUT, TOKEN_TIMEOUT), **kwargs)
+        refuse_redirect(PROVIDER, int(response.status), "token refresh")
+        return response
 
     def __del__(self) -> None:
         pass
@@ -265,6 +274,10 @@ def revoke(settings: Mapping[str, Any], session: requests.Session, token: str) -
                                 allow_redirects=False)
     except requests.RequestException as exc:
         log.info("google: token revocation did not answer (%s)", type(exc).__name__)
+        return False
+    if 300 <= response.status_code < 400:
+        log.warning("google: token revocation was answered with a redirect (HTTP %s); not followed",
+                    response.status_code)
         return False
     if response.status_code != 200:
         log.info("google: token revocation answered HTTP %s", response.status_code)

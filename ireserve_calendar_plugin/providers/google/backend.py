@@ -41,6 +41,7 @@ from ireserve_calendar_plugin.providers.google import mapping
 from ireserve_calendar_plugin.providers.google.auth import refresher
 from ireserve_calendar_plugin.providers.google.client import PROVIDER
 from ireserve_calendar_plugin.providers.google.client import GoogleClient
+from ireserve_calendar_plugin.providers.google.client import api_paths
 from ireserve_calendar_plugin.providers.google.client import raise_for_status
 from ireserve_calendar_plugin.providers.google.settings import DEFAULT_URLS
 from ireserve_calendar_plugin.providers.google.settings import WILDCARD
@@ -117,6 +118,7 @@ class GoogleBackend:
         self.api = ApiClient(
             provider=PROVIDER,
             allowed_bases=[self.base_url],
+            allowed_paths=api_paths,
             token=self.tokens.get,
             invalidate_token=self.tokens.invalidate,
             raise_for_status=raise_for_status,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -48,7 +49,7 @@ from ireserve_calendar_plugin.providers.http import ApiClient
 from ireserve_calendar_plugin.providers.http import error_from
 from ireserve_calendar_plugin.sync.model import Window
 
-__all__ = ["PROVIDER", "GoogleClient", "error_reason", "raise_for_status"]
+__all__ = ["PROVIDER", "GoogleClient", "api_paths", "error_reason", "raise_for_status"]
 
 PROVIDER = "google"
 #: events.list page size: Google's maximum, so a listing of N events takes ceil(N/2500) calls
@@ -104,6 +105,19 @@ def raise_for_status(response: requests.Response) -> None:
         if status == 409 and not reason:
             reason = "duplicate"
     raise error_from(PROVIDER, response, message, reason, retryable=cls)
+
+
+def api_paths(segments: Sequence[str]) -> bool:
+    """The Calendar v3 paths the provider calls (decoded segments after the API base URL): events of a
+    calendar (list, insert, one event, watch), the calendar list and its primary entry, channels.stop."""
+    match list(segments):
+        case ["calendars", _, "events"] | ["calendars", _, "events", _]:
+            return True
+        case ["users", "me", "calendarList"] | ["users", "me", "calendarList", "primary"]:
+            return True
+        case ["channels", "stop"]:
+            return True
+    return False
 
 
 def _segment(value: str) -> str:

@@ -22,10 +22,14 @@ from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.base import CalendarProvider
 from ireserve_calendar_plugin.providers.base import PushParse
 from ireserve_calendar_plugin.providers.outlook import auth
+from ireserve_calendar_plugin.providers.outlook import mapping
+from ireserve_calendar_plugin.providers.outlook import places
 from ireserve_calendar_plugin.providers.outlook import push
+from ireserve_calendar_plugin.providers.outlook.backend import APP_TOKEN_KEY
 from ireserve_calendar_plugin.providers.outlook.backend import OutlookBackend
 from ireserve_calendar_plugin.providers.outlook.settings import OutlookSettingsSchema
 from ireserve_calendar_plugin.providers.registry import ProviderRegistry
+from ireserve_calendar_plugin.providers.rooms import RoomCatalog
 from ireserve_calendar_plugin.providers.spec import provider_hookimpl
 
 __all__ = ["OutlookProvider"]
@@ -41,6 +45,8 @@ class OutlookProvider(CalendarProvider):
     name = "outlook"
     title = "Outlook / Microsoft 365"
     settings_schema = OutlookSettingsSchema
+    #: the delegated grant, the shared application token and the memo of a refused client
+    grant_keys = ("tokens", APP_TOKEN_KEY, auth.FAILURE_KEY)
 
     def validate_settings(self, host: HostApi, settings: Mapping[str, Any]) -> dict[str, str]:
         if settings.get("auth_mode") == "delegated":
@@ -69,7 +75,36 @@ class OutlookProvider(CalendarProvider):
             return auth.exchange_code(ctx.settings, session, code=code, redirect_uri=redirect_uri,
                                       code_verifier=code_verifier, now=ctx.now(), sleep=ctx.sleep)
 
+    def account_label(self, ctx: BackendContext) -> str:
+        """The signed-in user's UPN (delegated mode); application mode has no account."""
+        if not _delegated(ctx.settings):
+            return ""
+        backend = self.backend(ctx)
+        try:
+            return mapping.account_of(backend.client.me())
+        finally:
+            backend.close()
+
     # revoke_token: the identity platform has no endpoint to revoke one refresh token (the base does nothing)
+
+    # -- rooms ----------------------------------------------------------------------------------
+    def supports_discovery(self, settings: Mapping[str, Any]) -> bool:
+        """Application mode lists the tenant's rooms through Graph ``places``."""
+        return not _delegated(settings)
+
+    def discover_rooms(self, ctx: BackendContext) -> RoomCatalog:
+        backend = self.backend(ctx)
+        try:
+            return places.discover(backend.api, backend.base_url)
+        finally:
+            backend.close()
+
+    def mapped_rooms(self, settings: Mapping[str, Any]) -> set[str]:
+        return {str(row["upn"]).lower() for row in settings.get("rooms") or () if isinstance(row, Mapping)}
+
+    def map_rooms(self, settings: Mapping[str, Any], pairs: list[tuple[str, int]]) -> dict[str, Any]:
+        rows = [dict(row) for row in settings.get("rooms") or () if isinstance(row, Mapping)]
+        return {"rooms": rows + [{"upn": address, "object": object_id} for address, object_id in pairs]}
 
     # -- sync -----------------------------------------------------------------------------------
     def backend(self, ctx: BackendContext) -> OutlookBackend:

@@ -55,9 +55,11 @@ from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.providers.http import ApiClient
 from ireserve_calendar_plugin.providers.http import RetryPolicy
 from ireserve_calendar_plugin.providers.http import parse_retry_after
+from ireserve_calendar_plugin.providers.http import refuse_redirect
 from ireserve_calendar_plugin.providers.outlook import mapping
 from ireserve_calendar_plugin.providers.outlook.client import PROVIDER
 from ireserve_calendar_plugin.providers.outlook.client import OutlookClient
+from ireserve_calendar_plugin.providers.outlook.client import api_paths
 from ireserve_calendar_plugin.providers.outlook.client import raise_for_status
 from ireserve_calendar_plugin.providers.outlook.settings import DEFAULT_URLS
 from ireserve_calendar_plugin.providers.outlook.settings import is_valid_tenant
@@ -178,6 +180,7 @@ def _post_token(url: str, session: requests.Session, form: Mapping[str, str], *,
             error = TransientError(f"outlook: the token endpoint did not answer ({type(exc).__name__})",
                                    provider=PROVIDER)
         else:
+            refuse_redirect(PROVIDER, response.status_code, "token request")
             if response.status_code == 200:
                 return _token_json(response)
             error = token_error(response, grant=grant)
@@ -252,6 +255,7 @@ def account_label(settings: Mapping[str, Any], session: requests.Session, access
     api = ApiClient(
         provider=PROVIDER,
         allowed_bases=[base + "/v1.0"],
+        allowed_paths=api_paths,
         token=lambda: access_token,
         invalidate_token=lambda _token: None,
         raise_for_status=raise_for_status,

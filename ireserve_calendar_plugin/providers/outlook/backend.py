@@ -62,6 +62,8 @@ from ireserve_calendar_plugin.providers.outlook import auth
 from ireserve_calendar_plugin.providers.outlook import mapping
 from ireserve_calendar_plugin.providers.outlook.client import PROVIDER
 from ireserve_calendar_plugin.providers.outlook.client import OutlookClient
+from ireserve_calendar_plugin.providers.outlook.client import api_paths
+from ireserve_calendar_plugin.providers.outlook.client import delta_paths
 from ireserve_calendar_plugin.providers.outlook.client import raise_for_status
 from ireserve_calendar_plugin.providers.outlook.client import resource_of
 from ireserve_calendar_plugin.providers.outlook.settings import DEFAULT_URLS
@@ -154,6 +156,7 @@ class OutlookBackend:
         self.api = ApiClient(
             provider=PROVIDER,
             allowed_bases=[self.base_url + "/v1.0"],
+            allowed_paths=api_paths,
             token=self.tokens.get,
             invalidate_token=self.tokens.invalidate,
             raise_for_status=raise_for_status,
@@ -188,7 +191,7 @@ class OutlookBackend:
         mailbox = self._mailbox(calendar)
         if cursor:
             try:
-                self.api.check_url(cursor)
+                self.api.check_url(cursor, delta_paths)
             except UnsafeUrlError:
                 log.warning("outlook: the stored delta link of %s is not under the configured Graph root; "
                             "starting a new listing", calendar.key)

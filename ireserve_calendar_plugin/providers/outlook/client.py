@@ -31,7 +31,10 @@ short message, never a token.
 URLs: every path is built from the configured Graph root plus ``/v1.0``; a mailbox is ``me`` or
 ``users/{upn}`` where the UPN is checked again (:func:`is_valid_upn`) right before it goes into the
 path, and quoted. Paging and delta links are followed verbatim, but only through
-:meth:`ApiClient.request`, which refuses any URL outside the configured root.
+:meth:`ApiClient.request`, which refuses any URL outside the configured root, judges the path after
+percent-decoding (no ``..``, ``%2e%2e``, ``//`` or encoded separators) and lets a link reach only a
+mailbox's ``calendarView/delta`` (:func:`delta_paths`); every other request must be one of the paths
+the provider uses (:func:`api_paths`).
 
 Every event read asks for ``Prefer: odata.maxpagesize=1000, outlook.timezone="UTC",
 outlook.body-content-type="text"``. Microsoft documents no maximum for ``odata.maxpagesize`` on
@@ -42,7 +45,9 @@ honours (``delta_max_page_size``), so a listing of N events takes about ceil(N/1
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -68,6 +73,8 @@ __all__ = [
     "PREFER",
     "PROVIDER",
     "OutlookClient",
+    "api_paths",
+    "delta_paths",
     "error_code",
     "mailbox_path",
     "raise_for_status",
@@ -133,6 +140,41 @@ def sync_state_lost(error: PermanentError) -> bool:
     return error.status == 410 or error.reason.lower() in SYNC_STATE_CODES
 
 
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _mailbox(segments: Sequence[str]) -> Sequence[str] | None:
+    """What follows a mailbox prefix (``me``, ``users/{upn or user id}``), or None when there is none."""
+    if segments[:1] == [ME]:
+        return segments[1:]
+    if len(segments) >= 2 and segments[0] == "users" and (is_valid_upn(segments[1]) or _GUID.match(segments[1])):
+        return segments[2:]
+    return None
+
+
+def delta_paths(segments: Sequence[str]) -> bool:
+    """Where a paging or delta link may point (decoded segments after ``/v1.0``): a mailbox's
+    ``calendarView/delta``, nothing else."""
+    return _mailbox(list(segments)) == ["calendarView", "delta"]
+
+
+def api_paths(segments: Sequence[str]) -> bool:
+    """Every Graph path the provider calls (decoded segments after ``/v1.0``): ``me``, a mailbox's events
+    (one event) and calendarView delta, subscriptions (one subscription), and the places of room
+    discovery (rooms, room lists, one room list's rooms). A new call needs its path added here."""
+    segments = list(segments)
+    if segments == [ME] or segments[:1] == ["subscriptions"] and len(segments) <= 2:
+        return True
+    if segments in (["places", "microsoft.graph.room"], ["places", "microsoft.graph.roomlist"]):
+        return True
+    if len(segments) == 4 and segments[0] == "places" and segments[2:] == ["microsoft.graph.roomlist", "rooms"]:
+        return True
+    rest = _mailbox(segments)
+    if rest is None:
+        return False
+    return rest == ["calendarView", "delta"] or rest[:1] == ["events"] and len(rest) <= 2
+
+
 def mailbox_path(mailbox: str) -> str:
     """``me`` or ``users/{upn}``; the UPN is validated again and quoted (:class:`UnsafeUrlError` if bad)."""
     if mailbox == ME:
@@ -169,7 +211,7 @@ class OutlookClient:
         initial request of ``window``. A dead state token raises :class:`SyncTokenInvalidError`."""
         headers = {"Prefer": PREFER}
         params: dict[str, str] | None = None
-        if link:
+        if link:  # a paging or delta link is followed verbatim, but only to a delta path
             url = link
         elif window is None:
             raise ValueError("an initial delta request needs a window")
@@ -177,7 +219,8 @@ class OutlookClient:
             url = f"{self.root}/{mailbox_path(mailbox)}/calendarView/delta"
             params = {"startDateTime": _utc(window.start), "endDateTime": _utc(window.end)}
         try:
-            return _json(self.api.request("GET", url, params=params, headers=headers))
+            return _json(self.api.request("GET", url, params=params, headers=headers,
+                                          paths=delta_paths if link else None))
         except PermanentError as exc:
             if not sync_state_lost(exc):
                 raise

@@ -89,6 +89,17 @@ class OutlookSettingsSchema(ProviderSettingsSchema):
         metadata=field_meta("Object", "Delegated mode: the object the user's calendar is synced with.",
                             kind="select", section="Calendars", objects=True),
     )
+    discover_pick = fields.String(
+        load_default="",
+        metadata=field_meta(
+            "Add discovered rooms",
+            "Application mode with Place.Read.All: pick all rooms, a room list or one room; on save each is mapped "
+            "to the object of the same name.",
+            kind="select",
+            section="Calendars",
+            remote=True,
+        ),
+    )
     rooms = fields.List(
         fields.Nested(RoomRow),
         load_default=list,
@@ -131,9 +142,8 @@ class OutlookSettingsSchema(ProviderSettingsSchema):
         if mode == "delegated" and not data.get("object_id"):
             raise ValidationError("Delegated mode needs the object to sync with.", "object_id")
         if mode == "application":
+            # no rooms yet is allowed: the admin saves the app's credentials first, then picks discovered rooms
             rooms = data.get("rooms") or []
-            if not rooms:
-                raise ValidationError("Application mode needs at least one room mailbox.", "rooms")
             upns = [r["upn"].lower() for r in rooms]
             if len(set(upns)) != len(upns):
                 raise ValidationError("A room mailbox is listed twice.", "rooms")

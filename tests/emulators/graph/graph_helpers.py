@@ -36,7 +36,8 @@ class Switch:
 
 class Receiver:
     """A webhook endpoint. ``mode``: ``echo`` (correct handshake), ``raw`` (echoes the still-encoded
-    token), ``fail`` (500 to the handshake). Notifications are answered with ``status``."""
+    token), ``fail`` (500 to the handshake), ``json`` (the right token, as ``application/json``).
+    Notifications are answered with ``status``."""
 
     def __init__(self) -> None:
         self.lock = threading.Condition()
@@ -66,8 +67,9 @@ class Receiver:
         )
         if self.mode == "fail":
             return Response("nope", status=500)
-        body = request.args["validationToken"] if self.mode == "echo" else raw
-        return Response(body, status=200, content_type="text/plain")
+        body = raw if self.mode == "raw" else request.args["validationToken"]
+        content_type = "application/json" if self.mode == "json" else "text/plain"
+        return Response(body, status=200, content_type=content_type)
 
     def wait_posts(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

@@ -67,6 +67,21 @@ def test_links_are_absolute_urls_of_the_emulator(graph: GraphEmulator, app_clien
     assert "startDateTime" not in next_link  # the window lives in the opaque token
 
 
+def test_the_odata_function_form_delta_parens_is_the_same_call(graph: GraphEmulator, app_client: Client) -> None:
+    """msgraph-sdk asks for ``calendarView/delta()``; Graph serves it as ``calendarView/delta``."""
+    made = make_events(graph, 3)
+    first = app_client.get(DELTA + "()", params=WINDOW, headers={"Prefer": "odata.maxpagesize=2"})
+    assert first.status_code == 200, first.text
+    next_link = first.json()["@odata.nextLink"]
+    assert urlsplit(next_link).path.endswith("/calendarView/delta")  # links in the short form
+    items, delta_link, _ = run_round(app_client, next_link, page_size=2)
+    assert sorted(i["id"] for i in first.json()["value"] + items) == sorted(e["id"] for e in made)
+    assert urlsplit(delta_link).path.endswith("/calendarView/delta")
+    graph.person_delete_event(ROOM, made[0]["id"])
+    again = app_client.get(DELTA + "()?" + urlsplit(delta_link).query)
+    assert again.status_code == 200 and [i["id"] for i in again.json()["value"]] == [made[0]["id"]]
+
+
 def test_default_page_size_is_ten(graph: GraphEmulator, app_client: Client) -> None:
     make_events(graph, 12)
     _, _, pages = run_round(app_client)

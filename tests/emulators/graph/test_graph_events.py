@@ -174,6 +174,25 @@ def test_unknown_time_zone_is_400(user_client: Client) -> None:
     assert response.status_code == 400 and response.json()["error"]["code"] == "TimeZoneNotSupportedException"
 
 
+@pytest.mark.parametrize("side", ["start", "end"])
+@pytest.mark.parametrize("zone", [None, ""])
+def test_a_missing_time_zone_is_400_as_graph_answers(user_client: Client, side: str, zone: str | None) -> None:
+    body = event_body()
+    if zone is None:
+        del body[side]["timeZone"]
+    else:
+        body[side]["timeZone"] = zone
+    response = user_client.post("me/events", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "TimeZoneNotSupportedException"
+    assert response.json()["error"]["message"] == (
+        "A valid TimeZone value must be specified. The following TimeZone value is not supported: ''.")
+    created = user_client.post("me/events", json=event_body()).json()
+    patched = user_client.patch(f"me/events/{created['id']}", json={side: {"dateTime": "2024-05-01T09:10:00"}})
+    assert patched.status_code == 400 and patched.json()["error"]["code"] == "TimeZoneNotSupportedException"
+    assert user_client.get("me/events").json()["value"][0]["start"]["dateTime"].startswith("2024-05-01T09:00:00")
+
+
 def test_all_day_needs_midnight(user_client: Client) -> None:
     bad = user_client.post("me/events", json=event_body(isAllDay=True))
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "ErrorInvalidRequest"

@@ -72,7 +72,7 @@ def test_create_runs_the_validation_handshake(
     assert check["raw"] != check["token"]  # ...and was sent encoded
 
 
-@pytest.mark.parametrize("mode", ["raw", "fail"])
+@pytest.mark.parametrize("mode", ["raw", "fail", "json"])
 def test_a_bad_handshake_fails_the_create(
     graph: GraphEmulator, app_client: Client, receiver: Receiver, hook_url: str, mode: str
 ) -> None:

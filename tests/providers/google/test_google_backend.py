@@ -1,4 +1,6 @@
-"""GoogleBackend against the emulator over real HTTP: listing, sync tokens, writes, push, retries, pinning."""
+"""GoogleBackend against the emulator over real HTTP: what is Google's own in listing, sync tokens, writes,
+push, retries and pinning. What every provider owes the engine (paging, stale tokens, idempotent writes,
+push verify, recheck) is the shared contract suite's (``test_google_contract.py``)."""
 
 from __future__ import annotations
 
@@ -98,19 +100,12 @@ def test_calendars_from_the_mapping(google: Google) -> None:
 # --------------------------------------------------------------------------- inbound
 
 
-def test_full_listing_pages_lazily_and_only_the_last_page_has_the_cursor(connected: Google) -> None:
+def test_full_listing_asks_for_single_events_tombstones_and_the_window(connected: Google) -> None:
     backend = connected.backend()
     person_creates(connected, 7)
     connected.app.set_paging(page_cap=3)
     connected.app.requests.clear()
-    pages = backend.list_changes(room(backend), None, window())
-    first = next(pages)
-    assert connected.app.requests.count(method="GET", path=LIST_PATH) == 1  # lazy: one page at a time
-    rest = drain(pages)
-    all_pages = [first, *rest]
-    assert [len(p.events) for p in all_pages] == [3, 3, 1]
-    assert [p.cursor is not None for p in all_pages] == [False, False, True]
-    assert sorted(e.title for p in all_pages for e in p.events) == [f"Meeting {i}" for i in range(7)]
+    drain(backend.list_changes(room(backend), None, window()))
     calls = [e for e in connected.app.requests.entries() if e.method == "GET"]
     assert len(calls) == 3
     for i, call in enumerate(calls):
@@ -122,38 +117,23 @@ def test_full_listing_pages_lazily_and_only_the_last_page_has_the_cursor(connect
         assert ("pageToken" in call.query) == (i > 0)
 
 
-def test_incremental_after_a_persons_edits(connected: Google) -> None:
+def test_incremental_listing_sends_the_sync_token_and_no_window(connected: Google) -> None:
     backend = connected.backend()
-    made = person_creates(connected, 3)
-    pages = drain(backend.list_changes(room(backend), None, window()))
-    cursor = pages[-1].cursor
+    made = person_creates(connected, 1)
+    cursor = drain(backend.list_changes(room(backend), None, window()))[-1].cursor
     assert cursor
-    later = datetime.now(AMS).replace(hour=14, minute=0, second=0, microsecond=0) + timedelta(days=2)
-    connected.app.move_event(ROOM, made[0]["id"], later, later + timedelta(hours=1), "Europe/Amsterdam")
-    connected.app.delete_event(ROOM, made[1]["id"])
+    connected.app.delete_event(ROOM, made[0]["id"])
     connected.app.requests.clear()
-    changes = drain(backend.list_changes(room(backend), cursor, window()))
-    events = {e.id: e for p in changes for e in p.events}
-    assert set(events) == {made[0]["id"], made[1]["id"]}
-    assert events[made[0]["id"]].start == later and not events[made[0]["id"]].deleted
-    assert events[made[1]["id"]].deleted
-    assert changes[-1].cursor and changes[-1].cursor != cursor
+    drain(backend.list_changes(room(backend), cursor, window()))
     (call,) = connected.app.requests.entries()
     assert call.query["syncToken"] == (cursor,)
     assert "timeMin" not in call.query and "timeMax" not in call.query
     assert call.query["singleEvents"] == ("true",) and call.query["maxResults"] == ("2500",)
     assert call.query["showDeleted"] == ("true",)
-    # nothing new: an empty page with a cursor
-    again = drain(backend.list_changes(room(backend), changes[-1].cursor, window()))
-    assert [len(p.events) for p in again] == [0] and again[-1].cursor
 
 
-def test_invalidated_sync_token_is_sync_token_invalid(connected: Google) -> None:
+def test_a_made_up_sync_token_is_sync_token_invalid(connected: Google) -> None:
     backend = connected.backend()
-    cursor = drain(backend.list_changes(room(backend), None, window()))[-1].cursor
-    connected.app.invalidate_sync_tokens(ROOM)
-    with pytest.raises(SyncTokenInvalidError):
-        drain(backend.list_changes(room(backend), cursor, window()))
     with pytest.raises(SyncTokenInvalidError):
         drain(backend.list_changes(room(backend), "made-up-token", window()))
 
@@ -202,9 +182,7 @@ def test_create_update_delete(connected: Google) -> None:
     assert stored(connected, event.id)["reminders"].get("useDefault") is True
 
     backend.delete_event(cal, event.id)
-    assert stored(connected, event.id)["status"] == "cancelled"
-    backend.delete_event(cal, event.id)  # 410 deleted: done
-    backend.delete_event(cal, "unknownid12345")  # 404: done
+    assert stored(connected, event.id)["status"] == "cancelled"  # a tombstone, as Google keeps it
 
 
 def test_attendees_send_updates(connected: Google) -> None:
@@ -243,15 +221,6 @@ def test_retried_create_restores_an_event_a_person_deleted(connected: Google) ->
     assert event.start == draft(hour=11).start
 
 
-def test_retried_create_brings_a_changed_booking_up_to_date(connected: Google) -> None:
-    backend = connected.backend()
-    key = backend.new_idempotency_key()
-    backend.create_event(room(backend), draft(), key)
-    event = backend.create_event(room(backend), draft(hour=13, title="Renamed [4711]"), key)
-    assert (event.title, event.start) == ("Renamed [4711]", draft(hour=13).start)
-    assert len(live_events(connected)) == 1
-
-
 def test_update_keeps_the_meet_link(connected: Google) -> None:
     backend = connected.backend()
     cal = room(backend)
@@ -286,13 +255,13 @@ def test_watch_renew_unwatch(connected: Google) -> None:
     assert watch.method == "POST"
     # the handshake reached our push route with our secret
     connected.app.deliverer.wait_idle()
-    parsed = [parse_push(r) for r in connected.pushes]
+    parsed = [parse_push(r) for r in connected.switch.pushes]
     assert [(p.notices[0].channel_id, p.notices[0].secret, p.notices[0].kind) for p in parsed] == [
         (channel.id, channel.secret, "handshake")]
     # a person's change is announced as "changed"
     person_creates(connected, 1)
     connected.app.deliverer.wait_idle()
-    assert parse_push(connected.pushes[-1]).notices[0].kind == "changed"
+    assert parse_push(connected.switch.pushes[-1]).notices[0].kind == "changed"
 
     renewed = backend.renew(cal, channel, connected.hook)
     assert renewed.id != channel.id and renewed.secret != channel.secret
@@ -385,10 +354,14 @@ def test_urls_outside_the_base_are_refused(connected: Google) -> None:
     with pytest.raises(UnsafeUrlError):
         backend.api.request("GET", connected.url + "/calendar/v3/../token")
     assert connected.app.requests.count() == 0  # no token left the process
-    # an id with slashes stays one path segment under the base
+    # an id with slashes stays one path segment under the base; one whose encoded parts are dot
+    # segments is refused outright (a server that decodes %2F before routing would climb out)
     sneaky = CalendarRef("gy", "../../../token", None)
-    with pytest.raises(PermanentError) as info:
+    with pytest.raises(UnsafeUrlError):
         drain(backend.list_changes(sneaky, None, window()))
+    slashed = CalendarRef("gz", "a/b/token", None)
+    with pytest.raises(PermanentError) as info:
+        drain(backend.list_changes(slashed, None, window()))
     assert info.value.status == 404
     (call,) = connected.app.requests.entries()
     assert call.path.startswith("/calendar/v3/calendars/")

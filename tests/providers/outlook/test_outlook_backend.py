@@ -1,4 +1,6 @@
-"""OutlookBackend against the Graph emulator over real HTTP: delta, writes, subscriptions, retries, pinning."""
+"""OutlookBackend against the Graph emulator over real HTTP: what is Graph's own in delta, writes,
+subscriptions, retries and pinning. What every provider owes the engine (paging, stale tokens, idempotent
+writes, push verify, recheck) is the shared contract suite's (``test_outlook_contract.py``)."""
 
 from __future__ import annotations
 
@@ -113,20 +115,14 @@ def test_application_calendars_one_per_room(graph: Graph) -> None:
 # --------------------------------------------------------------------------- inbound
 
 
-def test_full_delta_pages_lazily_and_only_the_last_page_has_the_cursor(connected: Graph) -> None:
+def test_full_delta_sends_the_window_once_then_follows_the_links_with_prefer(connected: Graph) -> None:
     backend = connected.backend()
     person_creates(connected, 7)
     connected.app.configure(delta_max_page_size=3)
     seen_prefer: list[str] = []
     connected.session.hooks["response"].append(lambda r, *a, **k: seen_prefer.append(r.request.headers.get("Prefer")))
     connected.app.requests.clear()
-    pages = backend.list_changes(me(backend), None, window())
-    first = next(pages)
-    assert connected.app.requests.count(method="GET", path=DELTA) == 1  # lazy: one page at a time
-    all_pages = [first, *drain(pages)]
-    assert [len(p.events) for p in all_pages] == [3, 3, 1]
-    assert [p.cursor is not None for p in all_pages] == [False, False, True]
-    assert sorted(e.title for p in all_pages for e in p.events) == [f"Meeting {i}" for i in range(7)]
+    drain(backend.list_changes(me(backend), None, window()))
     calls = [e for e in connected.app.requests.entries() if e.method == "GET"]
     assert [c.path for c in calls] == ["/v1.0/me/calendarView/delta"] * 3
     assert set(calls[0].query) == {"startDateTime", "endDateTime"}  # the window only on the initial request
@@ -158,19 +154,16 @@ def test_events_arrive_in_utc_with_plain_text_bodies(connected: Graph) -> None:
     assert offsite.end == offsite.start + timedelta(days=2)
 
 
-def test_incremental_after_a_persons_edits(connected: Graph) -> None:
+def test_incremental_removed_and_cancelled_are_deleted_and_the_link_is_used_verbatim(connected: Graph) -> None:
     backend = connected.backend()
     made = person_creates(connected, 3)
     cursor = cursor_of(drain(backend.list_changes(me(backend), None, window())))
-    later = datetime.now(AMS).replace(hour=14, minute=0, second=0, microsecond=0, tzinfo=None) + timedelta(days=2)
-    connected.app.person_move_event(USER, made[0]["id"], later, later + timedelta(hours=1), "Europe/Amsterdam")
     connected.app.person_delete_event(USER, made[1]["id"])
     connected.app.person_cancel_event(USER, made[2]["id"])
     connected.app.requests.clear()
     changes = drain(backend.list_changes(me(backend), cursor, window()))
     events = {e.id: e for p in changes for e in p.events}
-    assert set(events) == {m["id"] for m in made}
-    assert events[made[0]["id"]].start == later.replace(tzinfo=AMS) and not events[made[0]["id"]].deleted
+    assert set(events) == {made[1]["id"], made[2]["id"]}
     assert events[made[1]["id"]].deleted and events[made[1]["id"]].title == ""  # @removed: only the id
     assert events[made[2]["id"]].deleted and events[made[2]["id"]].title.startswith("Canceled: ")
     new_cursor = cursor_of(changes)
@@ -178,7 +171,6 @@ def test_incremental_after_a_persons_edits(connected: Graph) -> None:
     (call,) = [e for e in connected.app.requests.entries() if e.method == "GET"]
     assert set(call.query) == {"$deltatoken"}  # the stored link, verbatim
     assert cursor.endswith(call.query["$deltatoken"][0])
-    assert drain(backend.list_changes(me(backend), new_cursor, window()))[-1].events == ()
 
 
 @pytest.mark.parametrize("with_location", [False, True])
@@ -192,9 +184,6 @@ def test_a_dead_delta_link_means_resync(connected: Graph, with_location: bool) -
         drain(backend.list_changes(me(backend), cursor, window()))
     assert info.value.status == 410
     assert info.value.reason == ("resyncRequired" if with_location else "syncStateNotFound")
-    assert connected.sleeps.waits == []  # not retried
-    pages = drain(backend.list_changes(me(backend), None, window()))  # what the engine does next
-    assert len(pages[-1].events) == 1
 
 
 def test_a_stored_link_for_another_host_is_a_resync_never_a_request(connected: Graph) -> None:
@@ -350,7 +339,6 @@ def test_update_and_delete(connected: Graph) -> None:
     assert updated.etag != event.etag
     backend.delete_event(me(backend), event.id)
     assert connected.app.events(USER) == []
-    backend.delete_event(me(backend), event.id)  # already gone: done
     with pytest.raises(PermanentError) as info:
         backend.update_event(me(backend), event.id, moved)
     assert info.value.status == 404 and info.value.reason == "ErrorItemNotFound"

@@ -1,0 +1,193 @@
+"""Our errors in an admin's words: what happened, and what to do next. Pure: no I/O, no state.
+
+Public API: :class:`ProblemKind`, :class:`AdminMessage`, :func:`classify`, :func:`message_for`,
+:func:`describe`, :func:`provider_title`.
+
+Every error class the plugin meets maps to one :class:`ProblemKind` (:func:`classify`), and every kind
+to one sentence of what happened and one of what to do (:func:`message_for`). The technical detail
+(HTTP status, provider error code, request id) stays in the log; these sentences name the provider,
+the calendar or room by its display name and, when a retry is scheduled, its time in the object's zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from hookspecs.forms import HealthState
+from ireserve_calendar_plugin.errors import AuthExpiredError
+from ireserve_calendar_plugin.errors import ConfigDecryptError
+from ireserve_calendar_plugin.errors import ConfigError
+from ireserve_calendar_plugin.errors import NotConfiguredError
+from ireserve_calendar_plugin.errors import PermanentError
+from ireserve_calendar_plugin.errors import ProviderError
+from ireserve_calendar_plugin.errors import RateLimitedError
+from ireserve_calendar_plugin.errors import RetryableError
+from ireserve_calendar_plugin.errors import SyncTokenInvalidError
+from ireserve_calendar_plugin.errors import UnsafeUrlError
+
+__all__ = ["AdminMessage", "ProblemKind", "classify", "describe", "message_for", "provider_title"]
+
+
+class ProblemKind(StrEnum):
+    """The kinds of trouble an admin can act on (stored by value beside a calendar's health)."""
+
+    REVOKED_GRANT = "revoked_grant"
+    MISSING_PERMISSION = "missing_permission"
+    CALENDAR_NOT_FOUND = "calendar_not_found"
+    ROOM_NOT_FOUND = "room_not_found"
+    THROTTLED = "throttled"
+    PROVIDER_DOWN = "provider_down"
+    BAD_SETTINGS = "bad_settings"
+    NOT_CONFIGURED = "not_configured"
+    DECRYPT_FAILURE = "decrypt_failure"
+    UNKNOWN = "unknown"
+
+    @property
+    def retries_by_itself(self) -> bool:
+        """True when the plugin retries and the problem may pass without anyone acting."""
+        return self in (ProblemKind.THROTTLED, ProblemKind.PROVIDER_DOWN, ProblemKind.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class AdminMessage:
+    """One problem in words: ``what`` happened, ``next_step`` to take, and the health ``state`` it means."""
+
+    kind: ProblemKind
+    what: str
+    next_step: str
+    state: HealthState
+
+    def __str__(self) -> str:
+        return f"{self.what} {self.next_step}".strip()
+
+
+_PERMISSION_REASONS = frozenset({
+    "forbidden", "insufficientpermissions", "insufficient_scope", "accessdenied", "erroraccessdenied",
+    "authorization_requestdenied", "requiredaccessnotgranted", "forbiddenfornonorganizer",
+})
+_MAILBOX_REASONS = frozenset({
+    "errorinvaliduser", "mailboxnotenabledforrestapi", "errornonexistentmailbox", "resourcenotfound",
+    "errorinvalidmailbox",
+})
+_CLIENT_REASONS = frozenset({"invalid_client", "unauthorized_client", "invalid_request", "invalid_scope"})
+
+_PROVIDER_TITLES = {"google": "Google Calendar", "outlook": "Microsoft 365"}
+
+
+def provider_title(provider: str) -> str:
+    """The provider's name as admins know it (``google`` -> "Google Calendar")."""
+    return _PROVIDER_TITLES.get(provider, provider or "the calendar provider")
+
+
+def classify(error: BaseException, *, room: bool = False) -> ProblemKind:
+    """Which kind of problem ``error`` is. ``room``: the calendar is a room mailbox (Outlook application mode)."""
+    if isinstance(error, AuthExpiredError):
+        return ProblemKind.REVOKED_GRANT
+    if isinstance(error, ConfigDecryptError):
+        return ProblemKind.DECRYPT_FAILURE
+    if isinstance(error, NotConfiguredError):
+        return ProblemKind.NOT_CONFIGURED
+    if isinstance(error, ConfigError | UnsafeUrlError):
+        return ProblemKind.BAD_SETTINGS
+    if isinstance(error, RateLimitedError):
+        return ProblemKind.THROTTLED
+    if isinstance(error, RetryableError):
+        return ProblemKind.PROVIDER_DOWN
+    if isinstance(error, SyncTokenInvalidError):
+        return ProblemKind.UNKNOWN  # a full resync follows by itself
+    if isinstance(error, ProviderError):
+        reason = (error.reason or "").lower()
+        if reason in _CLIENT_REASONS:
+            return ProblemKind.BAD_SETTINGS
+        if reason in _PERMISSION_REASONS or error.status in (401, 403):
+            return ProblemKind.MISSING_PERMISSION
+        if error.status in (404, 410) or reason in _MAILBOX_REASONS or reason == "notfound":
+            return ProblemKind.ROOM_NOT_FOUND if room else ProblemKind.CALENDAR_NOT_FOUND
+        if isinstance(error, PermanentError) and error.status == 400:
+            return ProblemKind.BAD_SETTINGS
+    return ProblemKind.UNKNOWN
+
+
+def _at(moment: datetime | None, timezone: str) -> str:
+    """``10:45`` today, else ``Dec 4 10:45``, in ``timezone``."""
+    if moment is None:
+        return ""
+    try:
+        zone = ZoneInfo(timezone or "UTC")
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return f"{moment.astimezone(zone):%H:%M}"
+
+
+def message_for(
+    kind: ProblemKind,
+    *,
+    provider: str,
+    calendar: str = "",
+    retry_at: datetime | None = None,
+    timezone: str = "UTC",
+) -> AdminMessage:
+    """The sentences for one problem. ``calendar`` is the display name of the calendar or room concerned
+    (empty for the integration as a whole); ``retry_at`` when the plugin tries again (shown in ``timezone``)."""
+    name = provider_title(provider)
+    where = f"the calendar {calendar}" if calendar else f"the {name} calendars"
+    room = f"the room mailbox {calendar}" if calendar else "a room mailbox"
+    again = f" It tries again at {_at(retry_at, timezone)}." if retry_at else " It tries again shortly."
+    table: dict[ProblemKind, tuple[str, str, HealthState]] = {
+        ProblemKind.REVOKED_GRANT: (
+            f"The connection to {name} was revoked or has expired; nothing is synced until it is renewed.",
+            "Click Reconnect account and sign in again; queued changes are kept and written afterwards.",
+            HealthState.NOT_CONNECTED),
+        ProblemKind.MISSING_PERMISSION: (
+            f"{name} refused access to {where}: the connected account or app lacks a permission.",
+            "Share the calendar with the connected account (with permission to make changes), or grant the "
+            "missing permission to the app, then reconnect.",
+            HealthState.ERROR),
+        ProblemKind.CALENDAR_NOT_FOUND: (
+            f"{name} does not know {where}: it was deleted, or is not shared with the connected account.",
+            "Check the calendar in the mapping below, or share it with the connected account.",
+            HealthState.ERROR),
+        ProblemKind.ROOM_NOT_FOUND: (
+            f"Microsoft 365 does not know {room}.",
+            "Check the room's address (UPN) in the rooms list, and that the app's access policy includes it.",
+            HealthState.ERROR),
+        ProblemKind.THROTTLED: (
+            f"{name} asked us to slow down (too many requests).{again}",
+            "Nothing to do unless it persists; then lower the requests per minute under Advanced.",
+            HealthState.WARNING),
+        ProblemKind.PROVIDER_DOWN: (
+            f"{name} did not answer or answered with a server error.{again}",
+            "Nothing to do unless it persists; then check the provider's status page and this host's network.",
+            HealthState.WARNING),
+        ProblemKind.BAD_SETTINGS: (
+            f"{name} rejected the integration's settings (client id, secret, tenant or an address).",
+            "Check the connection settings against the app registration, save, and reconnect.",
+            HealthState.ERROR),
+        ProblemKind.NOT_CONFIGURED: (
+            "This integration is not set up yet.",
+            "Fill in the connection settings and the mapping, then save.",
+            HealthState.NOT_CONFIGURED),
+        ProblemKind.DECRYPT_FAILURE: (
+            "Stored credentials of this integration can no longer be decrypted (the key they were sealed with "
+            "is gone, or they were altered).",
+            "Enter the client secret again, save, and reconnect the account.",
+            HealthState.ERROR),
+        ProblemKind.UNKNOWN: (
+            f"Syncing with {where} failed unexpectedly.{again}",
+            "If it persists, look at the host's log for the technical detail.",
+            HealthState.WARNING),
+    }
+    what, step, state = table[kind]
+    return AdminMessage(kind, what, step, state)
+
+
+def describe(
+    error: BaseException, *, provider: str, calendar: str = "", room: bool = False,
+    retry_at: datetime | None = None, timezone: str = "UTC",
+) -> AdminMessage:
+    """:func:`classify` then :func:`message_for`, in one call."""
+    return message_for(classify(error, room=room), provider=provider, calendar=calendar, retry_at=retry_at,
+                       timezone=timezone)
