@@ -36,7 +36,6 @@ import pytest
 
 from ireserve_calendar_plugin import runtime
 from ireserve_calendar_plugin.auth.tokens import AccessTokens
-from ireserve_calendar_plugin.web import routes
 from ireserve_lab.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,7 +131,6 @@ def install_clock_sleep(monkeypatch: pytest.MonkeyPatch, world: World) -> ClockS
         return dataclasses.replace(original(ctx, settings), sleep=sleeper)
 
     monkeypatch.setattr(runtime, "backend_context", backend_context)
-    monkeypatch.setattr(routes, "backend_context", backend_context)
     original_init = AccessTokens.__init__
 
     @functools.wraps(original_init)
