@@ -42,6 +42,7 @@ from hookspecs.types import HttpResponse
 from hookspecs.types import Integration
 from hookspecs.types import Job
 from hookspecs.types import KeyRing
+from hookspecs.types import ResultPage
 
 __all__ = [
     "PROJECT_NAME",
@@ -68,6 +69,7 @@ __all__ = [
     "Integration",
     "Job",
     "KeyRing",
+    "ResultPage",
     "hookimpl",
     "hookspec",
     "spec",

@@ -1,7 +1,7 @@
 """What a host hands to its plugins: plain dataclasses and typed Protocols.
 
 Public API: :class:`Booking`, :class:`Customer`, :class:`BookableObject`, :class:`Integration`,
-:class:`HttpRequest`, :class:`HttpResponse`, :class:`ConfigEntry`, :class:`KeyRing`, :class:`Job`,
+:class:`HttpRequest`, :class:`HttpResponse`, :class:`ResultPage`, :class:`ConfigEntry`, :class:`KeyRing`, :class:`Job`,
 the host-side errors :class:`HostError`, :class:`BookingConflictError`, :class:`BookingNotFoundError`,
 and the protocols :class:`BookingApi`, :class:`CustomerApi`, :class:`ObjectApi`, :class:`IntegrationApi`,
 :class:`ConfigApi`, :class:`JobQueue`, :class:`HostApi`, and the optional :class:`SleepingHost`.
@@ -50,6 +50,7 @@ __all__ = [
     "JobQueue",
     "KeyRing",
     "ObjectApi",
+    "ResultPage",
     "SleepingHost",
 ]
 
@@ -190,12 +191,31 @@ class HttpRequest:
 
 
 @dataclass(frozen=True)
+class ResultPage:
+    """A short page a plugin asks the host to show in the host's own admin style, for example the result
+    of an OAuth sign-in: a ``title``, a ``message`` of one or two sentences, whether it went well
+    (``ok``), and the ``integration_id`` it is about ("" when unknown), which the host links back to.
+    All of it is plain text; a host escapes it."""
+
+    title: str
+    message: str
+    ok: bool = True
+    integration_id: str = ""
+
+
+@dataclass(frozen=True)
 class HttpResponse:
-    """What a plugin answers. ``headers`` must include a ``Content-Type`` when ``body`` is not empty."""
+    """What a plugin answers. ``headers`` must include a ``Content-Type`` when ``body`` is not empty.
+
+    With ``page`` set, a host that knows it shows that :class:`ResultPage` in its own style (with a link
+    back to the integration's settings) and the ``status``, instead of ``body``; a host that does not
+    sends ``body``, which must therefore stand on its own.
+    """
 
     status: int
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
+    page: ResultPage | None = None
 
 
 # --------------------------------------------------------------------------- host services

@@ -1,6 +1,6 @@
-"""The admin form of an integration with its connect link and its health.
+"""The admin form of an integration with its connect link, its buttons and its health.
 
-Public API: :func:`config_form`, :func:`health`.
+Public API: :func:`config_form`.
 """
 
 from __future__ import annotations
@@ -31,17 +31,17 @@ from ireserve_calendar_plugin.config.form import SETTINGS_KEY
 from ireserve_calendar_plugin.config.form import build_form
 from ireserve_calendar_plugin.config.form import submit_form
 from ireserve_calendar_plugin.errors import CalendarPluginError
+from ireserve_calendar_plugin.errors import ConfigDecryptError
+from ireserve_calendar_plugin.health import integration_health
+from ireserve_calendar_plugin.messages import ProblemKind
 from ireserve_calendar_plugin.messages import message_for
 from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.runtime import served_integrations
-from ireserve_calendar_plugin.sync.denials import WriteDenials
-from ireserve_calendar_plugin.sync.model import Channel
-from ireserve_calendar_plugin.sync.state import StateStore
 from ireserve_calendar_plugin.web.routes import connect_link
 
-__all__ = ["config_form", "health"]
+__all__ = ["config_form"]
 
 log = logging.getLogger("ireserve_calendar_plugin.admin")
 
@@ -87,43 +87,6 @@ def _clashes(ctx: IntegrationContext, settings: Mapping[str, Any]) -> dict[str, 
             return {"ires_field": f"Integration {other.integration.id} already stores its event ids in "
                     f"{field_name!r}; choose another booking field."}
     return {}
-
-
-def health(ctx: IntegrationContext) -> tuple[str, list[dict[str, str]]]:
-    """A one-line status and one row per calendar: label, phase, last sync, channel expiry, last error,
-    and for calendars written to, whether the provider lets us write them (a refusal, in words)."""
-    auth = AuthStatus(ctx.store).get()
-    try:
-        with engine_for(ctx) as engine:
-            calendars = engine.backend.calendars()
-    except CalendarPluginError as exc:
-        return f"Not ready: {exc}", []
-    states = StateStore(ctx.store)
-    denials = WriteDenials(ctx.store)
-    rows = []
-    for calendar in calendars:
-        state = states.load(calendar.key)
-        channel = Channel.from_json(state.channel) if state.channel else None
-        row = {
-            "calendar": calendar.label or calendar.key,
-            "state": state.phase,
-            "last_sync": state.last_sync.isoformat(timespec="seconds") if state.last_sync else "never",
-            "channel_expires": channel.expires.isoformat(timespec="seconds") if channel else "none",
-            "last_error": state.last_error,
-        }
-        if calendar.outbound:
-            row["writes"] = denials.message(calendar.key) or "ok"
-        rows.append(row)
-    account = f" ({auth['account']})" if auth.get("account") else ""
-    reason = f": {auth['reason']}" if auth.get("reason") else ""
-    line = {"connected": f"Connected{account}", "needs_reconnect": "Needs reconnect" + reason,
-            }.get(auth.get("state", ""), "Not connected" + reason)
-    if not calendars:
-        line += "; no calendars mapped"
-    denied = sum(1 for row in rows if row.get("writes", "ok") != "ok")
-    if denied:
-        line += f"; {denied} calendar{'s' if denied > 1 else ''} may be read but not written (see Writes)"
-    return line, rows
 
 
 def _with_discovery(ctx: IntegrationContext, settings: Mapping[str, Any] | None, form: ConfigForm,
@@ -204,6 +167,19 @@ def config_form(host: HostApi, integration: Integration, submitted: Mapping[str,
     ctx = context_for(host, integration)
     if ctx is None:
         return None
+    try:
+        return _config_form(ctx, submitted)
+    except ConfigDecryptError as exc:
+        # a stored value no longer opens: say so in words (the detail, naming the key, goes to the log)
+        log.warning("integration %s: %s", integration.id, exc)
+        said = message_for(ProblemKind.DECRYPT_FAILURE, provider=ctx.provider.name)
+        form = build_form(host, integration, ctx.provider, None)
+        return replace(form, errors=(said.what,), state=said.state, status=f"Error: {said.what}",
+                       next_step=said.next_step)
+
+
+def _config_form(ctx: IntegrationContext, submitted: Mapping[str, object] | None) -> ConfigForm:
+    host, integration = ctx.host, ctx.integration
     unmatched: list[str] | None = None
     result = ActionResult()
     if submitted is not None and ACTION_FIELD in submitted:
@@ -228,6 +204,7 @@ def config_form(host: HostApi, integration: Integration, submitted: Mapping[str,
             queue_refresh(ctx)  # never listed yet: ask a worker, not this page
         form = _with_note(form, "calendar_mapping", _choices_note(ctx, cache, _display_zone(ctx, settings)))
     form = _with_discovery(ctx, settings, form, unmatched)
-    status, rows = health(ctx) if settings else ("Not configured", [])
-    return replace(form, status=status, health=tuple(rows), actions=_actions(ctx, settings),
-                   notices=result.notices, errors=form.errors + result.errors)
+    health = integration_health(ctx, settings, cache)
+    return replace(form, status=health.status, health=health.legacy, state=health.state, next_step=health.next_step,
+                   rows=health.rows, actions=_actions(ctx, settings), notices=result.notices,
+                   errors=form.errors + result.errors)

@@ -1,6 +1,6 @@
 """Our errors in an admin's words: what happened, and what to do next. Pure: no I/O, no state.
 
-Public API: :class:`ProblemKind`, :class:`AdminMessage`, :func:`classify`, :func:`message_for`,
+Public API: :class:`ProblemKind`, :class:`AdminMessage`, :func:`classify`, :func:`message_for`, :func:`booking_notice`,
 :func:`describe`, :func:`provider_title`.
 
 Every error class the plugin meets maps to one :class:`ProblemKind` (:func:`classify`), and every kind
@@ -28,7 +28,7 @@ from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import SyncTokenInvalidError
 from ireserve_calendar_plugin.errors import UnsafeUrlError
 
-__all__ = ["AdminMessage", "ProblemKind", "classify", "describe", "message_for", "provider_title"]
+__all__ = ["AdminMessage", "ProblemKind", "booking_notice", "classify", "describe", "message_for", "provider_title"]
 
 
 class ProblemKind(StrEnum):
@@ -191,3 +191,26 @@ def describe(
     """:func:`classify` then :func:`message_for`, in one call."""
     return message_for(classify(error, room=room), provider=provider, calendar=calendar, retry_at=retry_at,
                        timezone=timezone)
+
+
+_NOTICE_REASONS = {
+    ProblemKind.REVOKED_GRANT: "the connection to {name} was revoked or has expired (an admin must reconnect it)",
+    ProblemKind.MISSING_PERMISSION: "{name} refused the write (no permission on the calendar)",
+    ProblemKind.CALENDAR_NOT_FOUND: "{name} does not know the calendar",
+    ProblemKind.ROOM_NOT_FOUND: "Microsoft 365 does not know the room mailbox",
+    ProblemKind.THROTTLED: "{name} asked us to slow down",
+    ProblemKind.PROVIDER_DOWN: "{name} did not answer",
+    ProblemKind.BAD_SETTINGS: "{name} rejected the integration's settings",
+    ProblemKind.NOT_CONFIGURED: "the integration is not set up",
+    ProblemKind.DECRYPT_FAILURE: "the integration's stored credentials cannot be read",
+    ProblemKind.UNKNOWN: "the write failed unexpectedly",
+}
+
+
+def booking_notice(kind: ProblemKind, *, provider: str, retry_at: datetime | None, timezone: str = "UTC") -> str:
+    """The sentence shown on a booking whose write failed: ``Not in Google Calendar yet: Google Calendar
+    did not answer; retrying at 10:45.`` (``retry_at`` None: not retried until an admin acts)."""
+    name = provider_title(provider)
+    reason = _NOTICE_REASONS[kind].format(name=name)
+    when = f"retrying at {_at(retry_at, timezone)}" if retry_at else "not retried until this is fixed"
+    return f"Not in {name} yet: {reason}; {when}."

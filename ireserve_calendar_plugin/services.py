@@ -24,7 +24,9 @@ from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
 
+from hookspecs.forms import BOOKING_NOTICE_PREFIX
 from hookspecs.types import Booking
+from hookspecs.types import BookingNotFoundError
 from hookspecs.types import HostApi
 from hookspecs.types import Job
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
@@ -43,12 +45,18 @@ from ireserve_calendar_plugin.errors import RateLimitedError
 from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import StaleStateError
 from ireserve_calendar_plugin.errors import WriteDeniedError
+from ireserve_calendar_plugin.messages import ProblemKind
+from ireserve_calendar_plugin.messages import booking_notice
+from ireserve_calendar_plugin.messages import classify
 from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.runtime import served_integrations
+from ireserve_calendar_plugin.sync.activity import ActivityLog
+from ireserve_calendar_plugin.sync.activity import PendingWrites
 from ireserve_calendar_plugin.sync.channels import ChannelForce
 from ireserve_calendar_plugin.sync.echo import is_own_origin
+from ireserve_calendar_plugin.sync.echo import origin_of
 from ireserve_calendar_plugin.sync.echo import outbound_suppressed
 from ireserve_calendar_plugin.sync.engine import JOB_CHANNEL
 from ireserve_calendar_plugin.sync.engine import JOB_OUTBOUND
@@ -61,6 +69,8 @@ from ireserve_calendar_plugin.sync.engine import channel_job
 from ireserve_calendar_plugin.sync.engine import outbound_job
 from ireserve_calendar_plugin.sync.engine import sync_job
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
+from ireserve_calendar_plugin.sync.inbound import RoundResult
+from ireserve_calendar_plugin.sync.model import CalendarRef
 
 __all__ = ["booking_changed", "cron_tick", "enqueue", "rekey", "resume_after_reconnect", "run_job"]
 
@@ -196,9 +206,11 @@ def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> 
     host, iid = ctx.host, ctx.integration.id
     key = job.payload["calendar"]
     what = Work.SYNC if job.name == JOB_SYNC else Work.CHANNEL
+    activity = ActivityLog(ctx.store)
     try:
         if job.name == JOB_SYNC:
-            engine.sync(key)
+            result = engine.sync(key)
+            activity.success(key, host.now(), changes=changes_of(result))
         else:
             outcome = engine.keep_channel(key, _force(job))
             if outcome.is_new:
@@ -208,12 +220,15 @@ def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> 
     except StaleStateError:
         enqueue(host, _again(job, host.now() + BUSY_RETRY))
     except AuthExpiredError as exc:
+        activity.failure(key, host.now(), problem=classify(exc).value, retry_at=None)
         _lost_grant(ctx, exc)
     except RetryableError as exc:
         _hold(ctx, exc)
-        engine.record_failure(key, exc, retry_after=exc.retry_after, what=what)
+        when = engine.record_failure(key, exc, retry_after=exc.retry_after, what=what)
+        activity.failure(key, host.now(), problem=_problem(ctx, engine, key, exc), retry_at=when)
     except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         when = engine.record_failure(key, exc, what=what)
+        activity.failure(key, host.now(), problem=_problem(ctx, engine, key, exc), retry_at=when)
         host.integrations.log(iid, "error", f"{what} of calendar {key} failed: {type(exc).__name__}: {exc}. "
                               f"Next attempt after {when:%Y-%m-%d %H:%M} UTC.")
 
@@ -226,30 +241,92 @@ def _force(job: Job) -> ChannelForce:
         return ChannelForce.NOTHING
 
 
+def changes_of(result: RoundResult) -> int:
+    """How many bookings a round changed (created, moved, cancelled, unlinked)."""
+    return sum(n for name, n in result.counts.items() if name in ("created", "updated", "cancelled", "unlinked"))
+
+
+def _problem(ctx: IntegrationContext, engine: SyncEngine, calendar_key: str, exc: BaseException) -> str:
+    """The problem kind of a failure on one calendar (a room mailbox's 404 is "room not found")."""
+    room = ctx.provider.name == "outlook" and any(
+        c.key == calendar_key and c.remote_id != "me" for c in engine.backend.calendars())
+    return classify(exc, room=room).value
+
+
 def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, attempt: int) -> None:
     host, iid = ctx.host, ctx.integration.id
     try:
-        engine.push_booking(booking_id)
+        written = engine.push_booking(booking_id)
     except (CalendarBusyError, StaleStateError):
         enqueue(host, outbound_job(iid, booking_id, host.now() + BUSY_RETRY, attempt))
     except AuthExpiredError as exc:
         _park(ctx, booking_id)
+        _write_failed(ctx, engine, booking_id, exc, retry_at=None)
         _lost_grant(ctx, exc)
     except RetryableError as exc:
         _hold(ctx, exc)
         if attempt >= MAX_OUTBOUND_ATTEMPTS:
             _park(ctx, booking_id)
+            _write_failed(ctx, engine, booking_id, exc, retry_at=None)
             host.integrations.log(iid, "error", f"Booking {booking_id} could not be written after {attempt} "
                                   f"attempts ({type(exc).__name__}); parked until the next reconnect or resync.")
             return
         delay = max(backoff_seconds(attempt, base=5.0, cap=900.0), exc.retry_after or 0.0)
-        enqueue(host, outbound_job(iid, booking_id, host.now() + timedelta(seconds=delay), attempt + 1))
+        retry_at = host.now() + timedelta(seconds=delay)
+        enqueue(host, outbound_job(iid, booking_id, retry_at, attempt + 1))
+        _write_failed(ctx, engine, booking_id, exc, retry_at=retry_at)
     except WriteDeniedError as exc:
         # recorded on the calendar (and told to the admin once) by the outbound worker; not retried
         host.integrations.log(iid, "info", f"Booking {booking_id} not written to {exc.calendar or 'its calendar'}: "
                               "no write permission there.")
     except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
+        _write_failed(ctx, engine, booking_id, exc, retry_at=None)
         host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {type(exc).__name__}: {exc}")
+    else:
+        _write_done(ctx, engine, booking_id, written)
+
+
+def notice_field(integration_id: str) -> str:
+    """The booking field holding this integration's notice about a failed write (see hookspecs.forms)."""
+    return f"{BOOKING_NOTICE_PREFIX}{origin_of(integration_id)}"
+
+
+def _booking_and_calendar(ctx: IntegrationContext, engine: SyncEngine,
+                          booking_id: int) -> tuple[Booking | None, CalendarRef | None]:
+    try:
+        booking = ctx.host.bookings.get(booking_id)
+    except BookingNotFoundError:
+        return None, None
+    return booking, engine.backend.calendar_for_object(booking.object_id)
+
+
+def _write_failed(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, exc: BaseException,
+                  *, retry_at: datetime | None) -> None:
+    """Record a failed write: on the booking (a notice), in the pending writes, in the calendar's activity."""
+    booking, calendar = _booking_and_calendar(ctx, engine, booking_id)
+    if booking is None or calendar is None:
+        return
+    host = ctx.host
+    problem = _problem(ctx, engine, calendar.key, exc)
+    PendingWrites(ctx.store).add(booking_id, calendar.key, problem, host.now(), retry_at)
+    ActivityLog(ctx.store).failure(calendar.key, host.now(), problem=problem, retry_at=retry_at)
+    obj = host.objects.get(booking.object_id)
+    text = booking_notice(ProblemKind(problem), provider=ctx.provider.name, retry_at=retry_at,
+                          timezone=obj.timezone if obj else "UTC")
+    if booking.fields.get(notice_field(ctx.integration.id)) != text:
+        host.bookings.set_field(booking_id, notice_field(ctx.integration.id), text, origin=ctx.origin)
+
+
+def _write_done(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, written: list[str]) -> None:
+    """A write went through (or nothing was left to write): clear what a failure left behind."""
+    if not written and not PendingWrites(ctx.store).get(booking_id):
+        return
+    booking, calendar = _booking_and_calendar(ctx, engine, booking_id)
+    if PendingWrites(ctx.store).resolve(booking_id) and booking is not None and \
+            booking.fields.get(notice_field(ctx.integration.id)):
+        ctx.host.bookings.set_field(booking_id, notice_field(ctx.integration.id), None, origin=ctx.origin)
+    if written and calendar is not None:
+        ActivityLog(ctx.store).success(calendar.key, ctx.host.now(), changes=len(written))
 
 
 def _held_until(ctx: IntegrationContext) -> datetime | None:

@@ -11,9 +11,10 @@ Public API:
   and the typed façade the host calls hooks through.
 * :class:`Worker` (:mod:`.jobs`): runs queued jobs through ``on_job`` with leases and backoff.
 * :class:`HostApp`, :class:`HostServer`, :func:`serve` (:mod:`.server`): HTTP, cron and workers. Plugin
-  routes live under the prefix; the admin pages (:mod:`.admin`, rendering any plugin's ``on_config_form``
-  generically through :mod:`.form_html` and :mod:`.form_data`, plus the objects and a bookings page,
-  :mod:`.bookings_html`) under ``/admin/``.
+  routes live under the prefix; the admin pages (:mod:`.admin`, Jinja2 templates in ``templates/``
+  through :mod:`.templating`, rendering any plugin's ``on_config_form`` generically with
+  :mod:`.form_view` and reading it back with :mod:`.form_data`, plus the objects and a bookings page)
+  under ``/admin/``.
 * :func:`run_host`, :func:`main` (:mod:`.run`): the command line.
 
 Host developers can read it as the worked example of the contract in :mod:`hookspecs`. It imports

@@ -1,6 +1,6 @@
 """The reference host's own pages (everything outside the plugin prefix): integrations, objects, bookings.
 
-Public API: :class:`AdminPages`, :data:`ADMIN_ROOT`, :data:`ADMIN_ORIGIN`.
+Public API: :class:`AdminPages`, :class:`IndexRow`, :data:`ADMIN_ORIGIN`.
 
 Routes (served by :class:`.server.HostApp` for every path outside the plugin prefix):
 
@@ -9,8 +9,8 @@ Routes (served by :class:`.server.HostApp` for every path outside the plugin pre
   reports, a small "add integration" form (``POST /admin/integrations``: id, provider, name), the
   "Objects" card and a link to the bookings page;
 * ``GET /admin/integrations/<id>``: whatever the plugin's ``on_config_form(submitted=None)`` returns,
-  rendered generically (:mod:`.form_html`): sections, fields of every kind, links as buttons, the status
-  line, the health table, then the integration's log, newest first;
+  rendered generically (``templates/_form.html``, :mod:`.form_view`): sections, fields of every kind,
+  links as buttons, the status line, the health table, then the integration's log, newest first;
 * ``POST /admin/integrations/<id>``: the posted form becomes the ``submitted`` mapping
   (:mod:`.form_data`, driven by the fields the plugin describes) and the page is shown again with the
   plugin's answer: a "saved" banner (200) or its errors (422);
@@ -28,20 +28,22 @@ Booking writes go through ``host.bookings`` with origin ``user:admin``, so plugi
 person's change (a calendar plugin syncs them out). A conflict (:class:`~hookspecs.types.BookingConflictError`,
 409) or a refused value (400) shows the bookings page again with an error banner, and nothing is written.
 
-Every POST must carry the per-process anti-CSRF token the pages put in a hidden field
-(:data:`.form_data.CSRF_FIELD`); without it the answer is 403 and no hook is called. The pages send a
-strict Content-Security-Policy (no scripts at all), ``no-store`` and ``nosniff``. There is no login: the
-reference host is meant for a developer's loopback address.
+Every POST must carry the anti-CSRF token the pages put in a hidden field (:data:`.form_data.CSRF_FIELD`),
+signed with a key derived from the host's key file and at most :data:`.csrf.CSRF_MAX_AGE` old
+(:mod:`.csrf`), so a form opened before a restart still posts; without a valid one the answer is 403,
+saying why, and no hook is called. Every page is a Jinja2 template with autoescape (:mod:`.templating`).
+The pages send a strict Content-Security-Policy (no scripts at all), ``no-store`` and ``nosniff``.
+There is no login: the reference host is meant for a developer's loopback address.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
-import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from werkzeug.datastructures import MultiDict
@@ -57,27 +59,25 @@ from hookspecs.types import Booking
 from hookspecs.types import BookingConflictError
 from hookspecs.types import BookingNotFoundError
 from hookspecs.types import Integration
-from ireserve_devhost.admin_html import ADMIN_ROOT
-from ireserve_devhost.admin_html import CONTENT_SECURITY_POLICY
-from ireserve_devhost.admin_html import IndexRow
-from ireserve_devhost.admin_html import index_body
-from ireserve_devhost.admin_html import integration_body
-from ireserve_devhost.admin_html import integration_url
-from ireserve_devhost.admin_html import page
+from hookspecs.types import ResultPage
 from ireserve_devhost.booking_forms import booking_values
 from ireserve_devhost.booking_forms import move_times
 from ireserve_devhost.booking_forms import object_values
 from ireserve_devhost.booking_forms import timezone_names
-from ireserve_devhost.bookings_html import BOOKINGS_PATH
-from ireserve_devhost.bookings_html import CANCELLED
-from ireserve_devhost.bookings_html import BookingsView
-from ireserve_devhost.bookings_html import bookings_body
-from ireserve_devhost.bookings_html import bookings_url
+from ireserve_devhost.bookings_view import CANCELLED
+from ireserve_devhost.bookings_view import BookingsView
+from ireserve_devhost.bookings_view import booking_rows
+from ireserve_devhost.csrf import CSRF_MAX_AGE
+from ireserve_devhost.csrf import CsrfTokens
+from ireserve_devhost.csrf import CsrfVerdict
 from ireserve_devhost.form_data import CSRF_FIELD
 from ireserve_devhost.form_data import submitted_values
-from ireserve_devhost.markup import Html
-from ireserve_devhost.markup import join
-from ireserve_devhost.markup import tag
+from ireserve_devhost.templating import CONTENT_SECURITY_POLICY
+from ireserve_devhost.templating import render
+from ireserve_devhost.urls import ADMIN_ROOT
+from ireserve_devhost.urls import BOOKINGS_PATH
+from ireserve_devhost.urls import bookings_url
+from ireserve_devhost.urls import integration_url
 
 if TYPE_CHECKING:
     from ireserve_devhost.host import ReferenceHost
@@ -103,15 +103,23 @@ ADMIN_CHANNEL = "admin"
 MAX_LISTED = 500
 
 
-class AdminPages:
-    """Routes and renders the host's pages. Every value shown is HTML-escaped.
+@dataclass(frozen=True)
+class IndexRow:
+    """One integration on the index page with the status line its form reported."""
 
-    :attr:`csrf_token` is a random per-process secret; the pages embed it in each form they render.
+    integration: Integration
+    status: str
+
+
+class AdminPages:
+    """Routes and renders the host's pages (Jinja2 templates with autoescape, :mod:`.templating`).
+
+    Each rendered form carries a fresh :attr:`csrf_token`, signed and time-limited (:mod:`.csrf`).
     """
 
     def __init__(self, host: ReferenceHost) -> None:
         self.host = host
-        self.csrf_token = secrets.token_urlsafe(32)
+        self.csrf = CsrfTokens(lambda: host.keyring, host.now)
         self.url_map = Map(
             [
                 Rule("/", endpoint="root", methods=["GET", "HEAD"]),
@@ -152,6 +160,24 @@ class AdminPages:
             response = err.get_response(request.environ)
             return Response(response.get_data(), status=response.status_code, headers=response.headers)
 
+    @property
+    def csrf_token(self) -> str:
+        """A fresh anti-CSRF token for one rendered form."""
+        return self.csrf.issue()
+
+    def result_page(self, result: ResultPage, status: int) -> Response:
+        """A plugin's :class:`~hookspecs.types.ResultPage` (say, after an OAuth sign-in) in the admin's
+        style, with a link back to the integration's settings (or to the index when it is unknown)."""
+        integration = self.host.integrations.get(result.integration_id) if result.integration_id else None
+        if integration is not None:
+            crumbs: list[tuple[str, str | None]] = [("Integrations", ADMIN_ROOT),
+                                                    (integration.id, integration_url(integration.id))]
+            back = (f"Back to {integration.name or integration.id}", integration_url(integration.id))
+        else:
+            crumbs, back = [("Integrations", ADMIN_ROOT)], ("Back to the integrations", ADMIN_ROOT)
+        return _message(result.title, [result.message], status, crumbs=crumbs, back=back,
+                        banner="ok" if result.ok else "error")
+
     # ------------------------------------------------------------------ views
 
     def root(self, request: Request) -> Response:
@@ -162,19 +188,22 @@ class AdminPages:
               object_error: str = "", object_form: dict[str, str] | None = None, status: int = 200) -> Response:
         """List the integrations with their status, the add form, the objects and the loaded plugins."""
         rows = [IndexRow(i, self._status_line(i)) for i in self.host.integrations.all()]
-        body = index_body(
-            rows,
+        return _page(
+            "index.html",
+            status,
+            title="Integrations",
+            crumbs=[],
+            rows=rows,
             csrf_token=self.csrf_token,
             plugins=[name for name, _ in self.host.pm.list_name_plugin()],
             plugin_root=self.host.url_for("/"),
             add_error=add_error,
-            add_values=add_values,
+            add_values=add_values or {},
             objects=self.host.objects.all(),
             object_error=object_error,
-            object_values=object_form,
+            object_values=object_form or {},
             timezones=timezone_names(),
         )
-        return _html(page("Integrations", body), status)
 
     def add(self, request: Request) -> Response:
         """Create an integration from the index page's form, then show its page."""
@@ -322,7 +351,6 @@ class AdminPages:
         view = BookingsView(
             bookings=everything[:MAX_LISTED],
             objects=objects,
-            csrf_token=self.csrf_token,
             today=today,
             selected=selected,
             total=len(everything),
@@ -333,21 +361,23 @@ class AdminPages:
         crumbs: list[tuple[str, str | None]] = [("Bookings", BOOKINGS_PATH if selected is not None else None)]
         if selected is not None:
             crumbs.append((objects[selected].name, None))
-        return _html(page("Bookings", bookings_body(view), crumbs=crumbs), status)
+        return _page("bookings.html", status, title="Bookings", crumbs=crumbs, view=view, rows=booking_rows(view),
+                     csrf_token=self.csrf_token)
 
     # ------------------------------------------------------------------ helpers
 
     def _refuse_without_token(self, request: Request) -> Response | None:
-        token = request.form.get(CSRF_FIELD, "")
-        if token and hmac.compare_digest(token.encode(), self.csrf_token.encode()):
+        verdict = self.csrf.check(request.form.get(CSRF_FIELD, ""))
+        if verdict is CsrfVerdict.VALID:
             return None
-        log.warning("refused an admin %s to %s without a valid CSRF token", request.method, request.path)
-        body = join((
-            tag("h1", {}, "Refused"),
-            tag("p", {}, "This form did not come from this host's admin pages (or the host restarted). "
-                         "Open the page again and resubmit."),
-        ))
-        return _html(page("Refused", body), 403)
+        log.warning("refused an admin %s to %s: CSRF token %s", request.method, request.path, verdict.value)
+        if verdict is CsrfVerdict.EXPIRED:
+            why = (f"This form was opened more than {CSRF_MAX_AGE // 3600} hours ago, so it can no longer be "
+                   "sent. Nothing was changed.")
+        else:
+            why = "This form did not come from this host's admin pages, so it was not accepted. Nothing was changed."
+        back = request.referrer if request.referrer and _same_site(request) else ADMIN_ROOT
+        return _message("Refused", [why, "Open the page again and resubmit."], 403, back=("Open the page again", back))
 
     def _status_line(self, integration: Integration) -> str:
         try:
@@ -361,16 +391,17 @@ class AdminPages:
 
     def _integration_page(self, integration: Integration, form: ConfigForm | None, *, submitted: bool = False,
                           problem: str = "", status: int = 200) -> Response:
-        body = integration_body(
-            integration,
-            form,
-            self.host.integration_log(integration.id),
-            csrf_token=self.csrf_token,
-            submitted=submitted,
-            problem=problem,
-        )
+        context: dict[str, Any] = {
+            "integration": integration,
+            "form": form,
+            "log": self.host.integration_log(integration.id),
+            "csrf_token": self.csrf_token,
+            "submitted": submitted,
+            "problem": problem,
+        }
         crumbs = [("Integrations", ADMIN_ROOT), (integration.id, None)]
-        return _html(page(form.title if form else integration.id, body, crumbs=crumbs), status)
+        return _page("integration.html", status, title=form.title if form else integration.name or integration.id,
+                     crumbs=crumbs, **context)
 
 
 def _add_problem(values: dict[str, str]) -> str:
@@ -408,11 +439,27 @@ def _refusal_status(exc: Exception) -> int:
 
 
 def _not_found(what: str, *, crumbs: list[tuple[str, str | None]] | None = None) -> Response:
-    body = join((tag("h1", {}, "Not found"), tag("p", {}, what)))
-    return _html(page("Not found", body, crumbs=crumbs or [("Integrations", ADMIN_ROOT)]), 404)
+    return _message("Not found", [what], 404, crumbs=crumbs or [("Integrations", ADMIN_ROOT)])
 
 
-def _html(document: Html, status: int = 200) -> Response:
+def _message(heading: str, lines: list[str], status: int, *, crumbs: list[tuple[str, str | None]] | None = None,
+             back: tuple[str, str] | None = None, banner: str = "") -> Response:
+    """A short page: a heading, a few sentences and a way back."""
+    return _page("message.html", status, title=heading, crumbs=crumbs or [], heading=heading, lines=lines,
+                 back=back, banner=banner)
+
+
+def _same_site(request: Request) -> bool:
+    """Whether the request's Referer is one of this host's admin pages (so "back" may point there)."""
+    referrer = request.referrer or ""
+    return referrer.startswith(request.host_url.rstrip("/") + ADMIN_ROOT.rstrip("/"))
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    return _html(render(template, **context), status)
+
+
+def _html(document: str, status: int = 200) -> Response:
     response = Response(document, status=status, mimetype="text/html")
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"

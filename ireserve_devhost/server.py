@@ -6,8 +6,9 @@ Public API: :class:`HostApp` (the WSGI app), :class:`HostServer` (serves it in b
 Requests under the host's prefix (``/ext`` by default) go to the plugins' ``on_http_route`` as a
 :class:`hookspecs.types.HttpRequest`: the path relative to the prefix, the query as tuples of values,
 lower-cased headers and the body (at most :data:`MAX_BODY` bytes, else 413). The first non-None
-:class:`hookspecs.types.HttpResponse` is sent; none gives 404, and a plugin exception gives a plain
-500 whose body never carries the exception text (it goes to the log). Other paths are the host's own
+:class:`hookspecs.types.HttpResponse` is sent (or, when it carries a ``page``, that result page in the
+admin's style with a link back); none gives 404, and a plugin exception gives a plain 500 whose body
+never carries the exception text (it goes to the log). Other paths are the host's own
 pages (:mod:`.admin`): the integrations, objects and bookings admin under ``/admin/`` (``/`` redirects
 there).
 
@@ -115,6 +116,8 @@ class HostApp:
         if not isinstance(answer, HttpResponse):
             log.error("on_http_route returned %r for %s %s, not an HttpResponse", answer, request.method, path)
             return _plain(500, "Internal Server Error")
+        if answer.page is not None:  # a result page the plugin asks us to show in the admin's style
+            return self.pages.result_page(answer.page, answer.status)
         headers = dict(answer.headers)
         if answer.body and not any(name.lower() == "content-type" for name in headers):
             log.warning("plugin response to %s %s has a body but no Content-Type", request.method, path)

@@ -18,7 +18,10 @@ where that service's answers become our error types). The client then:
   timeouts, resets) with exponential backoff and full jitter, never before a ``Retry-After``, up to a
   bounded number of attempts, then raises the error for the job queue to retry later;
 - paces requests under the integration's budget (:class:`Pacer`) and caps requests in flight (per client,
-  or across clients that share one ``gate`` semaphore).
+  or across clients that share one ``gate`` semaphore);
+- with ``slots`` and ``pause`` (:mod:`~ireserve_calendar_plugin.providers.limits`), holds the provider's
+  limits across every worker process: requests in flight per scope (a mailbox, a user) and a shared
+  ``Retry-After`` that every worker honours.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ from ireserve_calendar_plugin.errors import RedirectRefusedError
 from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.errors import UnsafeUrlError
+from ireserve_calendar_plugin.providers.limits import SharedPause
+from ireserve_calendar_plugin.providers.limits import SharedSlots
 
 __all__ = [
     "PACE_SPEND_WITHIN",
@@ -241,6 +246,8 @@ class ApiClient:
         seed: int | None = None,
         gate: threading.Semaphore | None = None,
         allowed_paths: PathRule | None = None,
+        slots: Callable[[str], SharedSlots | None] | None = None,
+        pause: Callable[[str], SharedPause | None] | None = None,
     ) -> None:
         self.provider = provider
         self._bases = [self._origin_and_segments(b) for b in allowed_bases]
@@ -255,6 +262,9 @@ class ApiClient:
         # process), so the cap holds across jobs; else ``max_in_flight`` caps this client alone
         own = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
         self._gate = gate if gate is not None else own
+        # ``slots``: the cross-worker slots of the scope a URL belongs to; ``pause``: the shared Retry-After
+        self._slots = slots
+        self._pause = pause
         self._sleep = sleep
         self.session = session or requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "gzip"})
@@ -312,8 +322,13 @@ class ApiClient:
         self.check_url(url, paths)
         refreshed = False
         attempt = 0
+        pause = self._pause(url) if self._pause is not None else None
+        waited_out_pause = False  # this client just slept through the pause it recorded itself
         while True:
             attempt += 1
+            if pause is not None and not waited_out_pause:
+                pause.wait()
+            waited_out_pause = False
             token = self._token() if auth else ""
             response = self._send(method, url, params, json, headers, token, attempt)
             if response is not None and response.status_code == 401 and auth and not refreshed:
@@ -329,6 +344,8 @@ class ApiClient:
                 self._raise_for_status(response)
                 return response
             except RetryableError as exc:
+                if exc.retry_after is not None and pause is not None:
+                    pause.hold(exc.retry_after)  # every worker waits, not only this one
                 if attempt >= self.retry.attempts:
                     raise
                 wait = self.retry.delay(attempt, self._rng)
@@ -336,6 +353,7 @@ class ApiClient:
                     if exc.retry_after > self.retry.max_wait:
                         raise
                     wait = max(wait, exc.retry_after)
+                    waited_out_pause = pause is not None
                 log.info("%s %s: %s; retry %d in %.2fs", self.provider, method, type(exc).__name__, attempt, wait)
                 self.slept += wait
                 self._sleep(wait)
@@ -357,7 +375,11 @@ class ApiClient:
             self.pacer.take()
         if self._gate is not None:
             self._gate.acquire()
+        shared = self._slots(url) if self._slots is not None else None
+        slot: str | None = None
         try:
+            if shared is not None:
+                slot = shared.take()
             self.calls += 1
             return self.session.request(method, url, params=params, json=json, headers=merged, timeout=self.timeout,
                                         allow_redirects=False)
@@ -365,6 +387,8 @@ class ApiClient:
             log.info("%s %s: %s (attempt %d)", self.provider, method, type(exc).__name__, attempt)
             return None
         finally:
+            if shared is not None and slot is not None:
+                shared.give_back(slot)
             if self._gate is not None:
                 self._gate.release()
 

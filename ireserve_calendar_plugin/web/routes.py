@@ -20,11 +20,13 @@ from __future__ import annotations
 import html
 import logging
 import re
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from hookspecs.types import HostApi
 from hookspecs.types import HttpRequest
 from hookspecs.types import HttpResponse
+from hookspecs.types import ResultPage
 from ireserve_calendar_plugin.auth.links import sign_link
 from ireserve_calendar_plugin.auth.links import verify_link
 from ireserve_calendar_plugin.auth.oauth import OAuthStates
@@ -69,12 +71,14 @@ def _text(status: int, body: str, content_type: str = "text/plain; charset=utf-8
                                                         "X-Content-Type-Options": "nosniff"})
 
 
-def _page(status: int, title: str, message: str) -> HttpResponse:
+def _page(status: int, title: str, message: str, integration_id: str = "") -> HttpResponse:
+    """A result page: the host shows ``page`` in its own style; ``body`` is for hosts that do not."""
     body = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
         f"<body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
     )
-    return _text(status, body, "text/html; charset=utf-8")
+    page = ResultPage(title, message, ok=status < 400, integration_id=integration_id)
+    return replace(_text(status, body, "text/html; charset=utf-8"), page=page)
 
 
 def connect_link(host: HostApi, integration_id: str) -> str:
@@ -120,13 +124,16 @@ def _start(host: HostApi, integration_id: str, request: HttpRequest) -> HttpResp
     if ctx is None:
         return _page(404, "Unknown integration", "This integration does not exist or is disabled.")
     if not verify_link(host.keyring, "oauth-start", integration_id, request.arg("t"), host.now()):
-        return _page(403, "Link expired", "Open the integration's settings page again and use its connect button.")
+        return _page(403, "Link expired", "Open the integration's settings page again and use its connect button.",
+                     integration_id)
     try:
         settings = load_settings(ctx.store, ctx.provider)
     except ConfigError:
-        return _page(409, "Not configured", "Save the integration's settings before connecting an account.")
+        return _page(409, "Not configured", "Save the integration's settings before connecting an account.",
+                     integration_id)
     if not ctx.provider.uses_authorization_code(settings):
-        return _page(409, "Nothing to connect", "This integration authenticates as an application; no sign-in needed.")
+        return _page(409, "Nothing to connect", "This integration authenticates as an application; no sign-in needed.",
+                     integration_id)
     pending = OAuthStates(ctx.store).begin(host.url_for(CALLBACK_PATH), host.now())
     url = ctx.provider.authorization_url(settings, redirect_uri=pending.redirect_uri, state=pending.state,
                                          code_challenge=pending.code_challenge)
@@ -143,12 +150,14 @@ def _callback(host: HostApi, request: HttpRequest) -> HttpResponse:
         return _page(400, "Connection failed", "The sign-in response was not recognised. Start again from settings.")
     pending = OAuthStates(ctx.store).consume(nonce, host.now())
     if pending is None:
-        return _page(400, "Connection failed", "This sign-in link was already used or has expired. Start again.")
+        return _page(400, "Connection failed", "This sign-in link was already used or has expired. Start again.",
+                     integration_id)
     if request.arg("error"):
-        return _page(400, "Connection cancelled", f"The provider answered: {request.arg('error')[:100]}.")
+        return _page(400, "Connection cancelled", f"The provider answered: {request.arg('error')[:100]}.",
+                     integration_id)
     code = request.arg("code")
     if not code or len(code) > 4096:
-        return _page(400, "Connection failed", "The provider sent no authorization code.")
+        return _page(400, "Connection failed", "The provider sent no authorization code.", integration_id)
     try:
         settings = load_settings(ctx.store, ctx.provider)
         # the admin's browser waits on this page: a few seconds for all provider calls, no retries
@@ -161,9 +170,10 @@ def _callback(host: HostApi, request: HttpRequest) -> HttpResponse:
         kind = classify(exc)
         if kind in (ProblemKind.PROVIDER_DOWN, ProblemKind.THROTTLED):
             return _page(504, "Connection failed", f"{provider_title(ctx.provider.name)} did not answer within "
-                         f"{CLICK_TIMEOUT:g} seconds; nothing was changed. Start again from settings in a minute.")
+                         f"{CLICK_TIMEOUT:g} seconds; nothing was changed. Start again from settings in a minute.",
+                         integration_id)
         said = message_for(kind, provider=ctx.provider.name)
-        return _page(502, "Connection failed", f"{said.what} {said.next_step}")
+        return _page(502, "Connection failed", f"{said.what} {said.next_step}", integration_id)
     store = TokenStore(ctx.store)
     previous, version = store.load()
     store.save(tokens, expected_version=None)
@@ -175,7 +185,7 @@ def _callback(host: HostApi, request: HttpRequest) -> HttpResponse:
     queue_refresh(ctx)  # the account's calendars and label, for the form
     queued = resume_after_reconnect(ctx)
     return _page(200, "Account connected", f"The calendar account is connected; {queued} sync job(s) were queued. "
-                 "You can close this page.")
+                 "You can close this page.", integration_id)
 
 
 # --------------------------------------------------------------------------- push

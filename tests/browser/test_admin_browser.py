@@ -189,8 +189,10 @@ def test_c_connect_then_first_sync(browser: webdriver.Chrome, setup: Setup) -> N
     connect.click()  # host start route -> emulator consent -> back to the plugin's callback
     _wait(browser).until(ec.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Account connected"))
     assert browser.current_url.startswith(setup.server.url + "/ext/calendar/oauth/callback")
-
-    browser.get(setup.admin_url)
+    # the result page is the admin's own style, with a way back to the settings
+    assert "banner ok" in (browser.find_element(By.ID, "banner").get_attribute("class") or "")
+    _submit(browser, browser.find_element(By.ID, "back"))
+    assert browser.current_url == setup.admin_url
     assert browser.find_element(By.ID, "status").text.startswith("Connected")
     Worker(setup.host).run_until_idle()
     browser.refresh()

@@ -182,7 +182,7 @@ def _wait(condition: Any, timeout: float, what: str) -> None:
 def _workers(redis_url: str, db: Path, public_url: str, n: int) -> list[subprocess.Popen[bytes]]:
     env = {**os.environ, "IRESERVE_DEVHOST_DB": str(db), "IRESERVE_REDIS_URL": redis_url,
            "IRESERVE_DEVHOST_PUBLIC_URL": public_url, "IRESERVE_CALENDAR_LEASE_SECONDS": "4",
-           "IRESERVE_RQ_JOB_TIMEOUT": "8"}
+           "IRESERVE_RQ_JOB_TIMEOUT": "30"}
     command = [sys.executable, "-c", "from rq.cli import main; main()", "worker", "--url", redis_url,
                "--with-scheduler", "--worker-class", "rq.worker.SimpleWorker", "--quiet", "ireserve"]
     return [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -214,7 +214,7 @@ def _abandoned_now(queue: Any, dead_pids: set[int]) -> None:
             queue.enqueue_job(job)
 
 
-def _settle_rq(world: World, queue: Any, timeout: float = 90, dead_pids: set[int] | None = None) -> None:
+def _settle_rq(world: World, queue: Any, timeout: float = 240, dead_pids: set[int] | None = None) -> None:
     from rq.registry import StartedJobRegistry
 
     deadline = time.monotonic() + timeout
@@ -234,7 +234,7 @@ def _settle_rq(world: World, queue: Any, timeout: float = 90, dead_pids: set[int
 def test_four_rq_workers_one_killed_mid_round_converge(redis_url: str, tmp_path: Path) -> None:
     from ireserve_devhost.rq_queue import RedisJobQueue
 
-    queue_backend = RedisJobQueue(redis_url, job_timeout=8)
+    queue_backend = RedisJobQueue(redis_url, job_timeout=30)
     queue_backend.queue.connection.flushdb()
     db = tmp_path / "host.sqlite3"
     with World(db, job_queue=queue_backend) as world:

@@ -47,6 +47,8 @@ from ireserve_calendar_plugin.providers.google.settings import DEFAULT_URLS
 from ireserve_calendar_plugin.providers.google.settings import WILDCARD
 from ireserve_calendar_plugin.providers.http import ApiClient
 from ireserve_calendar_plugin.providers.http import Pacer
+from ireserve_calendar_plugin.providers.http import RetryPolicy
+from ireserve_calendar_plugin.providers.limits import SharedPause
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import ChangePage
 from ireserve_calendar_plugin.sync.model import Channel
@@ -115,6 +117,9 @@ class GoogleBackend:
         session = ctx.session or requests.Session()
         self.tokens = AccessTokens(ctx.store, refresher(ctx.settings, session, now=ctx.now), now=ctx.now)
         self.pacer = pacer_for(ctx)
+        api_timeout = 30.0
+        # one user, one quota: a Retry-After pauses the whole integration, in every worker
+        pause = SharedPause(ctx.store, PROVIDER, max_wait=RetryPolicy().max_wait, now=ctx.now, sleep=ctx.sleep)
         self.api = ApiClient(
             provider=PROVIDER,
             allowed_bases=[self.base_url],
@@ -125,6 +130,8 @@ class GoogleBackend:
             pacer=self.pacer,
             sleep=ctx.sleep,
             session=session,
+            timeout=api_timeout,
+            pause=lambda _url: pause,
         )
         self.client = GoogleClient(self.api, self.base_url)
         self._calendars = calendars_from_mapping(

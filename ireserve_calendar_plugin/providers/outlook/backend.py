@@ -46,6 +46,8 @@ from dataclasses import replace
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
 import requests
 
@@ -58,6 +60,10 @@ from ireserve_calendar_plugin.errors import UnsafeUrlError
 from ireserve_calendar_plugin.errors import WriteDeniedError
 from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.http import ApiClient
+from ireserve_calendar_plugin.providers.http import RetryPolicy
+from ireserve_calendar_plugin.providers.limits import SLOT_MARGIN
+from ireserve_calendar_plugin.providers.limits import SharedPause
+from ireserve_calendar_plugin.providers.limits import SharedSlots
 from ireserve_calendar_plugin.providers.outlook import auth
 from ireserve_calendar_plugin.providers.outlook import mapping
 from ireserve_calendar_plugin.providers.outlook.client import PROVIDER
@@ -112,6 +118,21 @@ def shared_gate(integration_id: str, limit: int) -> threading.BoundedSemaphore:
         return gate
 
 
+def mailbox_of(url: str, base_url: str) -> str | None:
+    """The mailbox a Graph request touches (``users/{upn}/...`` or ``me/...``), for its per-mailbox limit;
+    None for requests outside any mailbox (subscriptions, places)."""
+    path = urlsplit(url).path
+    prefix = urlsplit(base_url).path.rstrip("/") + "/v1.0/"
+    if not path.startswith(prefix):
+        return None
+    parts = path[len(prefix):].split("/")
+    if parts[0] == "me":
+        return ME
+    if parts[0] == "users" and len(parts) > 1 and parts[1]:
+        return unquote(parts[1]).lower()
+    return None
+
+
 @functools.lru_cache(maxsize=4096)
 def room_key(upn: str) -> str:
     """The engine's stable key of a room mailbox (cached: every job of a 200-room integration asks)."""
@@ -153,6 +174,28 @@ class OutlookBackend:
             refresh = auth.refresher(ctx.settings, session, now=ctx.now, sleep=ctx.sleep)
             self.tokens = AccessTokens(ctx.store, refresh, now=ctx.now)
         limit = int(ctx.settings.get("max_concurrency") or 4)
+        self.api_timeout = 30.0
+        slot_ttl = timedelta(seconds=self.api_timeout) + SLOT_MARGIN
+        mailbox_slots: dict[str, SharedSlots] = {}
+        pauses: dict[str, SharedPause] = {}
+        max_wait = RetryPolicy().max_wait
+
+        def pause_for(url: str) -> SharedPause:
+            scope = f"mailbox:{mailbox_of(url, self.base_url) or '-'}"  # Graph throttles per app and mailbox
+            if scope not in pauses:
+                pauses[scope] = SharedPause(ctx.store, PROVIDER, scope=scope, max_wait=max_wait, now=ctx.now,
+                                            sleep=ctx.sleep)
+            return pauses[scope]
+
+        def slots_for(url: str) -> SharedSlots | None:
+            mailbox = mailbox_of(url, self.base_url)
+            if mailbox is None:
+                return None
+            if mailbox not in mailbox_slots:
+                mailbox_slots[mailbox] = SharedSlots(ctx.store, f"mailbox:{mailbox}", limit, ttl=slot_ttl,
+                                                     now=ctx.now, sleep=ctx.sleep)
+            return mailbox_slots[mailbox]
+
         self.api = ApiClient(
             provider=PROVIDER,
             allowed_bases=[self.base_url + "/v1.0"],
@@ -164,6 +207,9 @@ class OutlookBackend:
             gate=shared_gate(ctx.integration_id, limit),
             sleep=ctx.sleep,
             session=session,
+            timeout=self.api_timeout,
+            slots=slots_for,
+            pause=pause_for,
         )
         self.client = OutlookClient(self.api, self.base_url)
         self._calendars: list[CalendarRef] | None = None
