@@ -356,7 +356,7 @@ class ProviderContractTests:
         calendar, changes = self._watched(rig, backend)
         for request in changes:
             for notice in self._notices(rig, request):
-                assert route_notification(rig.store, notice.channel_id, notice.secret) == calendar.key
+                assert route_notification(rig.store, notice.channel_id, notice.secret, notice.resource) == calendar.key
 
     def test_a_forged_notification_routes_nowhere(self, rig: ProviderRig, backend: CalendarBackend) -> None:
         calendar, changes = self._watched(rig, backend)
@@ -365,6 +365,6 @@ class ProviderContractTests:
         forged_channel = _replaced(changes[0], notice.channel_id, uuid.uuid4().hex)
         for forged in (forged_secret, forged_channel):
             notices = self._notices(rig, forged)
-            assert all(route_notification(rig.store, n.channel_id, n.secret) is None for n in notices)
+            assert all(route_notification(rig.store, n.channel_id, n.secret, n.resource) is None for n in notices)
         without_secret = _replaced(changes[0], notice.secret, "")
         assert self._notices(rig, without_secret) == [], "a notification without our secret yields no notice"

@@ -1,13 +1,20 @@
 """Push channels (Google watch channels, Graph subscriptions): create, renew, retire, route.
 
 Public API: :class:`ChannelKeeper`, :class:`ChannelForce`, :class:`ChannelOutcome`, :func:`route_notification`,
-:data:`RENEW_BEFORE`.
+:func:`reserve_channel`, :func:`release_channel`, :data:`RENEW_BEFORE`.
 
 Each calendar has at most one live channel, kept in its state with the secret we gave it, and an
 index entry ``chan/<channel id>`` so a notification is routed to its calendar with one read. Renewal
 happens once the expiry the provider returned is within :data:`RENEW_BEFORE`: the new channel is made
 first and indexed, then the old one is stopped, so notifications on either are accepted during the
 handover. Notifications are only triggers: they queue a sync, never carry data we trust.
+
+A provider that chooses the channel id and secret itself (Google) indexes them with
+:func:`reserve_channel` *before* asking the service to create the channel, and takes them back with
+:func:`release_channel` if that call fails: the service may deliver the channel's first message
+before its create call has answered (Google's ``sync``), and it must be acknowledged 2xx. Once the
+channel exists its index entry also holds the watched resource's id (:attr:`Channel.resource`), which
+every later notification must repeat.
 """
 
 from __future__ import annotations
@@ -32,7 +39,15 @@ from ireserve_calendar_plugin.sync.state import Leases
 from ireserve_calendar_plugin.sync.state import Schedule
 from ireserve_calendar_plugin.sync.state import StateStore
 
-__all__ = ["RENEW_BEFORE", "ChannelForce", "ChannelKeeper", "ChannelOutcome", "route_notification"]
+__all__ = [
+    "RENEW_BEFORE",
+    "ChannelForce",
+    "ChannelKeeper",
+    "ChannelOutcome",
+    "release_channel",
+    "reserve_channel",
+    "route_notification",
+]
 
 log = logging.getLogger("ireserve_calendar_plugin.sync")
 
@@ -66,10 +81,13 @@ class ChannelOutcome(StrEnum):
         return self in (ChannelOutcome.CREATED, ChannelOutcome.RECREATED)
 
 
-def route_notification(store: SecureConfig, channel_id: str, secret: str) -> str | None:
-    """The calendar key of a genuine notification, or None (unknown channel or wrong secret).
+def route_notification(store: SecureConfig, channel_id: str, secret: str, resource: str = "") -> str | None:
+    """The calendar key of a genuine notification, or None (unknown channel, wrong secret, or a resource
+    id other than the channel's).
 
-    The secret is compared in constant time. Unknown ids cost one read and nothing else.
+    The secret and the resource id are compared in constant time. A channel reserved but not yet
+    confirmed by the provider has no resource id yet: its notices are accepted on the secret alone
+    (they can only queue a sync). Unknown ids cost one read and nothing else.
     """
     if not channel_id or len(channel_id) > 256:
         return None
@@ -79,7 +97,20 @@ def route_notification(store: SecureConfig, channel_id: str, secret: str) -> str
     expected = str(doc.data.get("secret", ""))
     if not hmac.compare_digest(expected.encode(), secret.encode()):
         return None
+    known = str(doc.data.get("resource") or "")
+    if known and not hmac.compare_digest(known.encode(), resource.encode()):
+        return None
     return str(doc.data["calendar"])
+
+
+def reserve_channel(store: SecureConfig, channel_id: str, secret: str, calendar_key: str) -> None:
+    """Index a channel the provider is about to be asked for (see the module docstring)."""
+    store.save(f"chan/{channel_id}", {"calendar": calendar_key, "secret": secret}, expected_version=None)
+
+
+def release_channel(store: SecureConfig, channel_id: str) -> None:
+    """Take back a reservation whose create call failed (its notices are then refused)."""
+    store.delete(f"chan/{channel_id}")
 
 
 class ChannelKeeper:
@@ -160,8 +191,8 @@ class ChannelKeeper:
         self.store.delete(f"chan/{channel.id}")
 
     def _index(self, channel: Channel, calendar_key: str) -> None:
-        self.store.save(f"chan/{channel.id}", {"calendar": calendar_key, "secret": channel.secret},
-                        expected_version=None)
+        self.store.save(f"chan/{channel.id}", {"calendar": calendar_key, "secret": channel.secret,
+                                               "resource": channel.resource}, expected_version=None)
 
     def drop(self, calendar: CalendarRef) -> None:
         """Stop every channel of a calendar that is no longer synced."""

@@ -148,20 +148,24 @@ class Channel:
 
     ``secret`` is our random per-channel token (Google channel token / Graph ``clientState``);
     ``expires`` is the expiry the provider returned; ``extra`` carries provider bookkeeping
-    (Google ``resourceId``).
+    (Google ``resourceId``); ``resource`` is the id of the watched resource that every notification of
+    the channel repeats (Google's ``X-Goog-Resource-ID``), checked on each one when not empty.
     """
 
     id: str
     secret: str
     expires: datetime
     extra: Mapping[str, str] = field(default_factory=dict)
+    resource: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "secret": self.secret, "expires": self.expires.isoformat(), "extra": dict(self.extra)}
+        return {"id": self.id, "secret": self.secret, "expires": self.expires.isoformat(), "extra": dict(self.extra),
+                "resource": self.resource}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Channel:
-        return cls(data["id"], data["secret"], datetime.fromisoformat(data["expires"]), dict(data.get("extra", {})))
+        return cls(data["id"], data["secret"], datetime.fromisoformat(data["expires"]), dict(data.get("extra", {})),
+                   str(data.get("resource") or ""))
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,9 @@ class SyncOptions:
     popup_reminder_minutes: int | None = None
     email_reminder_minutes: int | None = None
     customer_as_attendee: bool = False
+    #: how often cron polls a calendar (the seeds' 30 minutes, a fallback beside push; a provider without push
+    #: offers the setting ``poll_interval_minutes``)
+    poll_interval: timedelta = timedelta(minutes=30)
 
     @property
     def channel(self) -> str:
@@ -207,6 +214,7 @@ class SyncOptions:
             popup_reminder_minutes=settings.get("popup_reminder_minutes"),
             email_reminder_minutes=settings.get("email_reminder_minutes"),
             customer_as_attendee=bool(settings.get("customer_as_attendee", False)),
+            poll_interval=timedelta(minutes=int(settings.get("poll_interval_minutes") or 30)),
         )
 
 

@@ -204,7 +204,7 @@ def _push(host: HostApi, provider_name: str, integration_id: str, request: HttpR
         return _text(parsed.ack_status, "")
     accepted = 0
     for notice in parsed.notices:
-        calendar_key = route_notification(ctx.store, notice.channel_id, notice.secret)
+        calendar_key = route_notification(ctx.store, notice.channel_id, notice.secret, notice.resource)
         if calendar_key is None:
             continue
         accepted += 1

@@ -14,8 +14,10 @@ Public API: :class:`GoogleBackend`, :func:`calendar_key`, :func:`calendars_from_
   and patches it (status ``confirmed`` plus the draft) when a person deleted it meanwhile or the
   booking changed between the attempts.
 - Updates PATCH without ``conferenceData`` (the Meet link stays); deletes treat 404/410 as done.
-- Push: a watch channel with a random id and a random token (the channel secret); renewal makes a
-  new channel (Google cannot extend one) and the engine stops the old one with :meth:`unwatch`.
+- Push: a watch channel with a random id and a random token (the channel secret), indexed before
+  events.watch is called (its ``sync`` message may arrive first) and taken back if the call fails;
+  its ``resourceId`` is kept with it and checked on every notification. Renewal makes a new channel
+  (Google cannot extend one) and the engine stops the old one with :meth:`unwatch`.
 - Tokens: :class:`AccessTokens` over the integration's store with google-auth refresh; every API
   call goes through :class:`ApiClient` (host pinning, 401 refresh, retries) and the :class:`Pacer`.
 """
@@ -49,6 +51,8 @@ from ireserve_calendar_plugin.providers.http import ApiClient
 from ireserve_calendar_plugin.providers.http import Pacer
 from ireserve_calendar_plugin.providers.http import RetryPolicy
 from ireserve_calendar_plugin.providers.limits import SharedPause
+from ireserve_calendar_plugin.sync.channels import release_channel
+from ireserve_calendar_plugin.sync.channels import reserve_channel
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import ChangePage
 from ireserve_calendar_plugin.sync.model import Channel
@@ -243,14 +247,18 @@ class GoogleBackend:
             channel_id = uuid.uuid4().hex
             secret = secrets.token_urlsafe(32)
             body = mapping.watch_body(channel_id, secret, address, CHANNEL_TTL)
+            # indexed before the call: Google may deliver the channel's ``sync`` message before
+            # events.watch answers, and anything but 2xx counts as a failed delivery
+            reserve_channel(self.ctx.store, channel_id, secret, calendar.key)
             try:
                 data = self.client.watch(calendar.remote_id, body)
-            except PermanentError as exc:
+            except Exception as exc:
+                release_channel(self.ctx.store, channel_id)
                 # a retried watch whose first answer was lost meets its own id: start over with a new
                 # one (the orphan channel expires by itself; its notices match no stored channel)
-                if exc.reason != "channelIdNotUnique" or attempt == 2:
-                    raise
-                continue
+                if isinstance(exc, PermanentError) and exc.reason == "channelIdNotUnique" and attempt == 1:
+                    continue
+                raise
             fallback = self.ctx.now() + timedelta(seconds=CHANNEL_TTL)
             return mapping.channel_from_json(data, channel_id=channel_id, secret=secret, fallback_expiry=fallback)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -374,4 +374,4 @@ def channel_from_json(data: Mapping[str, Any], *, channel_id: str, secret: str, 
         expires = fallback_expiry
     resource_id = data.get("resourceId")
     return Channel(str(data.get("id") or channel_id), secret, expires,
-                   {RESOURCE_ID: str(resource_id) if resource_id else ""})
+                   {RESOURCE_ID: str(resource_id) if resource_id else ""}, str(resource_id) if resource_id else "")

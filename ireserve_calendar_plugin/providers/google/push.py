@@ -3,7 +3,8 @@
 Public API: :func:`parse_push`, :data:`MAX_CHANNEL_ID`, :data:`MAX_CHANNEL_TOKEN`.
 
 A notification is an empty POST whose headers say which channel it is for
-(``X-Goog-Channel-ID``), our per-channel secret (``X-Goog-Channel-Token``) and what happened
+(``X-Goog-Channel-ID``), our per-channel secret (``X-Goog-Channel-Token``), the watched resource
+(``X-Goog-Resource-ID``, which must match the one ``events.watch`` returned) and what happened
 (``X-Goog-Resource-State``): ``sync`` is the channel's first message (a handshake), ``exists`` and
 ``not_exists`` mean "something changed, sync". An unknown state also asks for a sync (an extra
 incremental sync is cheap, a missed change is not). Missing, oversized or non-printable channel id,
@@ -23,6 +24,8 @@ __all__ = ["MAX_CHANNEL_ID", "MAX_CHANNEL_TOKEN", "parse_push"]
 #: Google's limits on a channel id and a channel token
 MAX_CHANNEL_ID = 64
 MAX_CHANNEL_TOKEN = 256
+#: a longer X-Goog-Resource-ID is treated as absent (so it cannot match a stored one)
+MAX_RESOURCE_ID = 256
 _MAX_STATE = 32
 _KINDS = {"sync": NoticeKind.HANDSHAKE, "exists": NoticeKind.CHANGED, "not_exists": NoticeKind.CHANGED}
 
@@ -41,5 +44,7 @@ def parse_push(request: HttpRequest) -> PushParse:
     state = _clean(request.header("x-goog-resource-state"), _MAX_STATE)
     if channel_id is None or token is None or state is None:
         return PushParse(notices=(), ack_status=400)
+    resource = _clean(request.header("x-goog-resource-id"), MAX_RESOURCE_ID) or ""
     kind = _KINDS.get(state.lower(), NoticeKind.CHANGED)
-    return PushParse(notices=(PushNotice(channel_id=channel_id, secret=token, kind=kind),), ack_status=200)
+    return PushParse(notices=(PushNotice(channel_id=channel_id, secret=token, kind=kind, resource=resource),),
+                     ack_status=200)

@@ -29,7 +29,13 @@ def notification(**headers: str) -> HttpRequest:
 def test_states(state: str, kind: str) -> None:
     parsed = parse_push(notification(**{"x-goog-resource-state": state}))
     assert parsed.ack_status == 200
-    assert parsed.notices == (PushNotice("0f8c2a6d4b1e4f3a9c7d5e2b1a0f9e8d", "secret-token_value", kind),)
+    assert parsed.notices == (PushNotice("0f8c2a6d4b1e4f3a9c7d5e2b1a0f9e8d", "secret-token_value", kind,
+                                         "o3hgv1538sdjfh"),)
+
+
+def test_the_resource_id_is_read_for_the_channel_check() -> None:
+    assert parse_push(notification(**{"x-goog-resource-id": "<drop>"})).notices[0].resource == ""
+    assert parse_push(notification(**{"x-goog-resource-id": "r" * 300})).notices[0].resource == ""
 
 
 def test_provider_delegates() -> None:
