@@ -35,6 +35,7 @@ class ProblemKind(StrEnum):
     """The kinds of trouble an admin can act on (stored by value beside a calendar's health)."""
 
     REVOKED_GRANT = "revoked_grant"
+    REFUSED_PASSWORD = "refused_password"
     MISSING_PERMISSION = "missing_permission"
     CALENDAR_NOT_FOUND = "calendar_not_found"
     ROOM_NOT_FOUND = "room_not_found"
@@ -74,7 +75,7 @@ _MAILBOX_REASONS = frozenset({
 })
 _CLIENT_REASONS = frozenset({"invalid_client", "unauthorized_client", "invalid_request", "invalid_scope"})
 
-_PROVIDER_TITLES = {"google": "Google Calendar", "outlook": "Microsoft 365"}
+_PROVIDER_TITLES = {"google": "Google Calendar", "outlook": "Microsoft 365", "caldav": "the CalDAV server"}
 
 
 def provider_title(provider: str) -> str:
@@ -85,7 +86,8 @@ def provider_title(provider: str) -> str:
 def classify(error: BaseException, *, room: bool = False) -> ProblemKind:
     """Which kind of problem ``error`` is. ``room``: the calendar is a room mailbox (Outlook application mode)."""
     if isinstance(error, AuthExpiredError):
-        return ProblemKind.REVOKED_GRANT
+        # "password": the service refused a username and password (no sign-in to renew: type a new one)
+        return ProblemKind.REFUSED_PASSWORD if error.reason == "password" else ProblemKind.REVOKED_GRANT
     if isinstance(error, ConfigDecryptError):
         return ProblemKind.DECRYPT_FAILURE
     if isinstance(error, NotConfiguredError):
@@ -140,6 +142,12 @@ def message_for(
         ProblemKind.REVOKED_GRANT: (
             f"The connection to {name} was revoked or has expired; nothing is synced until it is renewed.",
             "Click Reconnect account and sign in again; queued changes are kept and written afterwards.",
+            HealthState.NOT_CONNECTED),
+        ProblemKind.REFUSED_PASSWORD: (
+            f"{name[:1].upper()}{name[1:]} refused the username or app password; nothing is synced until "
+            "they are corrected.",
+            "Enter the username and a valid app password on the settings page and save; queued changes are "
+            "kept and written afterwards.",
             HealthState.NOT_CONNECTED),
         ProblemKind.MISSING_PERMISSION: (
             f"{name} refused access to {where}: the connected account or app lacks a permission.",

@@ -9,6 +9,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ireserve_devhost.keyring import KeyFileError
+from ireserve_devhost.run import add_key_file_argument
+from ireserve_devhost.run import add_serve_arguments
+
 __all__ = ["main"]
 
 
@@ -22,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     host.add_argument("--port", type=int, default=8080)
     host.add_argument("--public-url", default=None, help="public base URL (default http://127.0.0.1:PORT)")
     host.add_argument("--cron-interval", type=float, default=30.0, help="seconds between cron ticks")
+    add_serve_arguments(host)
 
 
     status = sub.add_parser(
@@ -40,7 +45,18 @@ def _parser() -> argparse.ArgumentParser:
     rotate = sub.add_parser("rotate-keys", help="make a new encryption key current and re-encrypt everything")
     rotate.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
     rotate.add_argument("--drop-old", action="store_true", help="remove the old keys once nothing uses them")
+    rotate.add_argument(
+        "--wait", type=float, default=300.0, help="seconds to wait for re-encryption by this and running hosts"
+    )
+    rotate.add_argument(
+        "--settle",
+        type=float,
+        default=10.0,
+        help="with --drop-old: how old the rotation must be before old keys go (writes in flight land first)",
+    )
 
+    for command in (host, status, sync, rotate):
+        add_key_file_argument(command)
     return parser
 
 
@@ -56,24 +72,48 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except KeyFileError as err:
+        print(f"ireserve-devhost {args.command}: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "host":
+        from ireserve_devhost.run import limits_from
         from ireserve_devhost.run import run_host
 
-        run_host(args.db, args.port, args.public_url, args.cron_interval)
+        try:
+            limits = limits_from(args)
+        except ValueError as err:
+            parser.error(str(err))
+        run_host(
+            args.db,
+            args.port,
+            args.public_url,
+            args.cron_interval,
+            limits=limits,
+            allowed_hosts=args.allowed_host,
+            key_file=args.key_file,
+        )
         return 0
     if args.command == "status":
         from ireserve_devhost.status import run_status
 
-        return run_status(args.db, as_json=args.json)
+        return run_status(args.db, as_json=args.json, key_file=args.key_file)
     if args.command == "sync":
         from ireserve_devhost.operations import sync_now
 
-        return sync_now(args.db)
+        return sync_now(args.db, key_file=args.key_file)
     if args.command == "rotate-keys":
         from ireserve_devhost.operations import rotate_keys
 
-        return rotate_keys(args.db, drop_old=args.drop_old)
+        return rotate_keys(
+            args.db, drop_old=args.drop_old, key_file=args.key_file, wait=args.wait, settle=args.settle
+        )
     return 2  # pragma: no cover - argparse enforces the choices
 
 

@@ -10,6 +10,9 @@ threads. Every use goes through :meth:`Database.transaction`; a write transactio
 ``BEGIN IMMEDIATE`` so concurrent writers (threads or processes) queue on ``busy_timeout`` instead
 of failing on a lock upgrade.
 
+A database file is created with mode 0600 (its -wal and -shm files inherit it); an existing one
+readable by others is tightened to 0600 on open.
+
 Datetimes are stored as fixed-width UTC ISO strings (``2024-05-01T08:00:00.000000+00:00``), so string
 order is time order and SQL can compare them directly. Naive datetimes are rejected.
 """
@@ -140,6 +143,24 @@ def from_db_time(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+def _private_file(path: str) -> None:
+    """Create the database file 0600 before SQLite does (SQLite gives its -wal and -shm files the
+    database file's mode), or tighten an existing one (and its -wal/-shm) to 0600."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    except FileExistsError:
+        pass
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        try:
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            continue
+        except PermissionError:  # not ours to change: SQLite still opens it, as before
+            continue
+
+
 class Database:
     """A thread-safe SQLite database: a file path (WAL) or ``":memory:"``.
 
@@ -159,6 +180,8 @@ class Database:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._closed = False
+        if not self.in_memory:
+            _private_file(self.path)
         try:
             self._migrate()
         except BaseException:

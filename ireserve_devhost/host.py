@@ -48,6 +48,7 @@ from ireserve_devhost.hooks import HostHooks
 from ireserve_devhost.hooks import get_plugin_manager
 from ireserve_devhost.jobs import JobStore
 from ireserve_devhost.keyring import KeyStore
+from ireserve_devhost.keyring import check_key_file_place
 from ireserve_devhost.keyring import key_file_for
 
 __all__ = ["ReferenceHost"]
@@ -63,8 +64,10 @@ class ReferenceHost:
     :param db_path: the SQLite file, or ``":memory:"``.
     :param public_url: the externally reachable base URL (scheme, host, port), without the prefix.
     :param prefix: where plugin routes live under ``public_url``.
-    :param keyring: fixed key material; by default the key file next to ``db_path`` (created if
-        missing), or a random in-memory key for ``":memory:"``.
+    :param keyring: fixed key material; by default the key file (created if missing, see
+        :func:`.keyring.key_file_for`), or a random in-memory key for ``":memory:"``.
+    :param key_file: where the key file is (default: $IRESERVE_DEVHOST_KEY_FILE, else beside ``db_path``
+        in a folder others cannot read; :class:`.keyring.KeyFileError` otherwise).
     :param clock: returns the host's now (timezone-aware); default ``datetime.now(UTC)``.
     :param sleep: waits on the host's clock (:attr:`sleep`); default ``time.sleep``. A simulation whose
         clock is not the wall clock passes one that moves its clock instead of waiting.
@@ -81,6 +84,7 @@ class ReferenceHost:
         public_url: str = "http://127.0.0.1:8080",
         prefix: str = "/ext",
         keyring: KeyRing | None = None,
+        key_file: str | os.PathLike[str] | None = None,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] | None = None,
         plugin_manager: pluggy.PluginManager | None = None,
@@ -99,8 +103,12 @@ class ReferenceHost:
         self.pm = plugin_manager if plugin_manager is not None else get_plugin_manager()
         self.hooks = HostHooks(self.pm, self)
         path = os.fspath(db_path)
-        self._keys = KeyStore(key_file_for(path)) if keyring is None and path != MEMORY else KeyStore(keyring=keyring)
-        self.keyring: KeyRing = self._keys.keyring
+        if keyring is None and path != MEMORY:
+            key_path = key_file_for(path, key_file)
+            check_key_file_place(key_path, path)
+            self._keys = KeyStore(key_path)
+        else:
+            self._keys = KeyStore(keyring=keyring)
         self.db = Database(path)
         self.bookings = BookingStore(
             self.db,
@@ -128,16 +136,23 @@ class ReferenceHost:
 
     # ------------------------------------------------------------------ keys
 
+    @property
+    def keyring(self) -> KeyRing:
+        """The key ring plugins seal with: always the key file's latest (:class:`.keyring.LiveKeyRing`)."""
+        return self._keys.keyring
+
+    @property
+    def key_store(self) -> KeyStore:
+        """Where the keys come from (its ``load_error`` says when the key file could not be re-read)."""
+        return self._keys
+
     def rotate_key(self) -> str:
         """Add a new current key (old ones stay for decryption); return its id."""
-        kid = self._keys.rotate()
-        self.keyring = self._keys.keyring
-        return kid
+        return self._keys.rotate()
 
     def drop_key(self, kid: str) -> None:
         """Remove an old key once nothing is encrypted with it any more."""
         self._keys.drop(kid)
-        self.keyring = self._keys.keyring
 
     # ------------------------------------------------------------------ host-side helpers (admins, tests)
 

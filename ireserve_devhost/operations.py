@@ -1,6 +1,6 @@
 """Operator commands on the reference host's database, with progress on the terminal.
 
-Public API: :func:`sync_now`, :func:`rotate_keys`.
+Public API: :func:`sync_now`, :func:`rotate_keys`, :func:`sealed_key_ids`.
 
 Both go through the host contract only (a cron tick, then the host's job worker), exactly as the
 running host would, so what they show is what the host does: ``sync_now`` runs every due job now
@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections import Counter
 from typing import TextIO
 
 from ireserve_devhost import ReferenceHost
 from ireserve_devhost import Worker
 
-__all__ = ["rotate_keys", "sync_now"]
+__all__ = ["rotate_keys", "sealed_key_ids", "sync_now"]
 
 
 def _run_jobs(host: ReferenceHost, out: TextIO, label: str) -> int:
@@ -43,11 +45,11 @@ def _logging_to(out: TextIO) -> None:
     logger.setLevel(logging.INFO)
 
 
-def sync_now(db_path: str, *, out: TextIO | None = None) -> int:
+def sync_now(db_path: str, *, out: TextIO | None = None, key_file: str | None = None) -> int:
     """One cron tick, then every due job (polls, channel renewals, queued writes). Returns an exit code."""
     stream = out or sys.stderr
     _logging_to(stream)
-    with ReferenceHost(db_path) as host:
+    with ReferenceHost(db_path, key_file=key_file) as host:
         host.cron_tick()
         _run_jobs(host, stream, "sync")
         failed = host.jobs.all(state="failed")
@@ -56,29 +58,72 @@ def sync_now(db_path: str, *, out: TextIO | None = None) -> int:
     return 1 if failed else 0
 
 
-def rotate_keys(db_path: str, *, drop_old: bool = False, out: TextIO | None = None) -> int:
-    """Make a new key current, let the plugins re-encrypt, optionally drop the old keys. Returns an exit code."""
+def sealed_key_ids(host: ReferenceHost) -> Counter[str]:
+    """How many stored config values name each key id.
+
+    Config values are the plugins' opaque strings; the plugins' envelopes (``<format>.<key id>.<data>``)
+    name the key they were sealed with, which is all the host reads of them.
+    """
+    counts: Counter[str] = Counter()
+    with host.db.transaction(write=False) as conn:
+        for (value,) in conn.execute("SELECT value FROM config WHERE value IS NOT NULL"):
+            parts = str(value).split(".")
+            if len(parts) == 3 and parts[1]:
+                counts[parts[1]] += 1
+    return counts
+
+
+def rotate_keys(
+    db_path: str,
+    *,
+    drop_old: bool = False,
+    out: TextIO | None = None,
+    key_file: str | None = None,
+    wait: float = 300.0,
+    settle: float = 10.0,
+    poll: float = 0.5,
+) -> int:
+    """Make a new key current, let the plugins re-encrypt, optionally drop the old keys. Returns an exit code.
+
+    Safe while hosts and workers run on the same database: they follow the key file (see
+    :class:`.keyring.LiveKeyRing`). Re-encryption runs here and in any running worker; this command
+    waits (at most ``wait`` seconds, printing progress) until no stored value names an old key. A
+    value another process sealed just before the rotation may still be on its way to the database
+    (waiting for the write lock), so old keys are dropped only once the rotation is ``settle``
+    seconds old (the database's busy timeout by default) and a scan after that finds none. If time
+    runs out, the old keys stay and the exit status is 1.
+    """
     stream = out or sys.stderr
     _logging_to(stream)
-    with ReferenceHost(db_path) as host:
-        old = [kid for kid in host.keyring.keys if kid != host.keyring.current]
-        old.append(host.keyring.current)
+    with ReferenceHost(db_path, key_file=key_file) as host:
         new = host.rotate_key()
+        rotated_at = time.monotonic()
         print(f"new current key {new}; re-encrypting what the plugins stored ...", file=stream)
-        host.cron_tick()  # plugins notice the new key and queue their re-encryption
-        _run_jobs(host, stream, "re-encrypt")
-        stale = [
-            (integration.id, key)
-            for integration in host.integrations.all()
-            for key in host.config.keys(integration.id)
-            if (host.config.get(integration.id, key).value or "").split(".")[1:2] != [new]
-        ]
-        if stale:
-            print(f"{len(stale)} value(s) are still sealed with an old key; old keys kept", file=stream)
-            return 1
+        deadline = rotated_at + wait
+        while True:
+            host.cron_tick()  # plugins notice the new key and queue their re-encryption (again, if a worker died)
+            _run_jobs(host, stream, "re-encrypt")
+            keep = {new, host.keyring.current}  # another rotation may have made a newer key current meanwhile
+            stale = {kid: n for kid, n in sealed_key_ids(host).items() if kid not in keep and kid in host.keyring.keys}
+            settled = time.monotonic() - rotated_at >= settle
+            if not stale and (settled or not drop_old):
+                break
+            if time.monotonic() >= deadline:
+                what = ", ".join(f"{n} with {kid}" for kid, n in sorted(stale.items())) or "none yet settled"
+                print(f"gave up after {wait:.0f} s: value(s) still sealed with an old key ({what}); "
+                      "old keys kept. Is a disabled integration holding them? Run rotate-keys again later.",
+                      file=stream)
+                return 1
+            if stale:
+                total = sum(stale.values())
+                print(f"waiting: {total} value(s) still sealed with {', '.join(sorted(stale))}", file=stream,
+                      flush=True)
+            time.sleep(poll)
         print("every stored value is sealed with the new key", file=stream)
         if drop_old:
+            keep = {new, host.keyring.current}
+            old = [kid for kid in host.keyring.keys if kid not in keep]
             for kid in old:
                 host.drop_key(kid)
-            print(f"dropped old key(s): {', '.join(old)}", file=stream)
+            print(f"dropped old key(s): {', '.join(old) or 'none'}", file=stream)
     return 0

@@ -26,9 +26,6 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from werkzeug.exceptions import BadRequest
-from werkzeug.serving import BaseWSGIServer
-from werkzeug.serving import WSGIRequestHandler
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
@@ -36,6 +33,10 @@ from hookspecs.types import HttpRequest
 from hookspecs.types import HttpResponse
 from ireserve_devhost.admin import ADMIN_ROOT
 from ireserve_devhost.admin import AdminPages
+from ireserve_devhost.door import DoorGuard
+from ireserve_devhost.door import default_host_names
+from ireserve_devhost.http_server import BoundedServer
+from ireserve_devhost.http_server import ServerLimits
 from ireserve_devhost.jobs import Worker
 
 if TYPE_CHECKING:
@@ -46,15 +47,21 @@ __all__ = ["MAX_BODY", "HostApp", "HostServer", "serve"]
 log = logging.getLogger(__name__)
 
 
-class _PathOnlyLogHandler(WSGIRequestHandler):
-    """Werkzeug's handler, logging the path without its query string: OAuth callbacks carry codes and
-    signed links carry tokens there, and secrets must never reach a log."""
+class _AccessLog:
+    """Logs each request's method, path (never its query string: OAuth callbacks carry codes and signed
+    links carry tokens there, and secrets must never reach a log) and status."""
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # a request refused before its request line was parsed (bad syntax, URI too long) has no path:
-        # it still gets its 4xx instead of a dropped connection
-        path = str(getattr(self, "path", "") or "").split("?", 1)[0]
-        log.info("%s %s %s", getattr(self, "command", None) or "-", path, code)
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        def logged_start(status: str, headers: Any, exc_info: Any = None) -> Any:
+            method, path = environ.get("REQUEST_METHOD", "-"), environ.get("PATH_INFO", "")
+            log.info("%s %s %s", method, path, status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        return self.app(environ, logged_start)
+
 
 #: The largest request body handed to a plugin (1 MiB).
 MAX_BODY = 1 << 20
@@ -91,13 +98,9 @@ class HostApp:
         try:
             body = _read_body(request.stream, self.max_body)
         except (OSError, BadRequest):  # a body cut short, or broken chunked encoding: the client's fault
-            response = _plain(400, "Bad Request")
-            response.headers["Connection"] = "close"
-            return response
+            return _plain(400, "Bad Request")
         if body is None:
-            response = _plain(413, "Request Entity Too Large")
-            response.headers["Connection"] = "close"
-            return response
+            return _plain(413, "Request Entity Too Large")
         plugin_request = HttpRequest(
             method=request.method,
             path=path,
@@ -129,12 +132,15 @@ class HostServer:
     """Serves a host on ``bind:port`` (0 picks a free port) with cron and worker threads.
 
     Use as a context manager, or :meth:`start` / :meth:`stop`. ``url`` is ``http://bind:port``.
+    HTTP is served by :class:`.http_server.BoundedServer` (waitress) behind :class:`.door.DoorGuard`.
 
     :param cron_interval: seconds between ``on_cron_tick`` calls; None runs no cron thread.
     :param workers: how many job worker threads to run; 0 runs none.
     :param update_public_url: set ``host.public_url`` to :attr:`url`, so ``host.url_for`` points
         at this server (right for tests and local runs; pass False behind a proxy).
     :param poll_interval: how long an idle worker sleeps before looking for due jobs again.
+    :param limits: the HTTP server's threads, connection limit and client timeouts.
+    :param allowed_hosts: host names answered beside loopback, the bind address and the public URL's host.
     """
 
     def __init__(
@@ -147,17 +153,23 @@ class HostServer:
         workers: int = 1,
         update_public_url: bool = True,
         poll_interval: float = 0.5,
+        limits: ServerLimits | None = None,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self.host = host
         self.app = HostApp(host)
         self.cron_interval = cron_interval
         self.poll_interval = poll_interval
         self.workers = [Worker(host) for _ in range(workers)]
-        self._server: BaseWSGIServer = make_server(
-            bind, port, self.app, threaded=True, request_handler=_PathOnlyLogHandler
-        )  # daemon request threads
-        self.port = self._server.server_port
-        self.url = f"http://{bind}:{self.port}"
+        self.limits = limits or ServerLimits()
+        self.door = DoorGuard(
+            _AccessLog(self.app),
+            default_host_names(host.public_url, bind, allowed_hosts),
+            public_url=lambda: host.public_url,
+        )
+        self._server = BoundedServer(self.door, bind, port, self.limits)
+        self.port = self._server.port
+        self.url = f"http://{f'[{bind}]' if ':' in bind else bind}:{self.port}"
         if update_public_url:
             host.public_url = self.url
         self._stopping = threading.Event()
@@ -165,7 +177,7 @@ class HostServer:
 
     def start(self) -> HostServer:
         """Start serving, the cron loop and the workers, each in a daemon thread."""
-        self._spawn(lambda: self._server.serve_forever(poll_interval=0.05), f"host-http-{self.port}")
+        self._threads.append(self._server.start(f"host-http-{self.port}"))
         if self.cron_interval is not None:
             self._spawn(self._cron_loop, "host-cron")
         for number, worker in enumerate(self.workers, 1):
@@ -176,7 +188,6 @@ class HostServer:
         """Stop every thread and close the listening socket (the host itself stays open)."""
         self._stopping.set()
         self._server.shutdown()
-        self._server.server_close()
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
@@ -219,10 +230,19 @@ def serve(
     workers: int = 1,
     *,
     bind: str = "127.0.0.1",
+    limits: ServerLimits | None = None,
+    allowed_hosts: Iterable[str] = (),
 ) -> None:
     """Serve ``host`` with cron and workers until Ctrl-C. ``host.public_url`` is left as configured."""
     with HostServer(
-        host, port, bind=bind, cron_interval=cron_interval, workers=workers, update_public_url=False
+        host,
+        port,
+        bind=bind,
+        cron_interval=cron_interval,
+        workers=workers,
+        update_public_url=False,
+        limits=limits,
+        allowed_hosts=allowed_hosts,
     ) as server:
         log.info("reference host on %s, plugin routes at %s; Ctrl-C stops", server.url, host.url_for("/"))
         forever = threading.Event()

@@ -148,14 +148,21 @@ def render_text(reports: Sequence[IntegrationReport]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def run_status(db_path: str, *, as_json: bool = False, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def run_status(
+    db_path: str,
+    *,
+    as_json: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    key_file: str | None = None,
+) -> int:
     """Open the reference host on ``db_path``, print the reports, return the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
     if not os.path.isfile(db_path):
         print(f"ireserve-devhost status: no host database at {db_path!r}", file=err)
         return EXIT_USAGE
-    with ReferenceHost(db_path) as host:
+    with ReferenceHost(db_path, key_file=key_file) as host:
         reports = collect(host)
     out.write(render_json(reports) + "\n" if as_json else render_text(reports))
     return exit_code(reports)

@@ -60,5 +60,50 @@ def test_memory_hosts_get_a_random_key_or_the_given_one(pm: pluggy.PluginManager
 
 def test_a_broken_key_file_is_refused(pm: pluggy.PluginManager, db_file: Path) -> None:
     key_file_for(db_file).write_text('{"current": "k1", "keys": {}}')
+    key_file_for(db_file).chmod(0o600)
     with pytest.raises(ValueError, match="current key"):
         ReferenceHost(db_file, plugin_manager=pm)
+
+
+# ---------------------------------------------------------------------- other processes rotate (issue 12)
+
+
+def test_a_ring_in_use_follows_a_rotation_made_elsewhere(pm: pluggy.PluginManager, db_file: Path) -> None:
+    from ireserve_calendar_plugin.config.crypto import Sealer
+
+    with ReferenceHost(db_file, plugin_manager=pm) as running, ReferenceHost(db_file, plugin_manager=pm) as operator:
+        held = running.keyring  # what a plugin keeps for the length of a job
+        sealer = Sealer(held)
+        before = sealer.seal("g1", "secret", "v1")
+        assert operator.rotate_key() == "k2"
+        assert held.current == "k2"  # new values are sealed with the new key at once
+        resealed = Sealer(operator.keyring).seal("g1", "secret", "v2")
+        assert sealer.open("g1", "secret", resealed) == "v2"  # a key id it had not seen: it looked again
+        assert sealer.seal("g1", "secret", "v3").split(".")[1] == "k2"
+        operator.drop_key("k1")
+        assert set(held.keys) == {"k2"}
+        assert sealer.key_id_of(before) == "k1"
+
+
+def test_rotations_from_stale_processes_never_lose_a_key(pm: pluggy.PluginManager, db_file: Path) -> None:
+    from ireserve_devhost.keyring import KeyStore
+
+    first, second = KeyStore(key_file_for(db_file)), KeyStore(key_file_for(db_file))
+    assert first.rotate() == "k2"
+    assert second.rotate() == "k3"  # it re-read the file under the lock instead of writing its stale ring
+    assert set(KeyStore(key_file_for(db_file)).snapshot().keys) == {"k1", "k2", "k3"}
+
+
+def test_an_unreadable_key_file_keeps_the_last_good_ring_and_says_why(
+    pm: pluggy.PluginManager, db_file: Path
+) -> None:
+    with ReferenceHost(db_file, plugin_manager=pm) as host:
+        ring = dict(host.keyring.keys)
+        key_file_for(db_file).chmod(0o644)
+        assert dict(host.keyring.keys) == ring
+        assert host.key_store.load_error is not None and "chmod 600" in host.key_store.load_error
+        key_file_for(db_file).chmod(0o600)
+        assert dict(host.keyring.keys) == ring and host.key_store.load_error is None
+        key_file_for(db_file).write_text("not json")  # edited by hand
+        assert dict(host.keyring.keys) == ring
+        assert "cannot read the key file" in (host.key_store.load_error or "")

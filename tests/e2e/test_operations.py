@@ -57,7 +57,7 @@ def test_rotate_keys_reencrypts_everything_and_the_old_key_can_go(tmp_path: Path
         world.settle()
         (before,) = _envelope_keys(db)
         out = io.StringIO()
-        assert rotate_keys(str(db), drop_old=True, out=out) == 0
+        assert rotate_keys(str(db), drop_old=True, out=out, settle=0) == 0
         (after,) = _envelope_keys(db)
         assert after != before
         assert "every stored value is sealed with the new key" in out.getvalue()
