@@ -34,6 +34,7 @@ from datetime import datetime
 
 from hookspecs.types import Booking
 from hookspecs.types import Customer
+from ireserve_calendar_plugin.sync.conflicts import ConflictKind
 from ireserve_calendar_plugin.sync.links import Link
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import RemoteEvent
@@ -66,9 +67,11 @@ _SUFFIX = re.compile(r"\[(\d{1,18})\]\s*$")
 
 @dataclass(frozen=True)
 class Skip:
-    """Do nothing; ``reason`` is logged and counted."""
+    """Do nothing; ``reason`` is logged and counted. ``conflict`` is set when the calendar wants a change the
+    host's state refuses (the change goes to the review queue, :mod:`.conflicts`)."""
 
     reason: str
+    conflict: ConflictKind | None = None
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,7 @@ def plan_inbound(
         if booking is None:
             return Skip("deleted event was never linked")
         if booking.status in options.lock_statuses:
-            return Skip(f"booking {booking.id} is in lock status {booking.status!r}")
+            return Skip(f"booking {booking.id} is in lock status {booking.status!r}", ConflictKind.LOCKED)
         if booking.status == options.cancel_status or (
             link is not None and link.state == "deleting" and link.event_id == event.id
         ):
@@ -215,7 +218,8 @@ def plan_inbound(
     if booking.start == event.start and booking.end == event.end and booking.all_day == event.all_day:
         return NoChange(booking.id)
     if booking.channel != options.channel and not options.allow_booking_update:
-        return Skip(f"booking {booking.id} was not created through this integration and updates are off")
+        return Skip(f"booking {booking.id} was not created through this integration and updates are off",
+                    ConflictKind.UPDATES_OFF)
     return MoveBooking(booking.id, event.start, event.end, event.all_day, options.ignore_validation_errors)
 
 
