@@ -22,7 +22,6 @@ applied idempotently (bookings are matched by the event id stored in them).
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -49,6 +48,7 @@ from ireserve_calendar_plugin.sync.conflicts import conflict_id
 from ireserve_calendar_plugin.sync.conflicts import merge
 from ireserve_calendar_plugin.sync.echo import applying_inbound
 from ireserve_calendar_plugin.sync.links import Link
+from ireserve_calendar_plugin.sync.links import LinkState
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import RemoteEvent
 from ireserve_calendar_plugin.sync.model import Window
@@ -62,10 +62,6 @@ __all__ = ["CalendarBusyError", "InboundRound", "LeaseLostError", "RoundResult"]
 
 log = logging.getLogger("ireserve_calendar_plugin.sync")
 
-#: How long a round may hold its lease without extending it (extended on every page). A worker that
-#: dies mid-round blocks its calendar this long at most. Operators may shorten it with the environment
-#: variable ``IRESERVE_CALENDAR_LEASE_SECONDS`` (as long as one page always arrives well within it).
-LEASE_TTL = timedelta(seconds=int(os.environ.get("IRESERVE_CALENDAR_LEASE_SECONDS", "300")))
 #: A full listing is repeated when the window it was taken with has slid this far, so the -90/+365
 #: window stays around today (Graph fixes the window inside the delta token).
 REBASELINE_AFTER = timedelta(days=1)
@@ -140,7 +136,7 @@ class InboundRound(IntegrationScoped):
 
     # -- the round ------------------------------------------------------------------------------
     def run(self, calendar: CalendarRef) -> RoundResult:
-        lease = self.leases.acquire(calendar.key, self.now(), LEASE_TTL)
+        lease = self.leases.acquire(calendar.key, self.now(), self.lease_ttl)
         if lease is None:
             raise CalendarBusyError(f"calendar {calendar.key} is being synced by another worker")
         try:
@@ -223,7 +219,7 @@ class InboundRound(IntegrationScoped):
                 if result.pages % PROGRESS_EVERY == 0:
                     log.info("integration %s calendar %s: page %d, %d events so far (%s)", self.integration_id,
                              calendar.key, result.pages, result.events, _counts(result.counts))
-                if self.leases.extend(lease, self.now(), LEASE_TTL) is None:
+                if self.leases.extend(lease, self.now(), self.lease_ttl) is None:
                     raise LeaseLostError(f"lease on calendar {calendar.key} lost mid-round")
             if new_cursor is None:
                 raise CalendarPluginError(f"calendar {calendar.key}: the last page carried no cursor")
@@ -374,11 +370,11 @@ class InboundRound(IntegrationScoped):
 
     # -- helpers --------------------------------------------------------------------------------
     def _remember(self, calendar: CalendarRef, booking_id: int, event: RemoteEvent, link: Link | None) -> None:
-        if link is not None and link.etag == event.etag and link.event_id == event.id and link.state == "linked":
+        if link is not None and (link.etag, link.event_id, link.state) == (event.etag, event.id, LinkState.LINKED):
             self._confirmed.add(booking_id)
             return
         base = link or Link(booking_id, calendar.key)
-        fresh = base.but(event_id=event.id, etag=event.etag, state="linked", idempotency_key="",
+        fresh = base.but(event_id=event.id, etag=event.etag, state=LinkState.LINKED, idempotency_key="",
                          join_url=event.join_url or base.join_url)
         if self.links.save(fresh):
             self._confirmed.add(booking_id)
@@ -427,7 +423,7 @@ class InboundRound(IntegrationScoped):
             if booking_id in self._confirmed:
                 continue  # linked in this round to an event it listed: not missing, no need to read it again
             link = self.links.get(calendar.key, booking_id)
-            if link is None or link.state != "linked" or link.event_id in seen:
+            if link is None or link.state != LinkState.LINKED or link.event_id in seen:
                 continue
             booking = self._booking_or_none(booking_id)
             if booking is None or not window.overlaps(booking.start, booking.end):
