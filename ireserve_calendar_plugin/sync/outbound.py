@@ -11,11 +11,17 @@ fresh idempotency key; a retry after a crash or a lost response reuses that key,
 returns the event the first attempt made (Google: client-chosen event id; Graph: ``transactionId``).
 Deletes are marked the same way (state ``deleting``) before the provider is called, so the tombstone of
 a delete whose outcome was lost is recognised as our own and never cancels the booking.
+
+An update answered 404/410 or with a tombstone (Google keeps deleted events as ``cancelled``), or a
+first delete answered 404/410, means the event was deleted at the provider and its notification was
+lost (or is late): the calendar's inbound round is queued at once (``on_event_gone``,
+given by the engine) and one log line tells the admin, instead of waiting silently for the next poll.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from hookspecs.types import Booking
 from hookspecs.types import BookingNotFoundError
@@ -25,9 +31,9 @@ from ireserve_calendar_plugin.errors import StaleStateError
 from ireserve_calendar_plugin.errors import WriteDeniedError
 from ireserve_calendar_plugin.sync import plan
 from ireserve_calendar_plugin.sync.denials import WriteDenials
-from ireserve_calendar_plugin.sync.inbound import LEASE_TTL
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 from ireserve_calendar_plugin.sync.links import Link
+from ireserve_calendar_plugin.sync.links import LinkState
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import EventDraft
 from ireserve_calendar_plugin.sync.model import SyncOptions
@@ -63,7 +69,10 @@ def draft_for(host: HostApi, booking: Booking, options: SyncOptions) -> EventDra
 
 
 class OutboundSync(IntegrationScoped):
-    """Pushes bookings of one integration to its calendars."""
+    """Pushes bookings of one integration to its calendars. ``on_event_gone(calendar key)`` is called when a
+    write finds the booking's event deleted at the provider (the engine queues that calendar's sync)."""
+
+    on_event_gone: Callable[[str], object] | None = None
 
     def push(self, booking_id: int) -> list[str]:
         """Bring the booking's event in line with the booking; returns the names of the writes made."""
@@ -84,7 +93,7 @@ class OutboundSync(IntegrationScoped):
             if target is None:  # a calendar removed from the mapping: its link is all we can drop
                 self.links.delete(action.calendar_key, booking.id)
                 continue
-            lease = self.leases.acquire(target.key, self.now(), LEASE_TTL)
+            lease = self.leases.acquire(target.key, self.now(), self.lease_ttl)
             if lease is None:
                 raise CalendarBusyError(f"calendar {target.key} is busy; booking {booking.id} will be retried")
             try:
@@ -116,10 +125,24 @@ class OutboundSync(IntegrationScoped):
             raise
         denials.clear(target.key)
 
+    def _event_gone(self, calendar: CalendarRef, booking: Booking, write: str) -> None:
+        """The booking's event was deleted at the provider and no notification told us: sync now, say so."""
+        where = calendar.label or calendar.key
+        queued = self.on_event_gone(calendar.key) if self.on_event_gone is not None else None
+        sync = "was queued now" if queued is not False else "is already queued"
+        if write == "update":
+            text = (f"Booking {booking.id} could not be updated in {where}: its event was deleted there and the "
+                    f"change notification was lost or is late. A sync of that calendar {sync}; it applies the "
+                    "deletion (the booking is cancelled unless its status is locked).")
+        else:
+            text = (f"The event of booking {booking.id} in {where} was already deleted there, and the change "
+                    f"notification was lost or is late. A sync of that calendar {sync} to catch up.")
+        self.host.integrations.log(self.integration_id, "warning", text)
+
     # -- the three writes -----------------------------------------------------------------------
     def _create(self, calendar: CalendarRef, booking: Booking, draft: EventDraft, link: Link | None) -> None:
-        if link is None or link.state != "creating":
-            link = Link(booking.id, calendar.key, state="creating",
+        if link is None or link.state != LinkState.CREATING:
+            link = Link(booking.id, calendar.key, state=LinkState.CREATING,
                         idempotency_key=self.backend.new_idempotency_key(), version=link.version if link else 0)
             if not self.links.save(link):
                 raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
@@ -130,7 +153,7 @@ class OutboundSync(IntegrationScoped):
         fields.set_field(booking.id, self.options.ires_field, event.id, origin=self.origin)
         if self.options.meeting_link and event.join_url:
             fields.set_field(booking.id, self.options.meeting_url_field, event.join_url, origin=self.origin)
-        linked = link.but(event_id=event.id, etag=event.etag, content_hash=draft.fingerprint(), state="linked",
+        linked = link.but(event_id=event.id, etag=event.etag, content_hash=draft.fingerprint(), state=LinkState.LINKED,
                           join_url=event.join_url)
         if not self.links.save(linked):
             raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
@@ -143,7 +166,10 @@ class OutboundSync(IntegrationScoped):
             if exc.status not in (404, 410):
                 raise
             # deleted in the calendar meanwhile: inbound cancels the booking (seed rule 2); do not recreate
-            log.info("event %s of booking %s is gone; left to inbound", link.event_id, booking.id)
+            self._event_gone(calendar, booking, "update")
+            return
+        if event.deleted:  # Google answers a patch of a deleted event with its tombstone: gone all the same
+            self._event_gone(calendar, booking, "update")
             return
         if self.options.meeting_link and event.join_url and not booking.fields.get(self.options.meeting_url_field):
             self.host.bookings.set_field(booking.id, self.options.meeting_url_field, event.join_url,
@@ -156,16 +182,18 @@ class OutboundSync(IntegrationScoped):
         if link is None:
             return
         event_id = link.event_id
-        if link.state == "creating":
+        if link.state == LinkState.CREATING:
             # a create whose outcome we never learned: repeat it (idempotent) to learn the id, then delete
             event_id = self.backend.create_event(calendar, draft, link.idempotency_key).id
         # remember the deletion is ours before making it: if its outcome is lost, the tombstone that
         # inbound meets must only unlink, never cancel a booking that was confirmed again meanwhile
-        marked = link.but(event_id=event_id, state="deleting", idempotency_key="")
-        if event_id and link.state != "deleting" and not self.links.save(marked):
+        marked = link.but(event_id=event_id, state=LinkState.DELETING, idempotency_key="")
+        if event_id and link.state != LinkState.DELETING and not self.links.save(marked):
             raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
         if event_id:
-            self.backend.delete_event(calendar, event_id)
+            existed = self.backend.delete_event(calendar, event_id)
+            if existed is False and link.state == "linked":  # a retried delete of ours meets its own 404
+                self._event_gone(calendar, booking, "delete")
         if booking.fields.get(self.options.ires_field) in (event_id, link.event_id) and booking.fields.get(
             self.options.ires_field
         ):
