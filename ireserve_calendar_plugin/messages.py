@@ -44,6 +44,9 @@ class ProblemKind(StrEnum):
     BAD_SETTINGS = "bad_settings"
     NOT_CONFIGURED = "not_configured"
     DECRYPT_FAILURE = "decrypt_failure"
+    DELEGATION_MISSING = "delegation_missing"
+    SUBJECT_UNKNOWN = "subject_unknown"
+    KEY_REFUSED = "key_refused"
     UNKNOWN = "unknown"
 
     @property
@@ -74,6 +77,12 @@ _MAILBOX_REASONS = frozenset({
     "errorinvalidmailbox",
 })
 _CLIENT_REASONS = frozenset({"invalid_client", "unauthorized_client", "invalid_request", "invalid_scope"})
+#: reasons the Google service-account grant gives its refusals (providers/google/service_account.py)
+_SERVICE_ACCOUNT_REASONS = {
+    "delegation_not_granted": ProblemKind.DELEGATION_MISSING,
+    "subject_not_in_domain": ProblemKind.SUBJECT_UNKNOWN,
+    "key_refused": ProblemKind.KEY_REFUSED,
+}
 
 _PROVIDER_TITLES = {"google": "Google Calendar", "outlook": "Microsoft 365", "caldav": "the CalDAV server"}
 
@@ -102,6 +111,8 @@ def classify(error: BaseException, *, room: bool = False) -> ProblemKind:
         return ProblemKind.UNKNOWN  # a full resync follows by itself
     if isinstance(error, ProviderError):
         reason = (error.reason or "").lower()
+        if reason in _SERVICE_ACCOUNT_REASONS:
+            return _SERVICE_ACCOUNT_REASONS[reason]
         if reason in _CLIENT_REASONS:
             return ProblemKind.BAD_SETTINGS
         if reason in _PERMISSION_REASONS or error.status in (401, 403):
@@ -183,6 +194,22 @@ def message_for(
             "is gone, or they were altered).",
             "Enter the client secret again, save, and reconnect the account.",
             HealthState.ERROR),
+        ProblemKind.DELEGATION_MISSING: (
+            "The service account has no domain-wide delegation for the scopes it needs (unauthorized_client).",
+            "In the Google Admin console (Security > API controls > Domain-wide delegation) authorise the service "
+            "account's client id for https://www.googleapis.com/auth/calendar.events and "
+            "https://www.googleapis.com/auth/calendar.readonly (plus "
+            "https://www.googleapis.com/auth/admin.directory.resource.calendar.readonly to discover rooms).",
+            HealthState.ERROR),
+        ProblemKind.SUBJECT_UNKNOWN: (
+            "The user the service account acts as (the subject) is not a user of the Workspace domain.",
+            "Enter a Workspace admin's address under 'Act as (subject)' and save.",
+            HealthState.ERROR),
+        ProblemKind.KEY_REFUSED: (
+            "Google does not accept the service account key: it was deleted or replaced, or the service account "
+            "is gone.",
+            "Create a new JSON key for the service account and paste it into the form.",
+            HealthState.ERROR),
         ProblemKind.UNKNOWN: (
             f"Syncing with {where} failed unexpectedly.{again}",
             "If it persists, look at the host's log for the technical detail.",
@@ -211,6 +238,9 @@ _NOTICE_REASONS = {
     ProblemKind.BAD_SETTINGS: "{name} rejected the integration's settings",
     ProblemKind.NOT_CONFIGURED: "the integration is not set up",
     ProblemKind.DECRYPT_FAILURE: "the integration's stored credentials cannot be read",
+    ProblemKind.DELEGATION_MISSING: "the service account has no domain-wide delegation for the calendar",
+    ProblemKind.SUBJECT_UNKNOWN: "the service account's subject is not a user of the domain",
+    ProblemKind.KEY_REFUSED: "Google does not accept the service account key",
     ProblemKind.UNKNOWN: "the write failed unexpectedly",
 }
 
