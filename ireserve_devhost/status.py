@@ -10,6 +10,11 @@ admin form (``HostHooks.config_form(integration, None)``) and reads the form's `
 when its status starts with "Needs reconnect" or "Not ready", when a health row has a non-empty
 ``last_error``, when a row's ``channel_expires`` is a time in the past, when no plugin serves it, or
 when its plugin fails to describe it. Disabled integrations are listed but never need attention.
+
+Above the integrations come the problems of the live host processes on the database (:mod:`.health`):
+one that cannot read its keys, or whose plugin routes or jobs raised in the last minutes (a host that
+cannot decrypt fails every push with 500 while this process, with its own keys, decrypts fine). Any
+of them also makes the exit status 1.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from datetime import datetime
 from typing import TextIO
 
 from hookspecs.types import Integration
+from ireserve_devhost.health import process_problems
+from ireserve_devhost.health import process_reports
+from ireserve_devhost.health import wall_clock
 from ireserve_devhost.host import ReferenceHost
 
 __all__ = [
@@ -119,11 +127,12 @@ def exit_code(reports: Sequence[IntegrationReport]) -> int:
     return EXIT_ATTENTION if any(r.needs_attention for r in reports) else EXIT_OK
 
 
-def render_json(reports: Sequence[IntegrationReport]) -> str:
-    """The reports as one JSON document: ``{"needs_attention": bool, "integrations": [...]}``."""
+def render_json(reports: Sequence[IntegrationReport], host_problems: Sequence[str] = ()) -> str:
+    """The reports as one JSON document: ``{"needs_attention": bool, "integrations": [...], "host": [...]}``."""
     doc = {
-        "needs_attention": any(r.needs_attention for r in reports),
+        "needs_attention": any(r.needs_attention for r in reports) or bool(host_problems),
         "integrations": [r.as_dict() for r in reports],
+        "host": list(host_problems),
     }
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
@@ -164,8 +173,13 @@ def run_status(
         return EXIT_USAGE
     with ReferenceHost(db_path, key_file=key_file) as host:
         reports = collect(host)
-    out.write(render_json(reports) + "\n" if as_json else render_text(reports))
-    return exit_code(reports)
+        host_problems = process_problems(process_reports(host.db), wall_clock())
+    if as_json:
+        out.write(render_json(reports, host_problems) + "\n")
+    else:
+        out.write("".join(f"! {_clean(problem)}\n" for problem in host_problems) + ("\n" if host_problems else ""))
+        out.write(render_text(reports))
+    return EXIT_ATTENTION if host_problems else exit_code(reports)
 
 
 # ---------------------------------------------------------------------- helpers
