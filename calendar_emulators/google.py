@@ -67,6 +67,8 @@ from calendar_emulators.google_push import ChannelRegistry
 from calendar_emulators.google_store import CONFERENCE_MODES
 from calendar_emulators.google_store import Calendar
 from calendar_emulators.google_store import CalendarStore
+from calendar_emulators.google_workspace import Resource
+from calendar_emulators.google_workspace import Workspace
 
 __all__ = ["GoogleCalendarEmulator", "build_app"]
 
@@ -103,6 +105,8 @@ _ROUTES = Map(
         Rule(f"{_API}/calendars/<calendar_id>/events/<event_id>", endpoint="events_update", methods=["PUT"]),
         Rule(f"{_API}/calendars/<calendar_id>/events/<event_id>", endpoint="events_delete", methods=["DELETE"]),
         Rule(f"{_API}/channels/stop", endpoint="channels_stop", methods=["POST"]),
+        Rule("/admin/directory/v1/customer/<customer>/resources/calendars", endpoint="resources_list",
+             methods=["GET"]),
     ],
     merge_slashes=False,
     strict_slashes=False,
@@ -187,6 +191,8 @@ class GoogleCalendarEmulator(EmulatorApp):
             seed=seed,
         )
         self.directory = Directory(self.store)
+        self.workspace = Workspace()
+        self.oauth.assertion_verifier = self._verify_assertion
         self._lost_inserts: list[tuple[str | None, int]] = []
         self._local = threading.local()
 
@@ -341,6 +347,53 @@ class GoogleCalendarEmulator(EmulatorApp):
         return self.push.watch(
             calendar.id, self._json_body(request), user=info.user, client_id=info.client_id, base_url=request.url_root
         )
+
+    def _resources_list(self, request: Request, customer: str) -> dict[str, Any]:
+        info = self.oauth.authenticate(request)
+        if customer != "my_customer":
+            raise ApiError(400, "badRequest", "Bad Request", location="")
+        return self.workspace.list_resources(info.user, info.scopes, request.args)
+
+    def _verify_assertion(self, assertion: str, audience: str, now: datetime) -> tuple[str, str, frozenset[str]]:
+        with self.lock:
+            account, user, scopes = self.workspace.verify_assertion(assertion, audience, now, self.oauth.users)
+            return account.client_id, user, scopes
+
+    # ======================================================================= the Workspace domain
+    def set_workspace(self, domain: str, admins: Iterable[str] = ()) -> None:
+        """Name the domain and its admins (added as users; each may write every resource calendar)."""
+        with self.lock:
+            self.workspace.domain = domain
+            for admin in admins:
+                if admin not in self.oauth.users:
+                    self.add_user(admin)
+                self.workspace.admins.add(admin)
+                for resource in self.workspace.resources:
+                    self.directory.share(resource.email, admin, "writer")
+
+    def add_service_account(self, email: str, token_uri: str) -> dict[str, Any]:
+        """A service account; returns its JSON key (``token_uri`` is written into it, as Google does)."""
+        with self.lock:
+            return self.workspace.new_service_account(email, token_uri)
+
+    def delegate(self, email: str, scopes: Iterable[str]) -> None:
+        """Grant the service account domain-wide delegation for exactly ``scopes``."""
+        with self.lock:
+            self.workspace.delegate(email, set(scopes))
+
+    def add_resource(self, name: str, *, capacity: int | None = None, building: str = "", floor: str = "",
+                     time_zone: str = "UTC") -> Resource:
+        """A resource calendar of the domain, writable by every admin."""
+        with self.lock:
+            number = len(self.workspace.resources) + 1
+            slug = self.workspace.domain.split(".")[0]
+            email = f"c_{slug}{number:05d}@resource.calendar.google.com"
+            resource = Resource(f"{number:08d}", name, email, capacity, building, floor)
+            self.workspace.resources.append(resource)
+            self.store.add_calendar(email, summary=name, time_zone=time_zone)
+            for admin in self.workspace.admins:
+                self.directory.share(email, admin, "writer")
+            return resource
 
     def _channels_stop(self, request: Request) -> Response:
         info = self.oauth.authenticate(request)

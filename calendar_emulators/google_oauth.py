@@ -20,6 +20,7 @@ import base64
 import hashlib
 import secrets
 import threading
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ from calendar_emulators.core import json_response
 from calendar_emulators.google_errors import ApiError
 from calendar_emulators.google_errors import error_page
 from calendar_emulators.google_errors import oauth_error_response
+from calendar_emulators.google_workspace import JWT_BEARER
+from calendar_emulators.google_workspace import GrantRefused
 
 __all__ = [
     "SCOPE_CALENDAR",
@@ -170,6 +173,9 @@ class OAuthServer:
         self._refresh: dict[str, _Refresh] = {}
         self._access: dict[str, _Access] = {}
         self._grants: dict[tuple[str, str], _Grant] = {}
+        #: checks a JWT-bearer assertion: (assertion, audience, now) -> (client id, user, scopes), or
+        #: raises :class:`GrantRefused`; None = the grant is not offered
+        self.assertion_verifier: Callable[[str, str, datetime], tuple[str, str, frozenset[str]]] | None = None
 
     # -- control ----------------------------------------------------------------------------
     def add_client(self, client_id: str, client_secret: str, redirect_uris: Iterable[str] = ()) -> OAuthClient:
@@ -306,6 +312,8 @@ class OAuthServer:
         if request.is_json:
             form = {k: str(v) for k, v in (request.get_json(silent=True) or {}).items()}
         with self.lock:
+            if form.get("grant_type") == JWT_BEARER and self.assertion_verifier is not None:
+                return self._jwt_bearer(request, form)
             client_or_error = self._client_auth(request, form)
             if isinstance(client_or_error, Response):
                 return client_or_error
@@ -315,6 +323,20 @@ class OAuthServer:
             if grant_type == "refresh_token":
                 return self._refresh_grant(client_or_error, form)
             return oauth_error_response("unsupported_grant_type", f"Invalid grant_type: {grant_type}")
+
+    def _jwt_bearer(self, request: Request, form: Mapping[str, str]) -> Response:
+        """A service account's JWT-bearer grant (see :mod:`.google_workspace`); no client secret."""
+        assertion = form.get("assertion", "")
+        if not assertion:
+            return oauth_error_response("invalid_request", "Missing required parameter: assertion")
+        assert self.assertion_verifier is not None
+        try:
+            client_id, user, scopes = self.assertion_verifier(assertion, request.base_url, self.clock.now())
+        except GrantRefused as refused:
+            return oauth_error_response(refused.error, refused.description, refused.status)
+        body = self._access_token(user, client_id, scopes, _new_token("", 16))
+        body.pop("scope", None)  # Google's answer to a JWT-bearer grant names no scope
+        return json_response(body, 200, _NO_STORE)
 
     def _client_auth(self, request: Request, form: Mapping[str, str]) -> OAuthClient | Response:
         client_id, secret = form.get("client_id", ""), form.get("client_secret")

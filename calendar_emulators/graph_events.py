@@ -55,7 +55,7 @@ READ_ONLY = frozenset(
     {
         "id", "createdDateTime", "lastModifiedDateTime", "changeKey", "iCalUId", "type", "webLink",
         "bodyPreview", "hasAttachments", "isOrganizer", "responseStatus", "seriesMasterId", "onlineMeeting",
-        "onlineMeetingUrl", "originalStart", "occurrenceId", "isDraft", "organizer", "isCancelled",
+        "onlineMeetingUrl", "originalStart", "isDraft", "organizer", "isCancelled",
         "attachments", "calendar", "instances",
     }
 )  # fmt: skip

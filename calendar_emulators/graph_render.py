@@ -183,7 +183,6 @@ def render_event(inst: Instance, owner: User, options: RenderOptions) -> dict[st
         "isOnlineMeeting": props.get("isOnlineMeeting", False),
         "onlineMeetingProvider": props.get("onlineMeetingProvider", "unknown"),
         "allowNewTimeProposals": props.get("allowNewTimeProposals", True),
-        "occurrenceId": f"OID.{rec.id}.{inst.original_start.date().isoformat()}" if inst.original_start else None,
         "isDraft": False,
         "hideAttendees": props.get("hideAttendees", False),
         "responseStatus": props.get("responseStatus"),

@@ -18,6 +18,7 @@ from dataclasses import field
 from datetime import datetime
 from typing import Any
 
+from ireserve_calendar_plugin.auth.tokens import AuthStatus
 from ireserve_calendar_plugin.config.form import load_settings
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.messages import ProblemKind
@@ -76,6 +77,7 @@ def refresh_choices(ctx: IntegrationContext) -> CachedChoices:
     A failure is recorded beside the previous listing (kept) and not raised: the admin sees it on the
     form and can retry; a job queue retrying it in a loop would only hammer a provider that is down."""
     now = ctx.host.now()
+    was_lost = AuthStatus(ctx.store).needs_reconnect()
     try:
         bctx = backend_context(ctx, load_settings(ctx.store, ctx.provider))
         choices = ctx.provider.form_choices(bctx)
@@ -93,4 +95,10 @@ def refresh_choices(ctx: IntegrationContext) -> CachedChoices:
     doc = {"choices": {k: [list(pair) for pair in rows] for k, rows in choices.items()}, "account": account,
            "fetched": now.isoformat(), "failed": "", "failed_at": None}
     ctx.store.save(CHOICES_KEY, doc, expected_version=None)
+    if was_lost and not AuthStatus(ctx.store).needs_reconnect():
+        # the listing proved new credentials (a provider without a sign-in, e.g. a new app password):
+        # the work parked while they were refused resumes, as after a reconnect
+        from ireserve_calendar_plugin.services import resume_after_reconnect
+
+        resume_after_reconnect(ctx)
     return cached_choices(ctx)

@@ -35,6 +35,7 @@ class ProblemKind(StrEnum):
     """The kinds of trouble an admin can act on (stored by value beside a calendar's health)."""
 
     REVOKED_GRANT = "revoked_grant"
+    REFUSED_PASSWORD = "refused_password"
     MISSING_PERMISSION = "missing_permission"
     CALENDAR_NOT_FOUND = "calendar_not_found"
     ROOM_NOT_FOUND = "room_not_found"
@@ -43,6 +44,9 @@ class ProblemKind(StrEnum):
     BAD_SETTINGS = "bad_settings"
     NOT_CONFIGURED = "not_configured"
     DECRYPT_FAILURE = "decrypt_failure"
+    DELEGATION_MISSING = "delegation_missing"
+    SUBJECT_UNKNOWN = "subject_unknown"
+    KEY_REFUSED = "key_refused"
     UNKNOWN = "unknown"
 
     @property
@@ -73,8 +77,14 @@ _MAILBOX_REASONS = frozenset({
     "errorinvalidmailbox",
 })
 _CLIENT_REASONS = frozenset({"invalid_client", "unauthorized_client", "invalid_request", "invalid_scope"})
+#: reasons the Google service-account grant gives its refusals (providers/google/service_account.py)
+_SERVICE_ACCOUNT_REASONS = {
+    "delegation_not_granted": ProblemKind.DELEGATION_MISSING,
+    "subject_not_in_domain": ProblemKind.SUBJECT_UNKNOWN,
+    "key_refused": ProblemKind.KEY_REFUSED,
+}
 
-_PROVIDER_TITLES = {"google": "Google Calendar", "outlook": "Microsoft 365"}
+_PROVIDER_TITLES = {"google": "Google Calendar", "outlook": "Microsoft 365", "caldav": "the CalDAV server"}
 
 
 def provider_title(provider: str) -> str:
@@ -85,7 +95,8 @@ def provider_title(provider: str) -> str:
 def classify(error: BaseException, *, room: bool = False) -> ProblemKind:
     """Which kind of problem ``error`` is. ``room``: the calendar is a room mailbox (Outlook application mode)."""
     if isinstance(error, AuthExpiredError):
-        return ProblemKind.REVOKED_GRANT
+        # "password": the service refused a username and password (no sign-in to renew: type a new one)
+        return ProblemKind.REFUSED_PASSWORD if error.reason == "password" else ProblemKind.REVOKED_GRANT
     if isinstance(error, ConfigDecryptError):
         return ProblemKind.DECRYPT_FAILURE
     if isinstance(error, NotConfiguredError):
@@ -100,6 +111,8 @@ def classify(error: BaseException, *, room: bool = False) -> ProblemKind:
         return ProblemKind.UNKNOWN  # a full resync follows by itself
     if isinstance(error, ProviderError):
         reason = (error.reason or "").lower()
+        if reason in _SERVICE_ACCOUNT_REASONS:
+            return _SERVICE_ACCOUNT_REASONS[reason]
         if reason in _CLIENT_REASONS:
             return ProblemKind.BAD_SETTINGS
         if reason in _PERMISSION_REASONS or error.status in (401, 403):
@@ -141,6 +154,12 @@ def message_for(
             f"The connection to {name} was revoked or has expired; nothing is synced until it is renewed.",
             "Click Reconnect account and sign in again; queued changes are kept and written afterwards.",
             HealthState.NOT_CONNECTED),
+        ProblemKind.REFUSED_PASSWORD: (
+            f"{name[:1].upper()}{name[1:]} refused the username or app password; nothing is synced until "
+            "they are corrected.",
+            "Enter the username and a valid app password on the settings page and save; queued changes are "
+            "kept and written afterwards.",
+            HealthState.NOT_CONNECTED),
         ProblemKind.MISSING_PERMISSION: (
             f"{name} refused access to {where}: the connected account or app lacks a permission.",
             "Share the calendar with the connected account (with permission to make changes), or grant the "
@@ -175,6 +194,22 @@ def message_for(
             "is gone, or they were altered).",
             "Enter the client secret again, save, and reconnect the account.",
             HealthState.ERROR),
+        ProblemKind.DELEGATION_MISSING: (
+            "The service account has no domain-wide delegation for the scopes it needs (unauthorized_client).",
+            "In the Google Admin console (Security > API controls > Domain-wide delegation) authorise the service "
+            "account's client id for https://www.googleapis.com/auth/calendar.events and "
+            "https://www.googleapis.com/auth/calendar.readonly (plus "
+            "https://www.googleapis.com/auth/admin.directory.resource.calendar.readonly to discover rooms).",
+            HealthState.ERROR),
+        ProblemKind.SUBJECT_UNKNOWN: (
+            "The user the service account acts as (the subject) is not a user of the Workspace domain.",
+            "Enter a Workspace admin's address under 'Act as (subject)' and save.",
+            HealthState.ERROR),
+        ProblemKind.KEY_REFUSED: (
+            "Google does not accept the service account key: it was deleted or replaced, or the service account "
+            "is gone.",
+            "Create a new JSON key for the service account and paste it into the form.",
+            HealthState.ERROR),
         ProblemKind.UNKNOWN: (
             f"Syncing with {where} failed unexpectedly.{again}",
             "If it persists, look at the host's log for the technical detail.",
@@ -203,6 +238,9 @@ _NOTICE_REASONS = {
     ProblemKind.BAD_SETTINGS: "{name} rejected the integration's settings",
     ProblemKind.NOT_CONFIGURED: "the integration is not set up",
     ProblemKind.DECRYPT_FAILURE: "the integration's stored credentials cannot be read",
+    ProblemKind.DELEGATION_MISSING: "the service account has no domain-wide delegation for the calendar",
+    ProblemKind.SUBJECT_UNKNOWN: "the service account's subject is not a user of the domain",
+    ProblemKind.KEY_REFUSED: "Google does not accept the service account key",
     ProblemKind.UNKNOWN: "the write failed unexpectedly",
 }
 

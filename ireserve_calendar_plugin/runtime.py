@@ -164,7 +164,7 @@ def engine_for(ctx: IntegrationContext) -> SyncEngine:
         store=ctx.store,
         options=SyncOptions.from_settings(ctx.provider.name, settings),
         now=ctx.host.now,
-        push_address=push_address(ctx),
+        push_address=push_address(ctx) if ctx.provider.supports_push else None,
     )
 
 

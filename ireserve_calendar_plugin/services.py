@@ -48,6 +48,7 @@ from ireserve_calendar_plugin.errors import WriteDeniedError
 from ireserve_calendar_plugin.messages import ProblemKind
 from ireserve_calendar_plugin.messages import booking_notice
 from ireserve_calendar_plugin.messages import classify
+from ireserve_calendar_plugin.messages import describe
 from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
@@ -354,11 +355,7 @@ def _lost_grant(ctx: IntegrationContext, exc: AuthExpiredError) -> None:
         return  # an admin disconnected on purpose: nothing was lost, no alert
     status.mark_needs_reconnect(str(exc), ctx.host.now())
     if status.claim_alert():
-        ctx.host.integrations.log(
-            ctx.integration.id, "error",
-            "The calendar account's authorization was revoked or expired. Reconnect it on the integration's "
-            "settings page; queued changes are kept and will be written after reconnecting.",
-        )
+        ctx.host.integrations.log(ctx.integration.id, "error", str(describe(exc, provider=ctx.provider.name)))
 
 
 def _park(ctx: IntegrationContext, booking_id: int) -> None:

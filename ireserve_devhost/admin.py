@@ -42,6 +42,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import replace
 from typing import TYPE_CHECKING
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,7 +55,10 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
+from hookspecs.forms import ACTION_FIELD
+from hookspecs.forms import TARGET_FIELD
 from hookspecs.forms import ConfigForm
+from hookspecs.forms import FormAction
 from hookspecs.types import Booking
 from hookspecs.types import BookingConflictError
 from hookspecs.types import BookingNotFoundError
@@ -75,6 +79,10 @@ from ireserve_devhost.form_data import submitted_values
 from ireserve_devhost.health import process_problems
 from ireserve_devhost.health import process_reports
 from ireserve_devhost.health import wall_clock
+from ireserve_devhost.health_view import DISABLED
+from ireserve_devhost.health_view import UNKNOWN
+from ireserve_devhost.health_view import state_of
+from ireserve_devhost.status import problems
 from ireserve_devhost.templating import CONTENT_SECURITY_POLICY
 from ireserve_devhost.templating import render
 from ireserve_devhost.urls import ADMIN_ROOT
@@ -112,6 +120,8 @@ class IndexRow:
 
     integration: Integration
     status: str
+    state: str = UNKNOWN
+    next_step: str = ""
 
 
 class AdminPages:
@@ -131,7 +141,11 @@ class AdminPages:
                 Rule(f"{ADMIN_ROOT}integrations/<integration_id>", endpoint="integration",
                      methods=["GET", "HEAD", "POST"]),
                 Rule(f"{ADMIN_ROOT}integrations/<integration_id>/enabled", endpoint="toggle", methods=["POST"]),
+                Rule(f"{ADMIN_ROOT}integrations/<integration_id>/action", endpoint="action", methods=["POST"]),
+                Rule(f"{ADMIN_ROOT}integrations/<integration_id>/delete", endpoint="delete", methods=["POST"]),
                 Rule(f"{ADMIN_ROOT}objects", endpoint="add_object", methods=["POST"]),
+                Rule(f"{ADMIN_ROOT}objects/<int(max={_MAX_ID}):object_id>/name", endpoint="rename_object",
+                     methods=["POST"]),
                 Rule(BOOKINGS_PATH, endpoint="bookings", methods=["GET", "HEAD", "POST"]),
                 Rule(f"{BOOKINGS_PATH}/<int(max={_MAX_ID}):booking_id>/cancel", endpoint="cancel", methods=["POST"]),
                 Rule(f"{BOOKINGS_PATH}/<int(max={_MAX_ID}):booking_id>/move", endpoint="move", methods=["POST"]),
@@ -143,7 +157,10 @@ class AdminPages:
             "add": self.add,
             "integration": self.integration,
             "toggle": self.toggle,
+            "action": self.action,
+            "delete": self.delete,
             "add_object": self.add_object,
+            "rename_object": self.rename_object,
             "bookings": self.bookings,
             "cancel": self.cancel,
             "move": self.move,
@@ -188,9 +205,10 @@ class AdminPages:
         return redirect(ADMIN_ROOT, 302)
 
     def index(self, request: Request, *, add_error: str = "", add_values: dict[str, str] | None = None,
-              object_error: str = "", object_form: dict[str, str] | None = None, status: int = 200) -> Response:
+              object_error: str = "", object_form: dict[str, str] | None = None, status: int = 200,
+              rename_values: tuple[int, str] | None = None) -> Response:
         """List the integrations with their status, the add form, the objects and the loaded plugins."""
-        rows = [IndexRow(i, self._status_line(i)) for i in self.host.integrations.all()]
+        rows = [self._summary(i) for i in self.host.integrations.all()]
         return _page(
             "index.html",
             status,
@@ -206,6 +224,7 @@ class AdminPages:
             objects=self.host.objects.all(),
             object_error=object_error,
             object_values=object_form or {},
+            rename_values=rename_values,
             timezones=timezone_names(),
         )
 
@@ -255,7 +274,8 @@ class AdminPages:
         if answer is None:
             return self._integration_page(integration, form, problem="The plugin no longer serves this form.",
                                           status=409)
-        return self._integration_page(integration, answer, submitted=True, status=200 if answer.saved else 422)
+        return self._integration_page(integration, answer, submitted=True, status=200 if answer.saved else 422,
+                                      typed=submitted)
 
     def toggle(self, request: Request, integration_id: str) -> Response:
         """Enable or disable an integration, then go back where the button was."""
@@ -271,6 +291,83 @@ class AdminPages:
                                    "in the admin.")
         back = integration_url(integration_id) if request.form.get("back") == "integration" else ADMIN_ROOT
         return redirect(back, 303)
+
+    def action(self, request: Request, integration_id: str) -> Response:
+        """Run one of the buttons the plugin's form offers (a conflict decision, "disconnect" ...).
+
+        Only a button the form offers right now is submitted (a conflict resolved meanwhile is not); one
+        with a ``confirm`` question is first asked on a page of its own (there is no script to ask with).
+        """
+        denied = self._refuse_without_token(request)
+        if denied is not None:
+            return denied
+        integration = self.host.integrations.get(integration_id)
+        if integration is None:
+            return _not_found(f"There is no integration {integration_id!r}.")
+        name, target = request.form.get(ACTION_FIELD, ""), request.form.get(TARGET_FIELD, "")
+        try:
+            form = self.host.hooks.config_form(integration, None)
+        except Exception:
+            log.exception("on_config_form failed for integration %s", integration_id)
+            return self._integration_page(integration, None, problem=_PLUGIN_FAILED, status=500)
+        offered = _offered(form, name, target) if form is not None else None
+        if form is None or offered is None:
+            return self._integration_page(integration, form, status=409, problem=(
+                "That button is no longer offered (the conflict may have been resolved meanwhile); nothing was done."))
+        if offered.confirm and request.form.get("confirmed") != "yes":
+            return self._confirm(integration, offered.confirm, integration_url(integration_id, "/action"),
+                                 {ACTION_FIELD: name, TARGET_FIELD: target}, offered.label)
+        try:
+            answer = self.host.hooks.config_form(integration, {ACTION_FIELD: name, TARGET_FIELD: target})
+        except Exception:
+            log.exception("on_config_form failed to run action %s of integration %s", name, integration_id)
+            return self._integration_page(integration, form, problem=_PLUGIN_FAILED, status=500)
+        self.host.integrations.log(integration_id, "info", f"Admin pressed {offered.label!r}.")
+        if answer is None:
+            return self._integration_page(integration, form, problem="The plugin no longer serves this form.",
+                                          status=409)
+        return self._integration_page(integration, answer, status=422 if answer.errors else 200)
+
+    def delete(self, request: Request, integration_id: str) -> Response:
+        """Delete an integration with its settings, stored tokens and log, after a confirmation page."""
+        denied = self._refuse_without_token(request)
+        if denied is not None:
+            return denied
+        integration = self.host.integrations.get(integration_id)
+        if integration is None:
+            return _not_found(f"There is no integration {integration_id!r}.")
+        if request.form.get("confirmed") != "yes":
+            question = (f"Delete the integration {integration.name or integration.id}? Its settings, stored tokens "
+                        "and log are removed from this host; bookings stay. Disconnect the account first if its "
+                        "grant should also be revoked at the provider.")
+            return self._confirm(integration, question, integration_url(integration_id, "/delete"), {},
+                                 "Delete integration")
+        self.host.integrations.delete(integration_id)
+        log.info("integration %s deleted in the admin", integration_id)
+        return redirect(ADMIN_ROOT, 303)
+
+    def _confirm(self, integration: Integration, question: str, action: str, fields: dict[str, str],
+                 label: str) -> Response:
+        crumbs = [("Integrations", ADMIN_ROOT), (integration.id, integration_url(integration.id))]
+        return _page("confirm.html", 200, title="Please confirm", crumbs=crumbs, question=question, action=action,
+                     fields=fields, label=label, back=integration_url(integration.id), csrf_token=self.csrf_token)
+
+    def rename_object(self, request: Request, object_id: int) -> Response:
+        """Rename a bookable object from its row on the index (a taken name is refused)."""
+        denied = self._refuse_without_token(request)
+        if denied is not None:
+            return denied
+        name = request.form.get("name", "").strip()
+        obj = self.host.objects.get(object_id)
+        if obj is None:
+            return _not_found(f"There is no object {object_id}.")
+        try:
+            object_values({"name": name, "timezone": obj.timezone})
+            self.host.objects.rename(object_id, name)
+        except ValueError as exc:
+            return self.index(request, object_error=f"Object {object_id} was not renamed: {exc}", status=400,
+                              rename_values=(object_id, name))
+        return redirect(f"{ADMIN_ROOT}#object-{object_id}", 303)
 
     def add_object(self, request: Request) -> Response:
         """Create a bookable object from the index page's form, then show the index again."""
@@ -383,21 +480,35 @@ class AdminPages:
         back = request.referrer if request.referrer and _same_site(request) else ADMIN_ROOT
         return _message("Refused", [why, "Open the page again and resubmit."], 403, back=("Open the page again", back))
 
-    def _status_line(self, integration: Integration) -> str:
+    def _summary(self, integration: Integration) -> IndexRow:
+        """The integration's worst state and status line, as its plugin reports them (or as judged)."""
         try:
             form = self.host.hooks.config_form(integration, None)
         except Exception:
             log.exception("on_config_form failed for integration %s", integration.id)
-            return _PLUGIN_FAILED
+            return IndexRow(integration, _PLUGIN_FAILED, DISABLED if not integration.enabled else UNKNOWN)
         if form is None:
-            return f"No installed plugin serves provider {integration.provider!r}."
-        return form.status
+            return IndexRow(integration, f"No installed plugin serves provider {integration.provider!r}.",
+                            DISABLED if not integration.enabled else UNKNOWN)
+        state = self._state(form) if integration.enabled else DISABLED
+        return IndexRow(integration, form.status, state, form.next_step)
+
+    def _state(self, form: ConfigForm) -> str:
+        judged = problems(form.status, form.health, self.host.now()) if form.state is None else ()
+        return state_of(form, judged_problems=judged)
 
     def _integration_page(self, integration: Integration, form: ConfigForm | None, *, submitted: bool = False,
-                          problem: str = "", status: int = 200) -> Response:
+                          problem: str = "", status: int = 200,
+                          typed: dict[str, object] | None = None) -> Response:
+        if form is not None and submitted and not form.saved:
+            form = _keep_typed(form, typed or {})
+        rows = form.rows if form is not None else ()
         context: dict[str, Any] = {
             "integration": integration,
             "form": form,
+            "state": (self._state(form) if integration.enabled else DISABLED) if form is not None else UNKNOWN,
+            "now": self.host.now(),
+            "zone": rows[0].timezone if rows else "UTC",
             "log": self.host.integration_log(integration.id),
             "csrf_token": self.csrf_token,
             "submitted": submitted,
@@ -406,6 +517,22 @@ class AdminPages:
         crumbs = [("Integrations", ADMIN_ROOT), (integration.id, None)]
         return _page("integration.html", status, title=form.title if form else integration.name or integration.id,
                      crumbs=crumbs, **context)
+
+
+def _offered(form: ConfigForm, name: str, target: str) -> FormAction | None:
+    """The button of ``form`` with this name and target, if it offers one."""
+    buttons = [*form.actions, *(action for conflict in form.conflicts for action in conflict.actions)]
+    return next((b for b in buttons if b.name == name and b.target == target), None)
+
+
+def _keep_typed(form: ConfigForm, typed: dict[str, object]) -> ConfigForm:
+    """After a refused save, show every non-secret value as the admin typed it (whatever the plugin echoed),
+    so nothing typed is lost; secrets are never sent back to the browser."""
+    fields = tuple(
+        replace(f, value=typed[f.name]) if f.name in typed and f.kind not in ("secret", "readonly") else f
+        for f in form.fields
+    )
+    return replace(form, fields=fields)
 
 
 def _add_problem(values: dict[str, str]) -> str:

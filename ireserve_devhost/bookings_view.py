@@ -16,6 +16,7 @@ from datetime import date
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from hookspecs.forms import BOOKING_NOTICE_PREFIX
 from hookspecs.types import BookableObject
 from hookspecs.types import Booking
 from ireserve_devhost.booking_forms import local_parts
@@ -48,7 +49,8 @@ class BookingsView:
 
 @dataclass(frozen=True)
 class BookingRow:
-    """One booking as its row shows it: local times in its object's zone and the move form's values."""
+    """One booking as its row shows it: local times in its object's zone, the move form's values, the
+    plugins' notices (free fields named ``notice:...``, shown prominently) and the other free fields."""
 
     booking: Booking
     object: BookableObject | None
@@ -56,6 +58,8 @@ class BookingRow:
     when: str
     move_date: str
     move_time: str
+    notices: tuple[str, ...] = ()
+    fields: tuple[tuple[str, str], ...] = ()
 
 
 def booking_rows(view: BookingsView) -> list[BookingRow]:
@@ -68,8 +72,12 @@ def booking_rows(view: BookingsView) -> list[BookingRow]:
         typed: Mapping[str, str] = {}
         if view.move_values is not None and view.move_values[0] == booking.id:
             typed = view.move_values[1]
+        notices = tuple(value for name, value in sorted(booking.fields.items())
+                        if name.startswith(BOOKING_NOTICE_PREFIX) and value)
+        fields = tuple((name, value) for name, value in sorted(booking.fields.items())
+                       if not name.startswith(BOOKING_NOTICE_PREFIX))
         rows.append(BookingRow(booking, obj, timezone, _when(booking, timezone), typed.get("date", day),
-                               typed.get("time", moment)))
+                               typed.get("time", moment), notices, fields))
     return rows
 
 

@@ -4,11 +4,12 @@ Public API: :class:`ObjectStore` (``host.objects``), :class:`CustomerStore` (``h
 :class:`IntegrationStore` (``host.integrations``), :class:`LogEntry`, :data:`LOG_LEVELS`.
 
 Each store implements its protocol from :mod:`hookspecs.types` and adds the host-side admin methods a
-plugin never calls (``add``, ``add_integration``, ``set_enabled``, ``entries``).
+plugin never calls (``add``, ``rename``, ``add_integration``, ``set_enabled``, ``delete``, ``entries``).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,14 +49,27 @@ class ObjectStore:
         return [BookableObject(*row) for row in rows]
 
     def add(self, name: str, timezone: str = "UTC") -> BookableObject:
-        """Create an object. ``timezone`` must be a known IANA zone name."""
+        """Create an object. ``timezone`` must be a known IANA zone name; ValueError when another object
+        already has this name (names are compared ignoring case and surrounding spaces)."""
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError) as err:
             raise ValueError(f"unknown time zone {timezone!r}") from err
         with self._db.transaction() as conn:
+            _refuse_duplicate(conn, name, None)
             cursor = conn.execute("INSERT INTO objects (name, timezone) VALUES (?, ?)", (name, timezone))
         return BookableObject(id=_rowid(cursor.lastrowid), name=name, timezone=timezone)
+
+    def rename(self, object_id: int, name: str) -> BookableObject:
+        """Give an object a new name; LookupError when it does not exist, ValueError when another object
+        has the name already. Bookings keep pointing at the object by its id."""
+        with self._db.transaction() as conn:
+            row = conn.execute("SELECT id, name, timezone FROM objects WHERE id = ?", (object_id,)).fetchone()
+            if row is None:
+                raise LookupError(f"no object {object_id}")
+            _refuse_duplicate(conn, name, object_id)
+            conn.execute("UPDATE objects SET name = ? WHERE id = ?", (name, object_id))
+        return BookableObject(id=row[0], name=name, timezone=row[2])
 
 
 class CustomerStore:
@@ -147,6 +161,17 @@ class IntegrationStore:
             ).fetchone()
         return _integration(row)
 
+    def delete(self, integration_id: str) -> None:
+        """Remove an integration with its log, and drop its stored config in the same transaction (as
+        tombstones, so config versions never repeat if the id is used again); LookupError if absent."""
+        with self._db.transaction() as conn:
+            cursor = conn.execute("DELETE FROM integrations WHERE id = ?", (integration_id,))
+            if cursor.rowcount == 0:
+                raise LookupError(f"no integration {integration_id!r}")
+            conn.execute("UPDATE config SET value = NULL, version = version + 1"
+                         " WHERE integration_id = ? AND value IS NOT NULL", (integration_id,))
+            conn.execute("DELETE FROM integration_log WHERE integration_id = ?", (integration_id,))
+
     def entries(self, integration_id: str, limit: int = 200) -> list[LogEntry]:
         """Return the integration's log, newest first."""
         with self._db.transaction(write=False) as conn:
@@ -156,6 +181,15 @@ class IntegrationStore:
                 (integration_id, limit),
             ).fetchall()
         return [LogEntry(row[0], from_db_time(row[1]), row[2], row[3]) for row in rows]
+
+
+def _refuse_duplicate(conn: sqlite3.Connection, name: str, object_id: int | None) -> None:
+    """ValueError when another object than ``object_id`` is already called ``name`` (any case)."""
+    wanted = name.strip().casefold()
+    for other_id, other_name in conn.execute("SELECT id, name FROM objects").fetchall():
+        if other_id != object_id and other_name.strip().casefold() == wanted:
+            raise ValueError(f"another object (id {other_id}) is already called {other_name!r}; "
+                             "choose another name")
 
 
 def _integration(row: tuple[str, str, int, str]) -> Integration:

@@ -53,6 +53,8 @@ def submitted_values(form: ConfigForm, data: MultiDict[str, str]) -> dict[str, o
     removed = set(data.getlist(REMOVE_FIELD))
     out: dict[str, object] = {}
     for field in form.fields:
+        if field.kind == "readonly":
+            continue  # shown to copy, never submitted
         if field.kind == "table":
             out[field.name] = _table_rows(field, data, removed)
         elif field.kind == "multiselect":

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Sequence
 
+from hookspecs.forms import SECTIONS
 from hookspecs.forms import ConfigForm
 from hookspecs.forms import FormField
 from ireserve_devhost.form_data import FALSE
@@ -29,6 +30,7 @@ __all__ = [
     "INPUT_TYPES",
     "chosen",
     "described_by",
+    "field_lines",
     "field_text",
     "health_columns",
     "multiselect_options",
@@ -43,18 +45,29 @@ _TRUTHY = frozenset({"true", "on", "1", "yes"})
 #: The HTML input type of each plain field kind (anything else is ``text``).
 INPUT_TYPES = {"text": "text", "url": "url", "integer": "number"}
 
+_SECTION_LABELS = {"connection": "Connection", "mapping": "Calendars and rooms", "options": "Options"}
+
 #: What an empty choice shows.
 BLANK = "\u2014"
 
 
-def sections(form: ConfigForm) -> list[tuple[str, list[FormField]]]:
-    """The fields grouped by section, in order of first appearance; the legend is "" when there is
-    only the unnamed section (then no legend is drawn)."""
+def sections(form: ConfigForm, *, advanced: bool = False) -> list[tuple[str, list[FormField]]]:
+    """The fields grouped by section: the contract's :data:`~hookspecs.forms.SECTIONS` first, in their
+    order (connection, mapping, options), then other sections in order of first appearance. With
+    ``advanced`` only the fields marked advanced (drawn collapsed), else only the others. The legend is
+    "" when there is only the unnamed section (then no legend is drawn)."""
     grouped: dict[str, list[FormField]] = {}
     for field in form.fields:
-        grouped.setdefault(field.section, []).append(field)
-    named = len(grouped) > 1 or "" not in grouped
-    return [((section or "Settings") if named else "", fields) for section, fields in grouped.items()]
+        if field.advanced == advanced:
+            grouped.setdefault(field.section, []).append(field)
+    everything = {f.section for f in form.fields}
+    named = len(everything) > 1 or "" not in everything
+    order = [name for name in SECTIONS if name in grouped] + [name for name in grouped if name not in SECTIONS]
+    return [(_legend(name) if named else "", grouped[name]) for name in order]
+
+
+def _legend(section: str) -> str:
+    return _SECTION_LABELS.get(section, section or "Settings")
 
 
 def field_text(value: object) -> str:
@@ -66,6 +79,15 @@ def field_text(value: object) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def field_lines(value: object) -> list[str]:
+    """A textarea's value as lines (a list is one item per line)."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return str(value).splitlines()
 
 
 def truthy(value: object) -> bool:

@@ -25,7 +25,10 @@ from jinja2 import FileSystemLoader
 from jinja2 import StrictUndefined
 from markupsafe import Markup
 
+from hookspecs.forms import ACTION_FIELD
+from hookspecs.forms import TARGET_FIELD
 from ireserve_devhost import form_view
+from ireserve_devhost import health_view
 from ireserve_devhost.booking_forms import DEFAULT_DURATION
 from ireserve_devhost.booking_forms import DEFAULT_STATUS
 from ireserve_devhost.booking_forms import DEFAULT_TIMEZONE
@@ -89,6 +92,11 @@ def _environment() -> Environment:
         dom_id=dom_id,
         css=Markup(_CSS),  # our own style sheet, allowed by its hash
         CSRF_FIELD=CSRF_FIELD,
+        ACTION_FIELD=ACTION_FIELD,
+        TARGET_FIELD=TARGET_FIELD,
+        state_words=health_view.state_words,
+        local_time=health_view.local_time,
+        activity_bars=health_view.activity_bars,
         REMOVE_FIELD=REMOVE_FIELD,
         CANCELLED=CANCELLED,
         INPUT_TYPES=form_view.INPUT_TYPES,
@@ -98,8 +106,8 @@ def _environment() -> Environment:
         default_timezone=DEFAULT_TIMEZONE,
         max_duration=MAX_DURATION,
     )
-    for name in ("chosen", "described_by", "field_text", "health_columns", "multiselect_options", "sections",
-                 "select_options", "table_rows", "truthy"):
+    for name in ("chosen", "described_by", "field_lines", "field_text", "health_columns", "multiselect_options",
+                 "sections", "select_options", "table_rows", "truthy"):
         env.globals[name] = getattr(form_view, name)
     return env
 

@@ -25,37 +25,38 @@ class _FakeDistribution:
 
 def _install_fake_provider(monkeypatch: pytest.MonkeyPatch, module_name: str, body: types.ModuleType) -> None:
     monkeypatch.setitem(sys.modules, module_name, body)
-    ep = importlib.metadata.EntryPoint(name="caldav", value=module_name, group=PROVIDER_ENTRY_POINT_GROUP)
+    ep = importlib.metadata.EntryPoint(name="acme", value=module_name, group=PROVIDER_ENTRY_POINT_GROUP)
     real = importlib.metadata.distributions
 
     def distributions(**kwargs: object) -> list[object]:
-        return [*real(**kwargs), _FakeDistribution("ireserve-caldav", [ep])]
+        return [*real(**kwargs), _FakeDistribution("ireserve-acme", [ep])]
 
     monkeypatch.setattr(importlib.metadata, "distributions", distributions)
 
 
 def test_builtin_providers_come_from_entry_points() -> None:
     registry = load_providers()
-    assert {"google", "outlook"} <= set(registry.names())
+    assert {"google", "outlook", "caldav"} <= set(registry.names())
     assert registry.get("google").title == "Google Calendar"
+    assert registry.get("caldav").__module__ == "ireserve_calendar_plugin.providers.caldav"
 
 
 def test_a_third_party_provider_needs_only_an_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
-    class CalDavProvider(CalendarProvider):
-        name = "caldav"
-        title = "CalDAV"
+    class AcmeProvider(CalendarProvider):
+        name = "acme"
+        title = "Acme calendars"
 
-    module = types.ModuleType("ireserve_caldav")
+    module = types.ModuleType("ireserve_acme")
 
     @provider_hookimpl
     def calendar_provider_register(registry: ProviderRegistry) -> None:
-        registry.add(CalDavProvider)
+        registry.add(AcmeProvider)
 
     module.calendar_provider_register = calendar_provider_register  # type: ignore[attr-defined]
-    _install_fake_provider(monkeypatch, "ireserve_caldav", module)
+    _install_fake_provider(monkeypatch, "ireserve_acme", module)
     registry = load_providers()
-    assert registry.get("caldav") is CalDavProvider
-    assert {"google", "outlook", "caldav"} <= set(registry.names())
+    assert registry.get("acme") is AcmeProvider
+    assert {"google", "outlook", "caldav", "acme"} <= set(registry.names())
 
 
 def test_a_broken_provider_is_skipped_not_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,7 +71,7 @@ def test_a_broken_provider_is_skipped_not_fatal(monkeypatch: pytest.MonkeyPatch)
 
 def test_disabled_providers_are_not_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IRESERVE_CALENDAR_DISABLED_PROVIDERS", "outlook")
-    assert load_providers().names() == ["google"]
+    assert load_providers().names() == ["caldav", "google"]
 
 
 def test_registry_refuses_non_providers_and_name_clashes() -> None:

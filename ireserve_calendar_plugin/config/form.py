@@ -274,7 +274,8 @@ def submit_form(
             errors = {name: _flatten(msg) for name, msg in exc.normalized_messages().items()}
         else:
             moved = _moved_endpoints(provider, stored, data) if current.exists else []
-            errors = _reapproval_errors(schema, moved, secrets - entered)
+            in_use = {name for name in secrets if data.get(name)}  # a mode may leave another mode's secret empty
+            errors = _reapproval_errors(schema, moved, in_use - entered)
             errors = errors or provider.validate_settings(host, data)
             if not errors and extra_checks is not None:
                 errors = extra_checks(data)

@@ -91,13 +91,16 @@ class CalendarProvider:
     Class attributes: ``name`` (the ``Integration.provider`` value it serves), ``title`` (shown to
     admins), ``settings_schema`` (a :class:`ProviderSettingsSchema` subclass) and ``grant_keys`` (the
     integration config keys holding what a grant or the client credentials obtained: tokens of any
-    kind; dropped when an endpoint setting changes, see :meth:`endpoint_fields`).
+    kind; dropped when an endpoint setting changes, see :meth:`endpoint_fields`) and ``supports_push``
+    (False for a service without change notifications: the engine then never asks for a channel and
+    only polls, at the settings' ``poll_interval_minutes``).
     """
 
     name: ClassVar[str] = ""
     title: ClassVar[str] = ""
     settings_schema: ClassVar[type[ProviderSettingsSchema]] = ProviderSettingsSchema
     grant_keys: ClassVar[tuple[str, ...]] = ("tokens",)
+    supports_push: ClassVar[bool] = True
 
     def endpoint_fields(self) -> tuple[str, ...]:
         """The settings naming a place credentials or tokens are sent to (API base, auth, token, revoke

@@ -315,8 +315,11 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         auth: bool = True,
         paths: PathRule | None = None,
+        data: bytes | None = None,
     ) -> requests.Response:
         """Send one logical request (with retries). Returns a 2xx response or raises our error type.
+
+        ``data``: a raw body (WebDAV XML, iCalendar) for services that do not speak JSON.
 
         ``paths``: a stricter path rule for this URL (e.g. a paging link may only be a delta path)."""
         self.check_url(url, paths)
@@ -330,7 +333,7 @@ class ApiClient:
                 pause.wait()
             waited_out_pause = False
             token = self._token() if auth else ""
-            response = self._send(method, url, params, json, headers, token, attempt)
+            response = self._send(method, url, params, json, headers, token, attempt, data)
             if response is not None and response.status_code == 401 and auth and not refreshed:
                 self._invalidate(token)
                 refreshed = True
@@ -367,6 +370,7 @@ class ApiClient:
         headers: Mapping[str, str] | None,
         token: str,
         attempt: int,
+        data: bytes | None = None,
     ) -> requests.Response | None:
         merged = dict(headers or {})
         if token:
@@ -381,7 +385,8 @@ class ApiClient:
             if shared is not None:
                 slot = shared.take()
             self.calls += 1
-            return self.session.request(method, url, params=params, json=json, headers=merged, timeout=self.timeout,
+            return self.session.request(method, url, params=params, json=json, data=data, headers=merged,
+                                        timeout=self.timeout,
                                         allow_redirects=False)
         except (requests.Timeout, requests.ConnectionError) as exc:
             log.info("%s %s: %s (attempt %d)", self.provider, method, type(exc).__name__, attempt)

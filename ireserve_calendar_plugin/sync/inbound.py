@@ -60,8 +60,6 @@ log = logging.getLogger("ireserve_calendar_plugin.sync")
 #: dies mid-round blocks its calendar this long at most. Operators may shorten it with the environment
 #: variable ``IRESERVE_CALENDAR_LEASE_SECONDS`` (as long as one page always arrives well within it).
 LEASE_TTL = timedelta(seconds=int(os.environ.get("IRESERVE_CALENDAR_LEASE_SECONDS", "300")))
-#: A calendar not synced for this long is polled by cron (the seeds' fallback).
-POLL_AFTER = timedelta(minutes=30)
 #: A full listing is repeated when the window it was taken with has slid this far, so the -90/+365
 #: window stays around today (Graph fixes the window inside the delta token).
 REBASELINE_AFTER = timedelta(days=1)
@@ -162,7 +160,7 @@ class InboundRound(IntegrationScoped):
             )
             if not self.states.commit(calendar.key, committed):
                 raise StaleStateError(f"state of calendar {calendar.key} changed during the round")
-            self.schedule.next_sync(calendar.key, done + POLL_AFTER)
+            self.schedule.next_sync(calendar.key, done + self.options.poll_interval)
             log.info("integration %s calendar %s: %s", self.integration_id, calendar.key, result.summary())
             return result
         finally:

@@ -187,6 +187,9 @@ class SyncOptions:
     popup_reminder_minutes: int | None = None
     email_reminder_minutes: int | None = None
     customer_as_attendee: bool = False
+    #: how often cron polls a calendar (the seeds' 30 minutes, a fallback beside push; a provider without push
+    #: offers the setting ``poll_interval_minutes``)
+    poll_interval: timedelta = timedelta(minutes=30)
 
     @property
     def channel(self) -> str:
@@ -211,6 +214,7 @@ class SyncOptions:
             popup_reminder_minutes=settings.get("popup_reminder_minutes"),
             email_reminder_minutes=settings.get("email_reminder_minutes"),
             customer_as_attendee=bool(settings.get("customer_as_attendee", False)),
+            poll_interval=timedelta(minutes=int(settings.get("poll_interval_minutes") or 30)),
         )
 
 

@@ -196,13 +196,14 @@ def test_c_connect_then_first_sync(browser: webdriver.Chrome, setup: Setup) -> N
     assert browser.find_element(By.ID, "status").text.startswith("Connected")
     Worker(setup.host).run_until_idle()
     browser.refresh()
-    health = browser.find_element(By.ID, "health")
+    health = browser.find_element(By.ID, "calendars")
     headers = [th.text.lower() for th in health.find_elements(By.CSS_SELECTOR, "thead th")]
     [row] = health.find_elements(By.CSS_SELECTOR, "tbody tr")
     cells = dict(zip(headers, (td.text for td in row.find_elements(By.TAG_NAME, "td")), strict=True))
-    assert cells["calendar"] == ROOM_CALENDAR
-    assert cells["last sync"] not in ("", "never")
-    assert cells["last error"] == ""
+    assert cells["calendar"] == ROOM_NAME  # by its name, not its id
+    assert cells["state"].startswith("Working")
+    assert cells["last success"] not in ("", "never") and cells["last failure"] == "never"
+    assert browser.find_element(By.ID, "state").text == "Working"
     assert "Account connected" in browser.find_element(By.ID, "log").text
     assert exit_code(collect(setup.host)) == EXIT_OK  # and the operator's status command agrees
 

@@ -209,7 +209,11 @@ def test_the_index_lists_integrations_with_their_status_and_an_add_form(host: Re
     row = page.by_id("integration-fake1")
     cells = [td.text for td in row.find_all("td")]
     assert cells[:3] == ["fake1", "Fake one", "fake"]
-    assert "enabled" in cells[3] and cells[4] == "Connected (<alice@example.com>)"
+    assert "enabled" in cells[3]
+    status = row.find("td", class_="status")
+    assert status.find("span", class_="status-text").text == "Connected (<alice@example.com>)"
+    # its health row reports an error: the index never shows "Connected" alone over a failure
+    assert status.find("span", class_="state state-error").text == "Failing"
     orphan = [td.text for td in page.by_id("integration-other").find_all("td")]
     assert "disabled" in orphan[3] and "No installed plugin serves provider 'nobody'" in orphan[4]
     add = page.find("form", action="/admin/integrations")
@@ -494,8 +498,10 @@ def test_the_index_lists_objects_and_adds_one(host: ReferenceHost, client: Clien
     [room] = host.objects.all()
     assert (room.name, room.timezone) == ("Room <A>", "Europe/Amsterdam")
     row = dom(client.get("/admin/")).by_id(f"object-{room.id}")
-    assert [td.text for td in row.find_all("td")] == [str(room.id), "Room <A>", "Europe/Amsterdam", "bookings"]
+    assert [td.text for td in row.find_all("td")] == [str(room.id), "Room <A>", "Europe/Amsterdam", "bookings",
+                                                      "Rename"]
     assert row.find("a").attrs["href"] == f"/admin/bookings?object={room.id}"
+    assert row.find("input", name="name").attrs["value"] == "Room <A>"
     assert "Room &lt;A&gt;" in client.get("/admin/").get_data(as_text=True)
 
 

@@ -133,7 +133,7 @@ def test_the_command_on_a_database_file(tmp_path: Path, capsys: pytest.CaptureFi
     assert "gcal Team calendar (google, enabled): ok" in out and "status: Not configured" in out
 
     with ReferenceHost(db) as host:
-        host.add_integration("dav", provider="caldav")
+        host.add_integration("dav", provider="exchange")
     assert main(["status", "--db", str(db), "--json"]) == EXIT_ATTENTION
     doc = json.loads(capsys.readouterr().out)
     assert [(i["id"], i["needs_attention"]) for i in doc["integrations"]] == [("dav", True), ("gcal", False)]

@@ -50,7 +50,7 @@ def test_hook_on_config_form(world: World, tmp_path: Any) -> None:
     )
     assert raw and SECRET.encode() not in raw and b"demo-client" not in raw
     # a provider this plugin does not know is not ours to answer
-    other = world.host.add_integration("x1", "caldav")
+    other = world.host.add_integration("x1", "exchange")
     assert world.host.hooks.config_form(other, None) is None
 
 

@@ -193,6 +193,30 @@ def test_outlook_booking_event_booking_is_the_identity(graph: Any,
     assert same, "Graph's copy is not recognised as the draft (a retried create would patch it)"
 
 
+def _caldav_round_trip(zone_name: str, start: datetime, end: datetime, all_day: bool) -> Any:
+    from ireserve_calendar_plugin.providers.caldav import ical
+
+    draft = EventDraft(booking_id=7, title="Team [7]", description="i-Reserve booking 7", start=start, end=end,
+                       all_day=all_day, timezone=zone_name)
+    text = ical.new_calendar("ireserve-7", draft, datetime(2026, 1, 1, tzinfo=UTC)).decode()
+    window = Window(start - timedelta(days=1), end + timedelta(days=1))
+    (event,), recurring = ical.events_of("ireserve-7.ics", '"1"', text, window, ZoneInfo("UTC"))
+    assert not recurring
+    return anchor_all_day(event, zone_name)
+
+
+@settings(max_examples=EXAMPLES // 6, deadline=None, derandomize=True)
+@given(booking=bookings())
+@example(booking=SANTIAGO_ALL_DAY_ENDING_AT_A_SKIPPED_MIDNIGHT)
+@example(booking=ADELAIDE_IN_THE_REPEATED_HOUR)
+def test_caldav_booking_event_booking_is_the_identity(booking: tuple[str, datetime, datetime, bool]) -> None:
+    """The VEVENT the plugin writes (TZID wall times with the zone's VTIMEZONE, VALUE=DATE for all-day)
+    reads back as the booking."""
+    zone_name, start, end, all_day = booking
+    event = _caldav_round_trip(zone_name, start, end, all_day)
+    assert (event.start, event.end, event.all_day) == (start, end, all_day)
+
+
 class _Capture:
     """An API client stand-in that records the query of the one call made through it."""
 

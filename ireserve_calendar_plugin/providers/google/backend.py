@@ -18,8 +18,10 @@ Public API: :class:`GoogleBackend`, :func:`calendar_key`, :func:`calendars_from_
   events.watch is called (its ``sync`` message may arrive first) and taken back if the call fails;
   its ``resourceId`` is kept with it and checked on every notification. Renewal makes a new channel
   (Google cannot extend one) and the engine stops the old one with :meth:`unwatch`.
-- Tokens: :class:`AccessTokens` over the integration's store with google-auth refresh; every API
-  call goes through :class:`ApiClient` (host pinning, 401 refresh, retries) and the :class:`Pacer`.
+- Tokens: :class:`AccessTokens` over the integration's store with google-auth refresh (OAuth mode), or
+  the service account's shared JWT-bearer token (:mod:`.service_account`); every API call goes through
+  :class:`ApiClient` (host pinning, 401 refresh, retries) and the :class:`Pacer`. In service-account
+  mode a 404 listing a calendar says the resource calendar is gone or not visible to the subject.
 """
 
 from __future__ import annotations
@@ -40,13 +42,17 @@ from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.google import mapping
+from ireserve_calendar_plugin.providers.google.auth import SCOPES
 from ireserve_calendar_plugin.providers.google.auth import refresher
 from ireserve_calendar_plugin.providers.google.client import PROVIDER
 from ireserve_calendar_plugin.providers.google.client import GoogleClient
 from ireserve_calendar_plugin.providers.google.client import api_paths
 from ireserve_calendar_plugin.providers.google.client import raise_for_status
+from ireserve_calendar_plugin.providers.google.service_account import CALENDAR_TOKEN_KEY
+from ireserve_calendar_plugin.providers.google.service_account import service_account_tokens
 from ireserve_calendar_plugin.providers.google.settings import DEFAULT_URLS
 from ireserve_calendar_plugin.providers.google.settings import WILDCARD
+from ireserve_calendar_plugin.providers.google.settings import AuthMode
 from ireserve_calendar_plugin.providers.http import ApiClient
 from ireserve_calendar_plugin.providers.http import Pacer
 from ireserve_calendar_plugin.providers.http import RetryPolicy
@@ -119,7 +125,12 @@ class GoogleBackend:
         self.base_url = str(ctx.settings.get("api_base_url") or DEFAULT_URLS["api_base_url"]).rstrip("/")
         self._own_session = ctx.session is None
         session = ctx.session or requests.Session()
-        self.tokens = AccessTokens(ctx.store, refresher(ctx.settings, session, now=ctx.now), now=ctx.now)
+        self.service_account = ctx.settings.get("auth_mode") == AuthMode.SERVICE_ACCOUNT.value
+        if self.service_account:
+            self.tokens = service_account_tokens(ctx.settings, session, ctx.store, scopes=SCOPES,
+                                                 key=CALENDAR_TOKEN_KEY, now=ctx.now, wait=ctx.sleep)
+        else:
+            self.tokens = AccessTokens(ctx.store, refresher(ctx.settings, session, now=ctx.now), now=ctx.now)
         self.pacer = pacer_for(ctx)
         api_timeout = 30.0
         # one user, one quota: a Retry-After pauses the whole integration, in every worker
@@ -165,6 +176,17 @@ class GoogleBackend:
 
     # -- inbound ----------------------------------------------------------------------------
     def list_changes(self, calendar: CalendarRef, cursor: str | None, window: Window) -> Iterator[ChangePage]:
+        try:
+            yield from self._list_changes(calendar, cursor, window)
+        except PermanentError as exc:
+            if exc.status != 404 or not self.service_account:
+                raise
+            raise PermanentError(
+                f"google: resource calendar {calendar.remote_id} was not found: it was deleted, or the subject "
+                f"{self.settings.get('subject')} may not see it (make the subject an admin, or share the calendar)",
+                provider=PROVIDER, status=404, reason=exc.reason) from exc
+
+    def _list_changes(self, calendar: CalendarRef, cursor: str | None, window: Window) -> Iterator[ChangePage]:
         page_token: str | None = None
         for _ in range(MAX_PAGES):
             page = mapping.events_page(

@@ -16,6 +16,9 @@ from werkzeug.wrappers import Response
 
 from calendar_emulators.core import EmulatorServer
 from calendar_emulators.google import GoogleCalendarEmulator
+from tests.emulators.capture import Capture
+from tests.emulators.capture import Served
+from tests.emulators.google import discovery
 
 CLIENT_ID = "test-client.apps.googleusercontent.com"
 CLIENT_SECRET = "test-secret"
@@ -124,7 +127,7 @@ def emulator() -> Iterator[GoogleCalendarEmulator]:
 
 
 class Switch:
-    """A WSGI app that forwards to whichever app a test put in it.
+    """A WSGI app that forwards to whichever app a test put in it, recording what it serves.
 
     One loopback server per test session serves every test's fresh emulator: stopping a werkzeug
     server costs half a second, which a hundred tests cannot afford.
@@ -132,11 +135,12 @@ class Switch:
 
     def __init__(self) -> None:
         self.app: Any = None
+        self.capture = Capture()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if self.app is None:
             return Response("no app mounted", status=503)(environ, start_response)
-        return self.app(environ, start_response)
+        return self.capture.call(self.app, environ, start_response)
 
 
 @pytest.fixture(scope="session")
@@ -157,11 +161,28 @@ def _receiver_server() -> Iterator[tuple[Switch, EmulatorServer]]:
 def server(
     emulator: GoogleCalendarEmulator, _emulator_server: tuple[Switch, EmulatorServer]
 ) -> Iterator[EmulatorServer]:
-    """The loopback server, serving this test's emulator."""
+    """The loopback server, serving this test's emulator. Every successful Calendar v3 response it
+    served is checked against Google's discovery document when the test ends."""
     switch, running = _emulator_server
+    switch.capture.clear()
     switch.app = emulator
     yield running
     switch.app = None
+    assert wire_problems(switch.capture.served) == []
+
+
+def wire_problems(served: list[Served]) -> list[str]:
+    """What the discovery document finds wrong in the bodies of ``served`` (2xx Calendar v3 answers)."""
+    found = []
+    for response in served:
+        if "/calendar/v3/" not in response.path or not 200 <= response.status < 300:
+            continue
+        schema = discovery.schema_for(response.method, response.path)
+        body = response.json()
+        if schema is None or body is None:
+            continue
+        found += [f"{response}: {p}" for p in discovery.problems(body, schema)]
+    return found
 
 
 @pytest.fixture

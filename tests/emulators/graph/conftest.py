@@ -13,6 +13,7 @@ import pytest
 
 from calendar_emulators.core import EmulatorServer
 from calendar_emulators.graph import GraphEmulator
+from tests.emulators.graph import models
 from tests.emulators.graph.graph_helpers import Client
 from tests.emulators.graph.graph_helpers import Receiver
 from tests.emulators.graph.graph_helpers import Switch
@@ -42,13 +43,16 @@ def _receiver_server() -> Iterator[tuple[EmulatorServer, Receiver]]:
 
 @pytest.fixture
 def graph(_switch: Switch) -> Iterator[GraphEmulator]:
-    """A fresh emulator with the demo tenant; failed notifications are not retried."""
+    """A fresh emulator with the demo tenant; failed notifications are not retried. Every Graph answer
+    it served is read into msgraph-sdk's models when the test ends (see ``models.py``)."""
     app = GraphEmulator(allow_http_notifications=True, allow_loopback_redirects=True, notification_retry_horizon=0)
     app.seed_demo()
+    _switch.capture.clear()
     _switch.app = app
     yield app
     _switch.app = None
     app.close()
+    assert models.wire_problems(_switch.capture.served) == []
 
 
 @pytest.fixture

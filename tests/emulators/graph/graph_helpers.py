@@ -16,6 +16,8 @@ import requests
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
+from tests.emulators.capture import Capture
+
 TENANT = "contoso.onmicrosoft.com"
 ROOM = "room-001@contoso.onmicrosoft.com"
 USER = "alex@contoso.onmicrosoft.com"
@@ -24,14 +26,15 @@ SCOPE = "offline_access User.Read Calendars.ReadWrite"
 
 
 class Switch:
-    """A WSGI app that forwards to whichever app the current test installed."""
+    """A WSGI app that forwards to whichever app the current test installed, recording what it serves."""
 
     def __init__(self) -> None:
         self.app: Callable[..., Any] | None = None
+        self.capture = Capture()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         assert self.app is not None, "no app installed"
-        return self.app(environ, start_response)
+        return self.capture.call(self.app, environ, start_response)
 
 
 class Receiver:

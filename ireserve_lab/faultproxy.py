@@ -1,0 +1,153 @@
+"""A small fault-injecting HTTP proxy for a real server (Radicale): drops, 503s, slow answers, outages.
+
+Public API: :class:`FaultProxy`, :class:`Faults`.
+
+It listens on a free loopback port and forwards every request to one upstream (also on loopback),
+counting requests per method. Faults are drawn from a seeded RNG, so a failing run repeats exactly,
+and are bounded (``max_faults``) so a test always converges. ``down`` makes every request fail (the
+connection is closed without an answer), as a server that went away mid-sync; ``no_sync_collection``
+answers ``sync-collection`` REPORTs with 501, as servers without RFC 6578 do.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+
+import requests
+
+__all__ = ["FaultProxy", "Faults"]
+
+_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "server", "date"}
+
+
+@dataclass
+class Faults:
+    """Probabilities per request (0..1) and the bound on how many faults are injected in total."""
+
+    drop: float = 0.0
+    unavailable: float = 0.0
+    slow: float = 0.0
+    slow_seconds: float = 0.3
+    max_faults: int = 50
+    seed: int = 0
+
+
+class FaultProxy:
+    """A threaded proxy in front of ``upstream`` (see the module docstring)."""
+
+    def __init__(self, upstream: str, faults: Faults | None = None) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.faults = faults or Faults()
+        self.rng = random.Random(self.faults.seed)
+        self.injected: Counter[str] = Counter()
+        self.requests: Counter[str] = Counter()
+        self.down = False
+        self.no_sync_collection = False
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def set_faults(self, faults: Faults) -> None:
+        with self._lock:
+            self.faults = faults
+            self.rng = random.Random(faults.seed)
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.injected.clear()
+
+    def count(self, method: str | None = None) -> int:
+        with self._lock:
+            return sum(self.requests.values()) if method is None else self.requests[method]
+
+    def _decide(self) -> str:
+        with self._lock:
+            if self.down:
+                self.injected["down"] += 1
+                return "drop"
+            f = self.faults
+            if sum(self.injected[k] for k in ("drop", "unavailable", "slow")) >= f.max_faults:
+                return ""
+            roll = self.rng.random()
+            for kind, p in (("drop", f.drop), ("unavailable", f.unavailable), ("slow", f.slow)):
+                if roll < p:
+                    self.injected[kind] += 1
+                    return kind
+                roll -= p
+            return ""
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                return None
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with proxy._lock:
+                    proxy.requests[self.command] += 1
+                fault = proxy._decide()
+                if fault == "drop":
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                if fault == "unavailable":
+                    self._answer(503, {"Retry-After": "1"}, b"busy")
+                    return
+                if fault == "slow":
+                    time.sleep(proxy.faults.slow_seconds)
+                if proxy.no_sync_collection and self.command == "REPORT" and b"sync-collection" in body:
+                    self._answer(501, {}, b"sync-collection is not supported here")
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP and k.lower() != "host"}
+                upstream = requests.request(self.command, proxy.upstream + self.path, data=body,
+                                                  headers=headers, allow_redirects=False, timeout=60)
+                out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP}
+                self._answer(upstream.status_code, out, upstream.content)
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_PUT = do_DELETE = do_PROPFIND = do_REPORT = do_OPTIONS = do_MKCALENDAR = _forward
+            do_POST = do_PROPPATCH = do_HEAD = _forward
+
+        return Handler
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

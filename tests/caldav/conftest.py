@@ -1,0 +1,122 @@
+"""The CalDAV rig: one real Radicale per test session (a fault proxy in front), a fresh account per test.
+
+Radicale is started on a free loopback port with a temporary storage folder and plain htpasswd users
+(``ireserve_lab.radicale``); the tests skip with the install line when it is missing. The plugin talks
+to it through :class:`~ireserve_lab.faultproxy.FaultProxy`, which counts requests and injects faults
+on demand; the "person" edits the calendar directly with the python-caldav library, as a calendar app
+would.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ireserve_lab.faultproxy import FaultProxy
+from ireserve_lab.faultproxy import Faults
+from ireserve_lab.radicale import INSTALL_HINT
+from ireserve_lab.radicale import RadicaleServer
+from ireserve_lab.radicale import radicale_installed
+from ireserve_lab.world import World
+
+_accounts = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def radicale() -> Iterator[RadicaleServer]:
+    if not radicale_installed():
+        pytest.skip(INSTALL_HINT)
+    server = RadicaleServer(users={})
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def proxy(radicale: RadicaleServer) -> Iterator[FaultProxy]:
+    with FaultProxy(radicale.url, Faults()) as running:
+        yield running
+
+
+@dataclass
+class Account:
+    """A Radicale user with one calendar, and a python-caldav client acting as that person."""
+
+    server: RadicaleServer
+    user: str
+    password: str
+    path: str
+
+    def person(self) -> Any:
+        import caldav
+
+        client = caldav.DAVClient(url=self.server.url, username=self.user, password=self.password)
+        return client.calendar(url=self.server.url + self.path)
+
+
+@pytest.fixture
+def account(radicale: RadicaleServer) -> Account:
+    user = f"user{next(_accounts)}"
+    password = f"{user}-app-password"
+    radicale.add_user(user, password)
+    return Account(radicale, user, password, radicale.make_calendar(user, "work", "Work"))
+
+
+def hour(hours_from_now: int) -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours_from_now)
+
+
+class CalDavStory:
+    """Room A (Europe/Amsterdam) <-> the account's "work" calendar, through the fault proxy."""
+
+    def __init__(self, world: World, account: Account, proxy: FaultProxy, **settings: Any) -> None:
+        self.world = world
+        self.host = world.host
+        self.account = account
+        self.proxy = proxy
+        self.room = self.host.add_object("Room A", timezone="Europe/Amsterdam")
+        self.settings = {
+            "server_url": proxy.url,
+            "username": account.user,
+            "app_password": account.password,
+            "calendar_mapping": [{"object": str(self.room.id), "calendar_id": account.path}],
+            **settings,
+        }
+        self.integration = world.integration("c1", "caldav", self.settings)
+
+    def book(self, hours_from_now: int = 24, length: int = 1, title: str = "Team") -> Any:
+        start = hour(hours_from_now)
+        return self.host.bookings.create(object_id=self.room.id, start=start, end=start + timedelta(hours=length),
+                                         status="confirmed", title=title, channel="web", origin="user:1")
+
+    def bookings(self) -> list[Any]:
+        return self.host.list_bookings(self.room.id)
+
+    def poll(self) -> int:
+        """What cron does when the poll interval has passed: one sync round per calendar."""
+        self.world.advance(6 * 60)
+        self.world.tick()
+        return self.world.settle()
+
+    def log(self) -> list[str]:
+        return [e.message for e in self.host.integration_log("c1")]
+
+    def members(self) -> dict[str, str]:
+        """The calendar's members as the server has them: name -> iCalendar text."""
+        return {Path(str(e.url)).name: e.data for e in self.account.person().events()}
+
+
+@pytest.fixture
+def story(tmp_path: Path, account: Account, proxy: FaultProxy) -> Iterator[CalDavStory]:
+    with World(tmp_path / "host.sqlite3") as world:
+        made = CalDavStory(world, account, proxy)
+        world.settle()  # the discovery job
+        yield made
