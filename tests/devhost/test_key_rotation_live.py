@@ -72,7 +72,7 @@ class HostProcess:
 
     def wait_up(self) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded machine starts a process slowly
         while True:
             try:
                 requests.get(f"{self.url}/admin/", timeout=3)
