@@ -4,7 +4,7 @@ Public API: :class:`Booking`, :class:`Customer`, :class:`BookableObject`, :class
 :class:`HttpRequest`, :class:`HttpResponse`, :class:`ResultPage`, :class:`ConfigEntry`, :class:`KeyRing`, :class:`Job`,
 the host-side errors :class:`HostError`, :class:`BookingConflictError`, :class:`BookingNotFoundError`,
 and the protocols :class:`BookingApi`, :class:`CustomerApi`, :class:`ObjectApi`, :class:`IntegrationApi`,
-:class:`ConfigApi`, :class:`JobQueue`, :class:`HostApi`.
+:class:`ConfigApi`, :class:`JobQueue`, :class:`HostApi`, and the optional :class:`SleepingHost`.
 
 Terminology
 -----------
@@ -51,6 +51,7 @@ __all__ = [
     "KeyRing",
     "ObjectApi",
     "ResultPage",
+    "SleepingHost",
 ]
 
 
@@ -391,3 +392,17 @@ class HostApi(Protocol):
         """Return the host's current time, timezone-aware (tests freeze or inject it)."""
         ...
 
+
+@runtime_checkable
+class SleepingHost(Protocol):
+    """An optional capability: a host MAY offer ``sleep`` beside :meth:`HostApi.now`.
+
+    A plugin that has to wait (retry backoff, request pacing, a token lease) waits with the host's
+    ``sleep`` when the host offers one, else with ``time.sleep``. A host whose clock is not the wall
+    clock (a simulation, a test world) offers one that moves its clock instead of waiting, so the waits
+    pass on the same clock as ``now``. Check with ``isinstance(host, SleepingHost)``.
+    """
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on the host's clock."""
+        ...

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ireserve_calendar_plugin.choices import queue_refresh
+from ireserve_calendar_plugin.conflicts import decide
 from ireserve_calendar_plugin.disconnect import disconnect
 from ireserve_calendar_plugin.runtime import IntegrationContext
+from ireserve_calendar_plugin.sync.conflicts import Choice
 
 __all__ = ["ActionName", "ActionResult", "run_action"]
 
@@ -25,6 +27,9 @@ class ActionName(StrEnum):
 
     REFRESH_CHOICES = "refresh_choices"
     DISCONNECT = "disconnect"
+    CONFLICT_APPLY = "conflict.apply"
+    CONFLICT_KEEP = "conflict.keep"
+    CONFLICT_DISMISS = "conflict.dismiss"
 
 
 @dataclass(frozen=True)
@@ -48,9 +53,21 @@ def _disconnect(ctx: IntegrationContext, target: str) -> ActionResult:
                                  "is being revoked at the provider.",))
 
 
+def _conflict(choice: Choice) -> Callable[[IntegrationContext, str], ActionResult]:
+    def run(ctx: IntegrationContext, target: str) -> ActionResult:
+        outcome = decide(ctx, choice, target)
+        return ActionResult(notices=(outcome.notice,) if outcome.notice else (),
+                            errors=(outcome.error,) if outcome.error else ())
+
+    return run
+
+
 _ACTIONS: dict[ActionName, Callable[[IntegrationContext, str], ActionResult]] = {
     ActionName.REFRESH_CHOICES: _refresh,
     ActionName.DISCONNECT: _disconnect,
+    ActionName.CONFLICT_APPLY: _conflict(Choice.APPLY),
+    ActionName.CONFLICT_KEEP: _conflict(Choice.KEEP),
+    ActionName.CONFLICT_DISMISS: _conflict(Choice.DISMISS),
 }
 
 

@@ -30,6 +30,9 @@ from ireserve_calendar_plugin.choices import queue_refresh
 from ireserve_calendar_plugin.config.form import SETTINGS_KEY
 from ireserve_calendar_plugin.config.form import build_form
 from ireserve_calendar_plugin.config.form import submit_form
+from ireserve_calendar_plugin.conflicts import counts_by_calendar
+from ireserve_calendar_plugin.conflicts import form_conflicts
+from ireserve_calendar_plugin.conflicts import open_conflicts
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import ConfigDecryptError
 from ireserve_calendar_plugin.health import integration_health
@@ -204,7 +207,8 @@ def _config_form(ctx: IntegrationContext, submitted: Mapping[str, object] | None
             queue_refresh(ctx)  # never listed yet: ask a worker, not this page
         form = _with_note(form, "calendar_mapping", _choices_note(ctx, cache, _display_zone(ctx, settings)))
     form = _with_discovery(ctx, settings, form, unmatched)
-    health = integration_health(ctx, settings, cache)
+    entries = open_conflicts(ctx) if settings else []
+    health = integration_health(ctx, settings, cache, counts_by_calendar(entries))
     return replace(form, status=health.status, health=health.legacy, state=health.state, next_step=health.next_step,
-                   rows=health.rows, actions=_actions(ctx, settings), notices=result.notices,
-                   errors=form.errors + result.errors)
+                   rows=health.rows, conflicts=form_conflicts(ctx, entries, health.calendars),
+                   actions=_actions(ctx, settings), notices=result.notices, errors=form.errors + result.errors)

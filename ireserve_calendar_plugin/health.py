@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,6 +56,8 @@ class IntegrationHealth:
     next_step: str
     rows: tuple[HealthRow, ...] = ()
     legacy: tuple[dict[str, str], ...] = ()
+    #: calendar key -> (display name, time zone), for whatever else names calendars (the conflicts)
+    calendars: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -184,6 +187,7 @@ def integration_health(ctx: IntegrationContext, settings: Mapping[str, Any] | No
         pending_by_calendar.setdefault(write.calendar_key, []).append(write.retry_at)
     denials = WriteDenials(ctx.store)
     rows, legacy = [], []
+    names: dict[str, tuple[str, str]] = {}
     for calendar in calendars:
         row, old = _row(ctx, calendar, calendar_name(ctx, calendar, cache, account), uses_push=uses_push,
                         pending=pending_by_calendar.get(calendar.key, []),
@@ -193,6 +197,7 @@ def integration_health(ctx: IntegrationContext, settings: Mapping[str, Any] | No
             row = HealthRow(**{**row.__dict__, "state": worst_state([row.state, connection])})
         rows.append(row)
         legacy.append(old)
+        names[calendar.key] = (row.name, row.timezone)
 
     state = worst_state([connection, *(r.state for r in rows)])
     if not status:
@@ -212,4 +217,4 @@ def integration_health(ctx: IntegrationContext, settings: Mapping[str, Any] | No
     denied = sum(1 for row in legacy if row.get("writes", "ok") != "ok")
     if denied:
         status += f"; {denied} calendar{'s' if denied > 1 else ''} may be read but not written (see Writes)"
-    return IntegrationHealth(state, status, next_step, tuple(rows), tuple(legacy))
+    return IntegrationHealth(state, status, next_step, tuple(rows), tuple(legacy), names)

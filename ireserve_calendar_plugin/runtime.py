@@ -9,27 +9,34 @@ entry points): everything workers share lives in the host's storage.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import requests
 
 from hookspecs.types import HostApi
 from hookspecs.types import Integration
+from hookspecs.types import SleepingHost
 from ireserve_calendar_plugin.config.form import load_settings
 from ireserve_calendar_plugin.config.store import SecureConfig
+from ireserve_calendar_plugin.errors import ConfigError
 from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.base import CalendarProvider
 from ireserve_calendar_plugin.providers.registry import ProviderRegistry
 from ireserve_calendar_plugin.providers.registry import load_providers
+from ireserve_calendar_plugin.sync.echo import ORIGIN_PREFIX
+from ireserve_calendar_plugin.sync.echo import origin_of
 from ireserve_calendar_plugin.sync.engine import SyncEngine
 from ireserve_calendar_plugin.sync.model import SyncOptions
+from ireserve_calendar_plugin.sync.state import DEFAULT_LEASE_TTL
 
 __all__ = [
     "CLICK_TIMEOUT",
@@ -39,6 +46,7 @@ __all__ = [
     "click_context",
     "context_for",
     "engine_for",
+    "lease_ttl",
     "origin_of",
     "provider_for",
     "providers",
@@ -46,8 +54,10 @@ __all__ = [
     "served_integrations",
 ]
 
-#: Origins of this plugin's own writes are ``calendar:<integration id>``.
-ORIGIN_PREFIX = "calendar:"
+#: The operator's setting of the calendar lease length, in seconds (see :func:`lease_ttl`).
+LEASE_SECONDS_VARIABLE = "IRESERVE_CALENDAR_LEASE_SECONDS"
+MIN_LEASE_SECONDS = 2
+MAX_LEASE_SECONDS = 3600
 
 _registry: ProviderRegistry | None = None
 _registry_lock = threading.Lock()
@@ -75,11 +85,6 @@ def provider_for(integration: Integration) -> CalendarProvider | None:
     if integration.provider not in registry:
         return None
     return registry.get(integration.provider)()
-
-
-def origin_of(integration_id: str) -> str:
-    """The origin string this plugin writes with for one integration."""
-    return f"{ORIGIN_PREFIX}{integration_id}"
 
 
 @dataclass(frozen=True)
@@ -111,11 +116,28 @@ def push_address(ctx: IntegrationContext) -> str:
 
 def backend_context(ctx: IntegrationContext, settings: dict[str, Any]) -> BackendContext:
     """What a provider's backend gets. Waits (pacing, retries) use the host's ``sleep`` when it offers one
-    (an optional capability beside ``now``: a host on a simulated clock makes them pass on that clock),
-    else ``time.sleep``."""
-    sleep = getattr(ctx.host, "sleep", None)
+    (the contract's optional :class:`~hookspecs.types.SleepingHost`: a host on a simulated clock makes them
+    pass on that clock), else ``time.sleep``."""
+    sleep = ctx.host.sleep if isinstance(ctx.host, SleepingHost) else time.sleep
     return BackendContext(host=ctx.host, integration_id=ctx.integration.id, settings=settings, store=ctx.store,
-                          now=ctx.host.now, sleep=sleep if callable(sleep) else time.sleep)
+                          now=ctx.host.now, sleep=sleep)
+
+
+def lease_ttl() -> timedelta:
+    """The calendar lease length: the operator's ``IRESERVE_CALENDAR_LEASE_SECONDS`` (read when an engine
+    is built, never at import), else :data:`~ireserve_calendar_plugin.sync.state.DEFAULT_LEASE_TTL`.
+    Shorter bounds how long a dead worker blocks a calendar; one API page must always arrive within it."""
+    raw = os.environ.get(LEASE_SECONDS_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_LEASE_TTL
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if not MIN_LEASE_SECONDS <= seconds <= MAX_LEASE_SECONDS:
+        raise ConfigError(f"{LEASE_SECONDS_VARIABLE} must be a whole number of seconds from {MIN_LEASE_SECONDS} "
+                          f"to {MAX_LEASE_SECONDS}, not {raw[:20]!r}")
+    return timedelta(seconds=seconds)
 
 
 #: How long, in all, the provider calls made while an admin waits for a page (a click) may take, in seconds.
@@ -165,6 +187,7 @@ def engine_for(ctx: IntegrationContext) -> SyncEngine:
         options=SyncOptions.from_settings(ctx.provider.name, settings),
         now=ctx.host.now,
         push_address=push_address(ctx) if ctx.provider.supports_push else None,
+        lease_ttl=lease_ttl(),
     )
 
 

@@ -55,13 +55,16 @@ from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.runtime import served_integrations
 from ireserve_calendar_plugin.sync.activity import ActivityLog
 from ireserve_calendar_plugin.sync.activity import PendingWrites
+from ireserve_calendar_plugin.sync.channels import ChannelForce
 from ireserve_calendar_plugin.sync.echo import is_own_origin
+from ireserve_calendar_plugin.sync.echo import origin_of
 from ireserve_calendar_plugin.sync.echo import outbound_suppressed
 from ireserve_calendar_plugin.sync.engine import JOB_CHANNEL
 from ireserve_calendar_plugin.sync.engine import JOB_OUTBOUND
 from ireserve_calendar_plugin.sync.engine import JOB_SYNC
 from ireserve_calendar_plugin.sync.engine import QueuedJob
 from ireserve_calendar_plugin.sync.engine import SyncEngine
+from ireserve_calendar_plugin.sync.engine import Work
 from ireserve_calendar_plugin.sync.engine import backoff_seconds
 from ireserve_calendar_plugin.sync.engine import channel_job
 from ireserve_calendar_plugin.sync.engine import outbound_job
@@ -203,15 +206,15 @@ def rekey(ctx: IntegrationContext, progress: Callable[[int, int], None] | None =
 def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> None:
     host, iid = ctx.host, ctx.integration.id
     key = job.payload["calendar"]
-    what = "sync" if job.name == JOB_SYNC else "channel"
+    what = Work.SYNC if job.name == JOB_SYNC else Work.CHANNEL
     activity = ActivityLog(ctx.store)
     try:
         if job.name == JOB_SYNC:
             result = engine.sync(key)
             activity.success(key, host.now(), changes=changes_of(result))
         else:
-            outcome = engine.keep_channel(key, job.payload.get("force", ""))
-            if outcome in ("created", "recreated"):
+            outcome = engine.keep_channel(key, _force(job))
+            if outcome.is_new:
                 enqueue(host, sync_job(iid, key))  # a new channel: catch up on what it could not tell us
     except CalendarBusyError:
         enqueue(host, _again(job, host.now() + BUSY_RETRY))
@@ -229,6 +232,14 @@ def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> 
         activity.failure(key, host.now(), problem=_problem(ctx, engine, key, exc), retry_at=when)
         host.integrations.log(iid, "error", f"{what} of calendar {key} failed: {type(exc).__name__}: {exc}. "
                               f"Next attempt after {when:%Y-%m-%d %H:%M} UTC.")
+
+
+def _force(job: Job) -> ChannelForce:
+    """The ``force`` of a channel job's payload (an unknown value, from an older or foreign job: none)."""
+    try:
+        return ChannelForce(job.payload.get("force", ""))
+    except ValueError:
+        return ChannelForce.NOTHING
 
 
 def changes_of(result: RoundResult) -> int:
@@ -278,7 +289,7 @@ def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
 
 def notice_field(integration_id: str) -> str:
     """The booking field holding this integration's notice about a failed write (see hookspecs.forms)."""
-    return f"{BOOKING_NOTICE_PREFIX}calendar:{integration_id}"
+    return f"{BOOKING_NOTICE_PREFIX}{origin_of(integration_id)}"
 
 
 def _booking_and_calendar(ctx: IntegrationContext, engine: SyncEngine,

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from typing import ClassVar
 
@@ -33,7 +34,7 @@ from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.providers.rooms import RoomCatalog
 from ireserve_calendar_plugin.sync.ports import CalendarBackend
 
-__all__ = ["BackendContext", "CalendarProvider", "PushNotice", "PushParse"]
+__all__ = ["BackendContext", "CalendarProvider", "NoticeKind", "PushNotice", "PushParse"]
 
 
 @dataclass(frozen=True)
@@ -62,17 +63,30 @@ class BackendContext:
             yield session
 
 
+class NoticeKind(StrEnum):
+    """What a push notification asks of the plugin."""
+
+    #: the channel's first message (Google ``sync``): nothing to do
+    HANDSHAKE = "handshake"
+    #: the calendar changed: sync it
+    CHANGED = "changed"
+    #: notifications were missed (Graph ``missed``): sync
+    RESYNC = "resync"
+    #: renew or reauthorize the channel (Graph ``reauthorizationRequired``)
+    RENEW = "renew"
+    #: the channel is gone (Graph ``subscriptionRemoved``): make a new one, then sync
+    RECREATE = "recreate"
+
+
 @dataclass(frozen=True)
 class PushNotice:
-    """One notification, provider-neutral. ``kind``: ``handshake`` (nothing to do), ``changed``
-    (sync the calendar), ``resync`` (notifications were missed: sync), ``renew`` (renew or
-    reauthorize the channel) or ``recreate`` (the channel is gone: make a new one, then sync).
+    """One notification, provider-neutral: which channel, its secret, and what it asks (:class:`NoticeKind`).
     ``resource``: the watched resource's id the notification names (Google's ``X-Goog-Resource-ID``;
     empty where the provider sends none), checked against the channel's."""
 
     channel_id: str
     secret: str
-    kind: str
+    kind: NoticeKind
     resource: str = ""
 
 

@@ -19,9 +19,8 @@ where that service's answers become our error types). The client then:
   bounded number of attempts, then raises the error for the job queue to retry later;
 - paces requests under the integration's budget (:class:`Pacer`) and caps requests in flight (per client,
   or across clients that share one ``gate`` semaphore);
-- with ``slots`` and ``pause`` (:mod:`~ireserve_calendar_plugin.providers.limits`), holds the provider's
-  limits across every worker process: requests in flight per scope (a mailbox, a user) and a shared
-  ``Retry-After`` that every worker honours.
+- with ``pause`` (:class:`~ireserve_calendar_plugin.providers.limits.SharedPause`), honours a provider's
+  ``Retry-After`` in every worker process, not only the one that received it.
 """
 
 from __future__ import annotations
@@ -53,7 +52,6 @@ from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.errors import UnsafeUrlError
 from ireserve_calendar_plugin.providers.limits import SharedPause
-from ireserve_calendar_plugin.providers.limits import SharedSlots
 
 __all__ = [
     "PACE_SPEND_WITHIN",
@@ -246,7 +244,6 @@ class ApiClient:
         seed: int | None = None,
         gate: threading.Semaphore | None = None,
         allowed_paths: PathRule | None = None,
-        slots: Callable[[str], SharedSlots | None] | None = None,
         pause: Callable[[str], SharedPause | None] | None = None,
     ) -> None:
         self.provider = provider
@@ -262,8 +259,7 @@ class ApiClient:
         # process), so the cap holds across jobs; else ``max_in_flight`` caps this client alone
         own = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
         self._gate = gate if gate is not None else own
-        # ``slots``: the cross-worker slots of the scope a URL belongs to; ``pause``: the shared Retry-After
-        self._slots = slots
+        # ``pause``: the shared Retry-After of the scope a URL belongs to (every worker honours it)
         self._pause = pause
         self._sleep = sleep
         self.session = session or requests.Session()
@@ -379,11 +375,7 @@ class ApiClient:
             self.pacer.take()
         if self._gate is not None:
             self._gate.acquire()
-        shared = self._slots(url) if self._slots is not None else None
-        slot: str | None = None
         try:
-            if shared is not None:
-                slot = shared.take()
             self.calls += 1
             return self.session.request(method, url, params=params, json=json, data=data, headers=merged,
                                         timeout=self.timeout,
@@ -392,8 +384,6 @@ class ApiClient:
             log.info("%s %s: %s (attempt %d)", self.provider, method, type(exc).__name__, attempt)
             return None
         finally:
-            if shared is not None and slot is not None:
-                shared.give_back(slot)
             if self._gate is not None:
                 self._gate.release()
 

@@ -1,7 +1,7 @@
 """Push channels (Google watch channels, Graph subscriptions): create, renew, retire, route.
 
-Public API: :class:`ChannelKeeper`, :func:`route_notification`, :func:`reserve_channel`,
-:func:`release_channel`, :data:`RENEW_BEFORE`.
+Public API: :class:`ChannelKeeper`, :class:`ChannelForce`, :class:`ChannelOutcome`, :func:`route_notification`,
+:func:`reserve_channel`, :func:`release_channel`, :data:`RENEW_BEFORE`.
 
 Each calendar has at most one live channel, kept in its state with the secret we gave it, and an
 index entry ``chan/<channel id>`` so a notification is routed to its calendar with one read. Renewal
@@ -24,26 +24,61 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import StaleStateError
-from ireserve_calendar_plugin.sync.inbound import LEASE_TTL
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import Channel
 from ireserve_calendar_plugin.sync.ports import CalendarBackend
+from ireserve_calendar_plugin.sync.state import DEFAULT_LEASE_TTL
 from ireserve_calendar_plugin.sync.state import CalendarState
 from ireserve_calendar_plugin.sync.state import Leases
 from ireserve_calendar_plugin.sync.state import Schedule
 from ireserve_calendar_plugin.sync.state import StateStore
 
-__all__ = ["RENEW_BEFORE", "ChannelKeeper", "release_channel", "reserve_channel", "route_notification"]
+__all__ = [
+    "RENEW_BEFORE",
+    "ChannelForce",
+    "ChannelKeeper",
+    "ChannelOutcome",
+    "release_channel",
+    "reserve_channel",
+    "route_notification",
+]
 
 log = logging.getLogger("ireserve_calendar_plugin.sync")
 
 #: Renew a channel once its expiry is this close (the seeds: within 2 days).
 RENEW_BEFORE = timedelta(days=2)
+
+
+class ChannelForce(StrEnum):
+    """What a channel job must do even when the channel looks fine (the value travels in job payloads)."""
+
+    NOTHING = ""
+    #: the provider asked for a renewal (Graph ``reauthorizationRequired``)
+    RENEW = "renew"
+    #: the provider dropped the channel (Graph ``subscriptionRemoved``): make a new one
+    RECREATE = "recreate"
+
+
+class ChannelOutcome(StrEnum):
+    """What :meth:`ChannelKeeper.ensure` did."""
+
+    OK = "ok"
+    CREATED = "created"
+    RENEWED = "renewed"
+    RECREATED = "recreated"
+    #: the integration has no public push address: nothing to keep
+    NO_PUSH_ADDRESS = "no push address"
+
+    @property
+    def is_new(self) -> bool:
+        """A new channel, which cannot tell about changes made before it existed (catch up with a sync)."""
+        return self in (ChannelOutcome.CREATED, ChannelOutcome.RECREATED)
 
 
 def route_notification(store: SecureConfig, channel_id: str, secret: str, resource: str = "") -> str | None:
@@ -81,8 +116,16 @@ def release_channel(store: SecureConfig, channel_id: str) -> None:
 class ChannelKeeper:
     """Keeps one push channel per calendar alive, and routes notifications to calendars."""
 
-    def __init__(self, *, backend: CalendarBackend, store: SecureConfig, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        *,
+        backend: CalendarBackend,
+        store: SecureConfig,
+        now: Callable[[], datetime],
+        lease_ttl: timedelta = DEFAULT_LEASE_TTL,
+    ) -> None:
         self.backend = backend
+        self.lease_ttl = lease_ttl
         self.store = store
         self.now = now
         self.states = StateStore(store)
@@ -90,12 +133,11 @@ class ChannelKeeper:
         self.schedule = Schedule(store)
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def ensure(self, calendar: CalendarRef, address: str, *, force: str = "") -> str:
-        """Make sure ``calendar`` has a live channel. ``force``: ``renew`` or ``recreate``.
-
-        Returns what it did: ``created``, ``renewed``, ``recreated`` or ``ok``.
-        """
-        lease = self.leases.acquire(calendar.key, self.now(), LEASE_TTL)
+    def ensure(
+        self, calendar: CalendarRef, address: str, *, force: ChannelForce = ChannelForce.NOTHING
+    ) -> ChannelOutcome:
+        """Make sure ``calendar`` has a live channel (renewed or recreated when ``force`` says so)."""
+        lease = self.leases.acquire(calendar.key, self.now(), self.lease_ttl)
         if lease is None:
             raise CalendarBusyError(f"calendar {calendar.key} is busy")
         try:
@@ -103,17 +145,17 @@ class ChannelKeeper:
         finally:
             self.leases.release(lease)
 
-    def _ensure(self, calendar: CalendarRef, address: str, force: str) -> str:
+    def _ensure(self, calendar: CalendarRef, address: str, force: ChannelForce) -> ChannelOutcome:
         state = self.states.load(calendar.key)
         now = self.now()
         current = Channel.from_json(state.channel) if state.channel else None
-        outcome = "ok"
-        if current is None or force == "recreate" or current.expires <= now:
+        outcome = ChannelOutcome.OK
+        if current is None or force == ChannelForce.RECREATE or current.expires <= now:
             new = self.backend.watch(calendar, address)
-            outcome = "created" if current is None else "recreated"
-        elif force == "renew" or current.expires - now <= RENEW_BEFORE:
+            outcome = ChannelOutcome.CREATED if current is None else ChannelOutcome.RECREATED
+        elif force == ChannelForce.RENEW or current.expires - now <= RENEW_BEFORE:
             new = self.backend.renew(calendar, current, address)
-            outcome = "renewed"
+            outcome = ChannelOutcome.RENEWED
         else:
             new = current
         retiring = list(state.retiring)

@@ -1,6 +1,7 @@
 """Echo prevention: our own writes must never come back as work.
 
-Public API: :func:`applying_inbound`, :func:`outbound_suppressed`, :func:`is_own_origin`.
+Public API: :func:`applying_inbound`, :func:`outbound_suppressed`, :func:`is_own_origin`, :func:`origin_of`,
+:data:`ORIGIN_PREFIX` (the one definition of the origin format).
 
 Three layers, each enough on its own for its path:
 
@@ -18,7 +19,10 @@ import contextlib
 import contextvars
 from collections.abc import Iterator
 
-__all__ = ["applying_inbound", "is_own_origin", "outbound_suppressed"]
+__all__ = ["ORIGIN_PREFIX", "applying_inbound", "is_own_origin", "origin_of", "outbound_suppressed"]
+
+#: Origins of this plugin's own writes are ``calendar:<integration id>`` (the host contract's format).
+ORIGIN_PREFIX = "calendar:"
 
 _inbound_of: contextvars.ContextVar[str | None] = contextvars.ContextVar("ireserve_calendar_inbound", default=None)
 
@@ -38,6 +42,11 @@ def outbound_suppressed(integration_id: str) -> bool:
     return _inbound_of.get() == integration_id
 
 
+def origin_of(integration_id: str) -> str:
+    """The origin every write of this integration carries."""
+    return f"{ORIGIN_PREFIX}{integration_id}"
+
+
 def is_own_origin(origin: str, integration_id: str) -> bool:
     """True when a change was made by this integration itself."""
-    return origin == f"calendar:{integration_id}"
+    return origin == origin_of(integration_id)

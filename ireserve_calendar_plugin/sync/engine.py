@@ -16,24 +16,35 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from enum import StrEnum
 
 from hookspecs.types import HostApi
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import ConfigError
+from ireserve_calendar_plugin.sync.channels import ChannelForce
 from ireserve_calendar_plugin.sync.channels import ChannelKeeper
+from ireserve_calendar_plugin.sync.channels import ChannelOutcome
 from ireserve_calendar_plugin.sync.inbound import InboundRound
 from ireserve_calendar_plugin.sync.inbound import RoundResult
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import SyncOptions
 from ireserve_calendar_plugin.sync.outbound import OutboundSync
 from ireserve_calendar_plugin.sync.ports import CalendarBackend
+from ireserve_calendar_plugin.sync.state import DEFAULT_LEASE_TTL
 from ireserve_calendar_plugin.sync.state import Schedule
 from ireserve_calendar_plugin.sync.state import StateStore
 
-__all__ = ["JOB_CHANNEL", "JOB_OUTBOUND", "JOB_SYNC", "QueuedJob", "SyncEngine", "backoff_seconds"]
+__all__ = ["JOB_CHANNEL", "JOB_OUTBOUND", "JOB_SYNC", "QueuedJob", "SyncEngine", "Work", "backoff_seconds"]
 
 log = logging.getLogger("ireserve_calendar_plugin.sync")
+
+class Work(StrEnum):
+    """The per-calendar work whose failure pushes the next attempt out (its value names it in logs)."""
+
+    SYNC = "sync"
+    CHANNEL = "channel"
+
 
 JOB_SYNC = "calendar.sync"
 JOB_OUTBOUND = "calendar.outbound"
@@ -64,10 +75,12 @@ def sync_job(integration_id: str, calendar_key: str, run_at: datetime | None = N
                      f"{JOB_SYNC}:{integration_id}:{calendar_key}", run_at)
 
 
-def channel_job(integration_id: str, calendar_key: str, force: str = "", run_at: datetime | None = None) -> QueuedJob:
+def channel_job(
+    integration_id: str, calendar_key: str, force: ChannelForce = ChannelForce.NOTHING, run_at: datetime | None = None
+) -> QueuedJob:
     payload = {"integration": integration_id, "calendar": calendar_key}
     if force:
-        payload["force"] = force
+        payload["force"] = force.value
     return QueuedJob(JOB_CHANNEL, payload, f"{JOB_CHANNEL}:{integration_id}:{calendar_key}", run_at)
 
 
@@ -89,6 +102,7 @@ class SyncEngine:
         options: SyncOptions,
         now: Callable[[], datetime],
         push_address: str | None = None,
+        lease_ttl: timedelta = DEFAULT_LEASE_TTL,
     ) -> None:
         self.host = host
         self.integration_id = integration_id
@@ -98,10 +112,10 @@ class SyncEngine:
         self.now = now
         self.push_address = push_address
         self.inbound = InboundRound(host=host, integration_id=integration_id, backend=backend, store=store,
-                                    options=options, now=now)
+                                    options=options, now=now, lease_ttl=lease_ttl)
         self.outbound = OutboundSync(host=host, integration_id=integration_id, backend=backend, store=store,
-                                     options=options, now=now)
-        self.channels = ChannelKeeper(backend=backend, store=store, now=now)
+                                     options=options, now=now, lease_ttl=lease_ttl)
+        self.channels = ChannelKeeper(backend=backend, store=store, now=now, lease_ttl=lease_ttl)
         self.states = StateStore(store)
         self.schedule = Schedule(store)
 
@@ -127,13 +141,13 @@ class SyncEngine:
     def push_booking(self, booking_id: int) -> list[str]:
         return self.outbound.push(booking_id)
 
-    def keep_channel(self, calendar_key: str, force: str = "") -> str:
+    def keep_channel(self, calendar_key: str, force: ChannelForce = ChannelForce.NOTHING) -> ChannelOutcome:
         if not self.push_address:
-            return "no push address"
+            return ChannelOutcome.NO_PUSH_ADDRESS
         return self.channels.ensure(self.calendar(calendar_key), self.push_address, force=force)
 
     def record_failure(self, calendar_key: str, error: BaseException, *, retry_after: float | None = None,
-                       what: str = "sync") -> datetime:
+                       what: Work = Work.SYNC) -> datetime:
         """Note a failed round on the calendar's health and push its next attempt out. Returns when."""
         def describe(exc: BaseException) -> str:
             return f"{type(exc).__name__}: {exc}"[:300] if isinstance(exc, CalendarPluginError) else type(exc).__name__
@@ -146,7 +160,7 @@ class SyncEngine:
                 break
         delay = max(backoff_seconds(failures), retry_after or 0.0)
         when = self.now() + timedelta(seconds=delay)
-        if what == "sync":
+        if what == Work.SYNC:
             self.schedule.next_sync(calendar_key, when)
         else:
             self.schedule.next_renewal(calendar_key, when)

@@ -22,7 +22,6 @@ applied idempotently (bookings are matched by the event id stored in them).
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -41,8 +40,15 @@ from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.errors import StaleStateError
 from ireserve_calendar_plugin.errors import SyncTokenInvalidError
 from ireserve_calendar_plugin.sync import plan
+from ireserve_calendar_plugin.sync.conflicts import ConflictBook
+from ireserve_calendar_plugin.sync.conflicts import ConflictEntry
+from ireserve_calendar_plugin.sync.conflicts import ConflictKind
+from ireserve_calendar_plugin.sync.conflicts import Wanted
+from ireserve_calendar_plugin.sync.conflicts import conflict_id
+from ireserve_calendar_plugin.sync.conflicts import merge
 from ireserve_calendar_plugin.sync.echo import applying_inbound
 from ireserve_calendar_plugin.sync.links import Link
+from ireserve_calendar_plugin.sync.links import LinkState
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import RemoteEvent
 from ireserve_calendar_plugin.sync.model import Window
@@ -56,10 +62,6 @@ __all__ = ["CalendarBusyError", "InboundRound", "LeaseLostError", "RoundResult"]
 
 log = logging.getLogger("ireserve_calendar_plugin.sync")
 
-#: How long a round may hold its lease without extending it (extended on every page). A worker that
-#: dies mid-round blocks its calendar this long at most. Operators may shorten it with the environment
-#: variable ``IRESERVE_CALENDAR_LEASE_SECONDS`` (as long as one page always arrives well within it).
-LEASE_TTL = timedelta(seconds=int(os.environ.get("IRESERVE_CALENDAR_LEASE_SECONDS", "300")))
 #: A full listing is repeated when the window it was taken with has slid this far, so the -90/+365
 #: window stays around today (Graph fixes the window inside the delta token).
 REBASELINE_AFTER = timedelta(days=1)
@@ -127,10 +129,14 @@ class InboundRound(IntegrationScoped):
         # per round: organisers already looked up, and bookings whose link this round confirmed
         self._customers: dict[str, Customer | None] = {}
         self._confirmed: set[int] = set()
+        # per round: the calendar's stored conflicts, and what this round found (None: resolved)
+        self.conflicts = ConflictBook(self.store)
+        self._stored_conflicts: dict[str, ConflictEntry] = {}
+        self._found: dict[str, ConflictEntry | None] = {}
 
     # -- the round ------------------------------------------------------------------------------
     def run(self, calendar: CalendarRef) -> RoundResult:
-        lease = self.leases.acquire(calendar.key, self.now(), LEASE_TTL)
+        lease = self.leases.acquire(calendar.key, self.now(), self.lease_ttl)
         if lease is None:
             raise CalendarBusyError(f"calendar {calendar.key} is being synced by another worker")
         try:
@@ -144,6 +150,8 @@ class InboundRound(IntegrationScoped):
                 result = RoundResult(calendar.key, full=True, resync_reason="sync token no longer valid")
                 window = Window.around(self.now())
                 new_cursor = self._pages(calendar, None, window, result, lease)
+            # the review queue moves with the round, before the cursor that covers it
+            self.conflicts.apply(calendar.key, self._found)
             if not self.leases.holds(lease, self.now()):
                 raise LeaseLostError(f"lease on calendar {calendar.key} lost before commit")
             done = self.now()
@@ -162,6 +170,7 @@ class InboundRound(IntegrationScoped):
                 raise StaleStateError(f"state of calendar {calendar.key} changed during the round")
             self.schedule.next_sync(calendar.key, done + self.options.poll_interval)
             log.info("integration %s calendar %s: %s", self.integration_id, calendar.key, result.summary())
+            self._admin_summary(calendar, result)
             return result
         finally:
             self.leases.release(lease)
@@ -186,6 +195,8 @@ class InboundRound(IntegrationScoped):
         new_cursor: str | None = None
         self._customers = {}
         self._confirmed = set()
+        self._stored_conflicts = self.conflicts.entries(calendar.key)
+        self._found = {}
         timezone = self._object_timezone(calendar)
         with applying_inbound(self.integration_id):
             for page in self.backend.list_changes(calendar, cursor, window):
@@ -197,19 +208,18 @@ class InboundRound(IntegrationScoped):
                     try:
                         self.apply(calendar, anchor_all_day(event, timezone), window, result)
                     except (ValueError, HostError) as exc:
-                        # the host refused this one event's data: report it, do not block the calendar
+                        # the host refused this one event's data: queue it for review, do not block the calendar
+                        log.info("integration %s calendar %s: event %s refused by the host: %s: %s",
+                                 self.integration_id, calendar.key, event.id[:64], type(exc).__name__, str(exc)[:200])
                         result.count("rejected")
-                        self.host.integrations.log(
-                            self.integration_id, "warning",
-                            f"Calendar event {event.id[:64]} could not be applied: {type(exc).__name__}: "
-                            f"{str(exc)[:200]}",
-                        )
+                        self._conflict(calendar, event, ConflictKind.REJECTED, None, str(exc)[:200],
+                                       self._wanted(event), result, counted=True)
                 if page.cursor is not None:
                     new_cursor = page.cursor
                 if result.pages % PROGRESS_EVERY == 0:
                     log.info("integration %s calendar %s: page %d, %d events so far (%s)", self.integration_id,
                              calendar.key, result.pages, result.events, _counts(result.counts))
-                if self.leases.extend(lease, self.now(), LEASE_TTL) is None:
+                if self.leases.extend(lease, self.now(), self.lease_ttl) is None:
                     raise LeaseLostError(f"lease on calendar {calendar.key} lost mid-round")
             if new_cursor is None:
                 raise CalendarPluginError(f"calendar {calendar.key}: the last page carried no cursor")
@@ -232,6 +242,9 @@ class InboundRound(IntegrationScoped):
             event, booking, link, calendar=calendar, options=self.options, window=window, customer=customer
         )
         name = type(action).__name__
+        cid = conflict_id(calendar.key, event.id)
+        if cid in self._stored_conflicts:
+            self._found[cid] = None  # resolved, unless executing it meets the conflict again
         self._execute(calendar, event, action, booking, link, result)
         return name
 
@@ -265,6 +278,9 @@ class InboundRound(IntegrationScoped):
         bookings = self.host.bookings
         field_name = self.options.ires_field
         if isinstance(action, plan.Skip):
+            if action.conflict is not None:
+                self._conflict(calendar, event, action.conflict, booking, action.reason, self._wanted(event), result)
+                return
             result.count("skipped")
             log.debug("skip event %s: %s", event.id, action.reason)
             return
@@ -277,11 +293,10 @@ class InboundRound(IntegrationScoped):
                     ignore_validation=action.ignore_validation, remark=action.remark,
                 )
             except BookingConflictError as exc:
-                result.count("conflicts")
-                self.host.integrations.log(
-                    self.integration_id, "warning",
-                    f"Calendar event {event.id} ({action.start:%Y-%m-%d %H:%M}) was not booked: {exc.reason}",
-                )
+                wanted = Wanted(start=action.start, end=action.end, all_day=action.all_day, title=action.title[:200],
+                                object_id=action.object_id, status=action.status, customer_id=action.customer_id,
+                                remark=action.remark[:1000])
+                self._conflict(calendar, event, ConflictKind.OVERLAP, None, exc.reason[:300], wanted, result)
                 return
             self._remember(calendar, created.id, event, link=None)
             result.count("created")
@@ -294,13 +309,8 @@ class InboundRound(IntegrationScoped):
                                       origin=self.origin, ignore_validation=action.ignore_validation)
                 result.count("updated")
             except BookingConflictError as exc:
-                bookings.add_remark(
-                    action.booking_id,
-                    f"Calendar change not applied ({exc.reason}): the event moved to "
-                    f"{action.start.isoformat()} - {action.end.isoformat()}.",
-                    origin=self.origin,
-                )
-                result.count("conflicts")
+                self._conflict(calendar, event, ConflictKind.OVERLAP, booking, exc.reason[:300], self._wanted(event),
+                               result)
             self._ensure_field(booking, event.id)
             self._remember(calendar, action.booking_id, event, link)
             return
@@ -320,13 +330,51 @@ class InboundRound(IntegrationScoped):
         if link is not None and link.calendar_key != calendar.key:
             self.links.delete(link.calendar_key, booking.id)
 
+    # -- the review queue -----------------------------------------------------------------------
+    @staticmethod
+    def _wanted(event: RemoteEvent) -> Wanted:
+        return Wanted(deleted=event.deleted, start=event.start, end=event.end, all_day=event.all_day,
+                      title=(event.title or "")[:200])
+
+    def _conflict(self, calendar: CalendarRef, event: RemoteEvent, kind: ConflictKind, booking: Booking | None,
+                  reason: str, wanted: Wanted, result: RoundResult, *, counted: bool = False) -> None:
+        """Queue one event the host refused for review (one entry per event, however many rounds meet it)."""
+        cid = conflict_id(calendar.key, event.id)
+        fresh = ConflictEntry(
+            id=cid, calendar_key=calendar.key, event_id=event.id, etag=event.etag or "", kind=kind, wanted=wanted,
+            reason=reason, detected=self.now(), booking_id=booking.id if booking else None,
+            has_start=booking.start if booking else None, has_end=booking.end if booking else None,
+            has_status=booking.status if booking else "",
+        )
+        self._found[cid] = fresh
+        if not counted:
+            open_ = merge(self._stored_conflicts.get(cid), fresh).is_open
+            result.count("conflicts" if open_ else "skipped")
+
+    def _admin_summary(self, calendar: CalendarRef, result: RoundResult) -> None:
+        """One line per round in the admin's log, only when something happened, and not again when a round
+        finds exactly what the previous one did (repeated lines are folded)."""
+        c = result.counts
+        moved = c.get("updated", 0)
+        numbers = (c.get("created", 0), moved, c.get("cancelled", 0), c.get("conflicts", 0), c.get("rejected", 0))
+        if not any(numbers):
+            return
+        line = (f"Calendar {calendar.label or calendar.key}: {numbers[0]} created, {numbers[1]} moved, "
+                f"{numbers[2]} cancelled, {numbers[3]} conflicts, {numbers[4]} errors.")
+        key = f"roundlog/{calendar.key}"
+        if self.store.load(key).data == line:
+            return
+        self.store.save(key, line, expected_version=None)
+        level = "warning" if numbers[3] or numbers[4] else "info"
+        self.host.integrations.log(self.integration_id, level, line)
+
     # -- helpers --------------------------------------------------------------------------------
     def _remember(self, calendar: CalendarRef, booking_id: int, event: RemoteEvent, link: Link | None) -> None:
-        if link is not None and link.etag == event.etag and link.event_id == event.id and link.state == "linked":
+        if link is not None and (link.etag, link.event_id, link.state) == (event.etag, event.id, LinkState.LINKED):
             self._confirmed.add(booking_id)
             return
         base = link or Link(booking_id, calendar.key)
-        fresh = base.but(event_id=event.id, etag=event.etag, state="linked", idempotency_key="",
+        fresh = base.but(event_id=event.id, etag=event.etag, state=LinkState.LINKED, idempotency_key="",
                          join_url=event.join_url or base.join_url)
         if self.links.save(fresh):
             self._confirmed.add(booking_id)
@@ -375,7 +423,7 @@ class InboundRound(IntegrationScoped):
             if booking_id in self._confirmed:
                 continue  # linked in this round to an event it listed: not missing, no need to read it again
             link = self.links.get(calendar.key, booking_id)
-            if link is None or link.state != "linked" or link.event_id in seen:
+            if link is None or link.state != LinkState.LINKED or link.event_id in seen:
                 continue
             booking = self._booking_or_none(booking_id)
             if booking is None or not window.overlaps(booking.start, booking.end):

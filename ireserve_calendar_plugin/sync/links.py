@@ -1,6 +1,6 @@
 """The engine's memory of booking <-> event pairs, in the host config store (encrypted).
 
-Public API: :class:`Link`, :class:`LinkStore`.
+Public API: :class:`Link`, :class:`LinkState`, :class:`LinkStore`.
 
 One document per pair at ``link/<calendar key>/<booking id>``. It remembers the event id, the etag
 and content hash of our last write (echo detection), and, while a create is in flight, the
@@ -14,27 +14,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import fields
 from dataclasses import replace
+from enum import StrEnum
 from typing import Any
 
 from ireserve_calendar_plugin.config.store import SecureConfig
 
-__all__ = ["Link", "LinkStore"]
+__all__ = ["Link", "LinkState", "LinkStore"]
 
 _PREFIX = "link/"
 
 
+class LinkState(StrEnum):
+    """Where a booking's event stands (stored as its value)."""
+
+    #: a create is in flight under the link's idempotency key (its event id may be unknown yet)
+    CREATING = "creating"
+    #: the event exists and is the booking's
+    LINKED = "linked"
+    #: our delete of the event is in flight: its tombstone is our own and only unlinks
+    DELETING = "deleting"
+
+
 @dataclass(frozen=True)
 class Link:
-    """One booking's event. ``state`` is ``creating`` (a create is in flight under ``idempotency_key``),
-    ``deleting`` (our delete of ``event_id`` is in flight) or ``linked``; ``etag``/``content_hash``
-    describe our last write, ``version`` the stored version."""
+    """One booking's event in a :class:`LinkState` (``idempotency_key`` belongs to a create in flight);
+    ``etag``/``content_hash`` describe our last write, ``version`` the stored version."""
 
     booking_id: int
     calendar_key: str
     event_id: str = ""
     etag: str = ""
     content_hash: str = ""
-    state: str = "linked"
+    state: LinkState = LinkState.LINKED
     idempotency_key: str = ""
     join_url: str = ""
     version: int = 0
@@ -45,7 +56,7 @@ class Link:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], version: int) -> Link:
-        return cls(**{**data, "version": version})
+        return cls(**{**data, "state": LinkState(data.get("state", LinkState.LINKED)), "version": version})
 
     def but(self, **changes: Any) -> Link:
         return replace(self, **changes)

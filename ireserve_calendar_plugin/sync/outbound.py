@@ -25,9 +25,9 @@ from ireserve_calendar_plugin.errors import StaleStateError
 from ireserve_calendar_plugin.errors import WriteDeniedError
 from ireserve_calendar_plugin.sync import plan
 from ireserve_calendar_plugin.sync.denials import WriteDenials
-from ireserve_calendar_plugin.sync.inbound import LEASE_TTL
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 from ireserve_calendar_plugin.sync.links import Link
+from ireserve_calendar_plugin.sync.links import LinkState
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import EventDraft
 from ireserve_calendar_plugin.sync.model import SyncOptions
@@ -84,7 +84,7 @@ class OutboundSync(IntegrationScoped):
             if target is None:  # a calendar removed from the mapping: its link is all we can drop
                 self.links.delete(action.calendar_key, booking.id)
                 continue
-            lease = self.leases.acquire(target.key, self.now(), LEASE_TTL)
+            lease = self.leases.acquire(target.key, self.now(), self.lease_ttl)
             if lease is None:
                 raise CalendarBusyError(f"calendar {target.key} is busy; booking {booking.id} will be retried")
             try:
@@ -118,8 +118,8 @@ class OutboundSync(IntegrationScoped):
 
     # -- the three writes -----------------------------------------------------------------------
     def _create(self, calendar: CalendarRef, booking: Booking, draft: EventDraft, link: Link | None) -> None:
-        if link is None or link.state != "creating":
-            link = Link(booking.id, calendar.key, state="creating",
+        if link is None or link.state != LinkState.CREATING:
+            link = Link(booking.id, calendar.key, state=LinkState.CREATING,
                         idempotency_key=self.backend.new_idempotency_key(), version=link.version if link else 0)
             if not self.links.save(link):
                 raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
@@ -130,7 +130,7 @@ class OutboundSync(IntegrationScoped):
         fields.set_field(booking.id, self.options.ires_field, event.id, origin=self.origin)
         if self.options.meeting_link and event.join_url:
             fields.set_field(booking.id, self.options.meeting_url_field, event.join_url, origin=self.origin)
-        linked = link.but(event_id=event.id, etag=event.etag, content_hash=draft.fingerprint(), state="linked",
+        linked = link.but(event_id=event.id, etag=event.etag, content_hash=draft.fingerprint(), state=LinkState.LINKED,
                           join_url=event.join_url)
         if not self.links.save(linked):
             raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
@@ -156,13 +156,13 @@ class OutboundSync(IntegrationScoped):
         if link is None:
             return
         event_id = link.event_id
-        if link.state == "creating":
+        if link.state == LinkState.CREATING:
             # a create whose outcome we never learned: repeat it (idempotent) to learn the id, then delete
             event_id = self.backend.create_event(calendar, draft, link.idempotency_key).id
         # remember the deletion is ours before making it: if its outcome is lost, the tombstone that
         # inbound meets must only unlink, never cancel a booking that was confirmed again meanwhile
-        marked = link.but(event_id=event_id, state="deleting", idempotency_key="")
-        if event_id and link.state != "deleting" and not self.links.save(marked):
+        marked = link.but(event_id=event_id, state=LinkState.DELETING, idempotency_key="")
+        if event_id and link.state != LinkState.DELETING and not self.links.save(marked):
             raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
         if event_id:
             self.backend.delete_event(calendar, event_id)

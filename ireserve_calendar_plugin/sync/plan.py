@@ -34,7 +34,9 @@ from datetime import datetime
 
 from hookspecs.types import Booking
 from hookspecs.types import Customer
+from ireserve_calendar_plugin.sync.conflicts import ConflictKind
 from ireserve_calendar_plugin.sync.links import Link
+from ireserve_calendar_plugin.sync.links import LinkState
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import RemoteEvent
 from ireserve_calendar_plugin.sync.model import SyncOptions
@@ -66,9 +68,11 @@ _SUFFIX = re.compile(r"\[(\d{1,18})\]\s*$")
 
 @dataclass(frozen=True)
 class Skip:
-    """Do nothing; ``reason`` is logged and counted."""
+    """Do nothing; ``reason`` is logged and counted. ``conflict`` is set when the calendar wants a change the
+    host's state refuses (the change goes to the review queue, :mod:`.conflicts`)."""
 
     reason: str
+    conflict: ConflictKind | None = None
 
 
 @dataclass(frozen=True)
@@ -178,9 +182,9 @@ def plan_inbound(
         if booking is None:
             return Skip("deleted event was never linked")
         if booking.status in options.lock_statuses:
-            return Skip(f"booking {booking.id} is in lock status {booking.status!r}")
+            return Skip(f"booking {booking.id} is in lock status {booking.status!r}", ConflictKind.LOCKED)
         if booking.status == options.cancel_status or (
-            link is not None and link.state == "deleting" and link.event_id == event.id
+            link is not None and link.state == LinkState.DELETING and link.event_id == event.id
         ):
             return UnlinkBooking(booking.id)  # cancelled already, or the deletion was our own
         return CancelBooking(booking.id, options.cancel_status)
@@ -215,7 +219,8 @@ def plan_inbound(
     if booking.start == event.start and booking.end == event.end and booking.all_day == event.all_day:
         return NoChange(booking.id)
     if booking.channel != options.channel and not options.allow_booking_update:
-        return Skip(f"booking {booking.id} was not created through this integration and updates are off")
+        return Skip(f"booking {booking.id} was not created through this integration and updates are off",
+                    ConflictKind.UPDATES_OFF)
     return MoveBooking(booking.id, event.start, event.end, event.all_day, options.ignore_validation_errors)
 
 
@@ -270,20 +275,19 @@ def plan_outbound(
     """
     delete_status = booking.status == options.cancel_status or booking.status in options.delete_on_statuses
     actions: list[OutboundAction] = []
-    state = link.state if link is not None else ""
-    if link is not None and state in ("linked", "creating", "deleting"):
+    state = link.state if link is not None else None
+    if link is not None:
         moved_away = calendar is None or link.calendar_key != calendar.key
-        if moved_away or delete_status or calendar is None or not calendar.outbound or state == "deleting":
-            # an unresolved create ("creating") is undone too: the executor first resolves its event id;
-            # an unfinished delete ("deleting") is finished first, even when the booking came back
+        if moved_away or delete_status or calendar is None or not calendar.outbound or state == LinkState.DELETING:
+            # an unresolved create (CREATING) is undone too: the executor first resolves its event id;
+            # an unfinished delete (DELETING) is finished first, even when the booking came back
             actions.append(DeleteEvent(link.calendar_key, link.event_id))
-            state = ""
+            state = None
     if calendar is None or not calendar.outbound or delete_status:
         return actions
-    if state == "linked":
-        assert link is not None
+    if link is not None and state == LinkState.LINKED:
         if link.content_hash != draft_fingerprint:
             actions.append(UpdateEvent(calendar.key, link.event_id))
-    elif state == "creating" or booking.status in options.create_on_statuses:
+    elif state == LinkState.CREATING or booking.status in options.create_on_statuses:
         actions.append(CreateEvent(calendar.key))
     return actions

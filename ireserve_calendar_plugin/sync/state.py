@@ -17,14 +17,28 @@ from dataclasses import field
 from dataclasses import replace
 from datetime import datetime
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from ireserve_calendar_plugin.config.store import SecureConfig
 
-__all__ = ["SCHEMA_VERSION", "CalendarState", "Lease", "Leases", "Schedule", "StateStore"]
+__all__ = [
+    "DEFAULT_LEASE_TTL",
+    "SCHEMA_VERSION",
+    "CalendarState",
+    "Lease",
+    "Leases",
+    "Schedule",
+    "StateStore",
+    "SyncPhase",
+]
 
 #: Bump to force every calendar through a clean full sync after a change of what state means.
 SCHEMA_VERSION = 1
+#: How long a round (or a write) may hold a calendar's lease without extending it (extended on every
+#: page). A worker that dies mid-round blocks its calendar this long at most. The engine takes it as a
+#: parameter; the operator's setting is read where the plugin is composed (``runtime.lease_ttl``).
+DEFAULT_LEASE_TTL = timedelta(seconds=300)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -38,6 +52,17 @@ def _dt(value: str | None) -> datetime | None:
 def _until(lease_doc: dict[str, Any]) -> datetime:
     """The expiry of a stored lease document (always written with one)."""
     return datetime.fromisoformat(str(lease_doc["until"]))
+
+
+class SyncPhase(StrEnum):
+    """Where a calendar's sync stands (its value is what the admin sees)."""
+
+    #: never synced
+    INITIAL = "initial"
+    #: holds a cursor: the next round lists only changes
+    INCREMENTAL = "incremental"
+    #: synced before, but its cursor was dropped: the next round is a full listing
+    NEEDS_RESYNC = "needs resync"
 
 
 @dataclass(frozen=True)
@@ -59,11 +84,11 @@ class CalendarState:
     version: int = 0
 
     @property
-    def phase(self) -> str:
-        """``initial`` (never synced), ``incremental``, or ``needs resync``."""
+    def phase(self) -> SyncPhase:
+        """Where the calendar's sync stands (:class:`SyncPhase`)."""
         if self.cursor:
-            return "incremental"
-        return "initial" if self.last_sync is None else "needs resync"
+            return SyncPhase.INCREMENTAL
+        return SyncPhase.INITIAL if self.last_sync is None else SyncPhase.NEEDS_RESYNC
 
     def but(self, **changes: Any) -> CalendarState:
         return replace(self, **changes)

@@ -42,12 +42,14 @@ from ireserve_calendar_plugin.messages import ProblemKind
 from ireserve_calendar_plugin.messages import classify
 from ireserve_calendar_plugin.messages import message_for
 from ireserve_calendar_plugin.messages import provider_title
+from ireserve_calendar_plugin.providers.base import NoticeKind
 from ireserve_calendar_plugin.runtime import CLICK_TIMEOUT
 from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import click_context
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.services import enqueue
 from ireserve_calendar_plugin.services import resume_after_reconnect
+from ireserve_calendar_plugin.sync.channels import ChannelForce
 from ireserve_calendar_plugin.sync.channels import route_notification
 from ireserve_calendar_plugin.sync.engine import channel_job
 from ireserve_calendar_plugin.sync.engine import sync_job
@@ -206,10 +208,12 @@ def _push(host: HostApi, provider_name: str, integration_id: str, request: HttpR
         if calendar_key is None:
             continue
         accepted += 1
-        if notice.kind in ("changed", "resync"):
+        if notice.kind in (NoticeKind.CHANGED, NoticeKind.RESYNC):
             enqueue(host, sync_job(integration_id, calendar_key))
-        elif notice.kind in ("renew", "recreate"):
-            enqueue(host, channel_job(integration_id, calendar_key, force=notice.kind))
+        elif notice.kind == NoticeKind.RENEW:
+            enqueue(host, channel_job(integration_id, calendar_key, force=ChannelForce.RENEW))
+        elif notice.kind == NoticeKind.RECREATE:
+            enqueue(host, channel_job(integration_id, calendar_key, force=ChannelForce.RECREATE))
     if not accepted:
         return _text(403 if provider_name == "google" else parsed.ack_status, "")
     return _text(parsed.ack_status, "")

@@ -35,6 +35,8 @@ from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.services import enqueue
 from ireserve_calendar_plugin.sync.engine import outbound_job
 from ireserve_calendar_plugin.sync.engine import sync_job
+from ireserve_calendar_plugin.sync.links import LinkState
+from ireserve_calendar_plugin.sync.links import LinkStore
 from ireserve_calendar_plugin.sync.state import Leases
 from ireserve_lab.world import World
 from tests.reliability.conftest import USER
@@ -100,9 +102,18 @@ def test_a_delete_whose_outcome_was_lost_does_not_cancel_the_booking_confirmed_a
         with pytest.raises(Crash):
             rig.world.run_jobs()
     rig.world.advance(301)  # the dead worker's leases expire
-    rig.host.bookings.set_status(booking.id, "confirmed", origin=USER)
-    rig.world.settle()
-    enqueue(rig.host, sync_job(rig.integration.id, rig.calendar_key()))  # the tombstone is certainly read
+    link = LinkStore(SecureConfig(rig.host.config, rig.host.keyring, rig.integration.id)).get(
+        rig.calendar_key(), booking.id)
+    assert link is not None and link.state == LinkState.DELETING  # the only record of the lost delete
+    rig.host.bookings.set_status(booking.id, "confirmed", origin=USER)  # its outbound job is not run yet
+    # the tombstone is read while the link still says "deleting" (before the outbound job finishes the
+    # delete and relinks): only the rule "our own deletion only unlinks" keeps the booking confirmed
+    ctx = context_for(rig.host, rig.integration)
+    assert ctx is not None
+    with engine_for(ctx) as engine:
+        result = engine.sync(rig.calendar_key())
+    assert result.counts.get("unlinked") == 1, result.counts
+    assert rig.host.bookings.get(booking.id).status == "confirmed"
     rig.world.settle()
     assert rig.host.bookings.get(booking.id).status == "confirmed"
     (event,) = _live(rig)

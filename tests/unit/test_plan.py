@@ -13,6 +13,7 @@ from hookspecs.types import Booking
 from hookspecs.types import Customer
 from ireserve_calendar_plugin.sync import plan
 from ireserve_calendar_plugin.sync.links import Link
+from ireserve_calendar_plugin.sync.links import LinkState
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import RemoteEvent
 from ireserve_calendar_plugin.sync.model import SyncOptions
@@ -81,6 +82,14 @@ def test_fallback_never_steals_a_booking(candidate: Booking) -> None:
                               options=OPTS, calendar_objects=frozenset({7})) is None
 
 
+def test_a_deleted_event_is_matched_only_through_the_field() -> None:
+    # a tombstone still naming a booking may be our own deletion of that booking's old event
+    candidate = booking(fields={})
+    gone = event(deleted=True, booking_id=5, title="Old [5]")
+    assert plan.match_booking(gone, by_field=[], by_embedded_id=candidate, by_title_suffix=candidate,
+                              options=OPTS, calendar_objects=frozenset({7})) is None
+
+
 @pytest.mark.parametrize("title,expected", [("Dentist [123]", 123), ("Dentist [123]  ", 123), ("[12] in front", None),
                                             ("no id", None), ("", None), ("x [abc]", None)])
 def test_title_suffix(title: str, expected: int | None) -> None:
@@ -100,6 +109,16 @@ def test_cancelled_event_leaves_a_locked_booking_alone() -> None:
 
 def test_cancelled_event_of_a_cancelled_booking_only_unlinks() -> None:
     assert inbound(event(deleted=True), booking(status="cancelled")) == plan.UnlinkBooking(5)
+
+
+def test_our_own_deletion_seen_again_only_unlinks_a_booking_confirmed_meanwhile() -> None:
+    deleting = Link(5, "c1", "ev1", state=LinkState.DELETING)
+    assert inbound(event(deleted=True), booking(), deleting) == plan.UnlinkBooking(5)
+    # only that event: the tombstone of another event of the booking is a real cancellation
+    assert inbound(event(id="other", deleted=True), booking(), deleting) == plan.CancelBooking(5, "cancelled")
+    # and only while the delete is ours: a linked event deleted in the calendar cancels
+    assert inbound(event(deleted=True), booking(), replace(deleting, state=LinkState.LINKED)) == plan.CancelBooking(
+        5, "cancelled")
 
 
 def test_unknown_deleted_event_is_skipped() -> None:
@@ -234,7 +253,12 @@ def test_inbound_only_calendar_gets_no_writes() -> None:
 
 
 def test_an_interrupted_create_is_resumed_or_undone() -> None:
-    pending = Link(5, "c1", state="creating", idempotency_key="k")
+    pending = Link(5, "c1", state=LinkState.CREATING, idempotency_key="k")
     assert out(booking(fields={}), pending) == [plan.CreateEvent("c1")]
     assert out(booking(status="option", fields={}), pending) == [plan.CreateEvent("c1")]
     assert out(booking(status="cancelled", fields={}), pending) == [plan.DeleteEvent("c1", "")]
+
+
+def test_an_unfinished_delete_is_finished_before_the_booking_gets_a_new_event() -> None:
+    deleting = Link(5, "c1", "ev1", state=LinkState.DELETING)
+    assert out(booking(), deleting) == [plan.DeleteEvent("c1", "ev1"), plan.CreateEvent("c1")]

@@ -15,6 +15,7 @@ stored channel secret (in constant time) before acting.
 from __future__ import annotations
 
 from hookspecs.types import HttpRequest
+from ireserve_calendar_plugin.providers.base import NoticeKind
 from ireserve_calendar_plugin.providers.base import PushNotice
 from ireserve_calendar_plugin.providers.base import PushParse
 
@@ -26,7 +27,7 @@ MAX_CHANNEL_TOKEN = 256
 #: a longer X-Goog-Resource-ID is treated as absent (so it cannot match a stored one)
 MAX_RESOURCE_ID = 256
 _MAX_STATE = 32
-_KINDS = {"sync": "handshake", "exists": "changed", "not_exists": "changed"}
+_KINDS = {"sync": NoticeKind.HANDSHAKE, "exists": NoticeKind.CHANGED, "not_exists": NoticeKind.CHANGED}
 
 
 def _clean(value: str, limit: int) -> str | None:
@@ -44,6 +45,6 @@ def parse_push(request: HttpRequest) -> PushParse:
     if channel_id is None or token is None or state is None:
         return PushParse(notices=(), ack_status=400)
     resource = _clean(request.header("x-goog-resource-id"), MAX_RESOURCE_ID) or ""
-    kind = _KINDS.get(state.lower(), "changed")
+    kind = _KINDS.get(state.lower(), NoticeKind.CHANGED)
     return PushParse(notices=(PushNotice(channel_id=channel_id, secret=token, kind=kind, resource=resource),),
                      ack_status=200)

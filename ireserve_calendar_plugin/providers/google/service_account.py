@@ -77,8 +77,9 @@ def grant_error(exc: google.auth.exceptions.RefreshError, settings: Mapping[str,
                 scopes: tuple[str, ...]) -> CalendarPluginError:
     """Our error for a refused JWT-bearer grant, saying what to fix."""
     data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], Mapping) else {}
-    error = data.get("error") if isinstance(data.get("error"), str) else ""
-    description = data.get("error_description") if isinstance(data.get("error_description"), str) else ""
+    raw_error, raw_description = data.get("error"), data.get("error_description")
+    error = raw_error if isinstance(raw_error, str) else ""
+    description = raw_description if isinstance(raw_description, str) else ""
     subject = str(settings.get("subject") or "")
     if getattr(exc, "retryable", False):
         return TransientError(f"google: the token endpoint is unavailable ({error or 'no detail'})",

@@ -61,9 +61,7 @@ from ireserve_calendar_plugin.errors import WriteDeniedError
 from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.http import ApiClient
 from ireserve_calendar_plugin.providers.http import RetryPolicy
-from ireserve_calendar_plugin.providers.limits import SLOT_MARGIN
 from ireserve_calendar_plugin.providers.limits import SharedPause
-from ireserve_calendar_plugin.providers.limits import SharedSlots
 from ireserve_calendar_plugin.providers.outlook import auth
 from ireserve_calendar_plugin.providers.outlook import mapping
 from ireserve_calendar_plugin.providers.outlook.client import PROVIDER
@@ -119,8 +117,8 @@ def shared_gate(integration_id: str, limit: int) -> threading.BoundedSemaphore:
 
 
 def mailbox_of(url: str, base_url: str) -> str | None:
-    """The mailbox a Graph request touches (``users/{upn}/...`` or ``me/...``), for its per-mailbox limit;
-    None for requests outside any mailbox (subscriptions, places)."""
+    """The mailbox a Graph request touches (``users/{upn}/...`` or ``me/...``), the scope Graph throttles
+    per app; None for requests outside any mailbox (subscriptions, places)."""
     path = urlsplit(url).path
     prefix = urlsplit(base_url).path.rstrip("/") + "/v1.0/"
     if not path.startswith(prefix):
@@ -174,9 +172,7 @@ class OutlookBackend:
             refresh = auth.refresher(ctx.settings, session, now=ctx.now, sleep=ctx.sleep)
             self.tokens = AccessTokens(ctx.store, refresh, now=ctx.now)
         limit = int(ctx.settings.get("max_concurrency") or 4)
-        self.api_timeout = 30.0
-        slot_ttl = timedelta(seconds=self.api_timeout) + SLOT_MARGIN
-        mailbox_slots: dict[str, SharedSlots] = {}
+        self.api_timeout = float(ctx.settings.get("request_timeout") or 30)
         pauses: dict[str, SharedPause] = {}
         max_wait = RetryPolicy().max_wait
 
@@ -187,14 +183,6 @@ class OutlookBackend:
                                             sleep=ctx.sleep)
             return pauses[scope]
 
-        def slots_for(url: str) -> SharedSlots | None:
-            mailbox = mailbox_of(url, self.base_url)
-            if mailbox is None:
-                return None
-            if mailbox not in mailbox_slots:
-                mailbox_slots[mailbox] = SharedSlots(ctx.store, f"mailbox:{mailbox}", limit, ttl=slot_ttl,
-                                                     now=ctx.now, sleep=ctx.sleep)
-            return mailbox_slots[mailbox]
 
         self.api = ApiClient(
             provider=PROVIDER,
@@ -208,7 +196,6 @@ class OutlookBackend:
             sleep=ctx.sleep,
             session=session,
             timeout=self.api_timeout,
-            slots=slots_for,
             pause=pause_for,
         )
         self.client = OutlookClient(self.api, self.base_url)

@@ -22,6 +22,7 @@ from typing import Any
 
 from hookspecs.types import HttpRequest
 from hookspecs.types import HttpResponse
+from ireserve_calendar_plugin.providers.base import NoticeKind
 from ireserve_calendar_plugin.providers.base import PushNotice
 from ireserve_calendar_plugin.providers.base import PushParse
 
@@ -32,7 +33,8 @@ MAX_VALIDATION_TOKEN = 1024
 #: Graph's limit on ``clientState``
 MAX_CLIENT_STATE = 128
 _MAX_SUBSCRIPTION_ID = 128
-_LIFECYCLE = {"reauthorizationrequired": "renew", "subscriptionremoved": "recreate", "missed": "resync"}
+_LIFECYCLE = {"reauthorizationrequired": NoticeKind.RENEW, "subscriptionremoved": NoticeKind.RECREATE,
+              "missed": NoticeKind.RESYNC}
 _ACK = 202
 
 
@@ -63,7 +65,7 @@ def _notice(item: Any) -> PushNotice | None:
         return None
     lifecycle = item.get("lifecycleEvent")
     if lifecycle is None:
-        kind = "changed"
+        kind = NoticeKind.CHANGED
     else:
         found = _LIFECYCLE.get(lifecycle.lower()) if isinstance(lifecycle, str) else None
         if found is None:

@@ -128,6 +128,12 @@ class OutlookSettingsSchema(ProviderSettingsSchema):
         metadata=field_meta("Concurrent requests", "Requests in flight at once (Outlook allows 4 per mailbox).",
                             kind="integer", section="Advanced"),
     )
+    request_timeout = fields.Integer(
+        load_default=30,
+        validate=validate.Range(min=2, max=120),
+        metadata=field_meta("Request timeout (s)", "A Graph request is given up after this long (then retried).",
+                            kind="integer", section="Advanced"),
+    )
     graph_base_url = BaseUrl(load_default=DEFAULT_URLS["graph_base_url"],
                              metadata=field_meta("Graph base URL", "National clouds use their own host.",
                                                  kind="url", section="Advanced"))

@@ -1,0 +1,157 @@
+"""Provider limits hold across worker processes: Graph's requests in flight per mailbox, a shared Retry-After.
+
+Four real RQ worker processes on a real Redis, checked from the emulators' request logs:
+
+- Graph: 24 bookings written out to one mailbox on an emulator that, like Exchange, answers 429
+  (MailboxConcurrency) when a mailbox sees more concurrent requests than its limit: 1 here, far under
+  Graph's 4, with 250 ms of latency per request so four workers could easily overlap. Each calendar's
+  lease (in host storage, shared by every process) keeps a mailbox at one request of ours at a time.
+- Google: bookings on 8 calendars of one user; one insert gets a 429 with ``Retry-After: 3``. Google's
+  quota is per user, so the shared pause keeps every worker, busy with the other calendars, from sending
+  any Calendar API request before it passed (without it they go on at once).
+
+Every booking ends with exactly one event. (A worker killed mid-write is the RQ scale test's story.)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from calendar_emulators.core import Fault
+from ireserve_lab.world import World
+
+rq = pytest.importorskip("rq", reason="the scale-out test needs the rq extra: pip install -e './ireserve_devhost[rq]'")
+
+ALEX = "alex@contoso.onmicrosoft.com"
+TENANT = "contoso.onmicrosoft.com"
+LIMIT = 1
+
+
+def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    for proc in workers:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in workers:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _workers(redis_url: str, db: Path, public_url: str, n: int) -> list[subprocess.Popen[bytes]]:
+    env = {**os.environ, "IRESERVE_DEVHOST_DB": str(db), "IRESERVE_REDIS_URL": redis_url,
+           "IRESERVE_DEVHOST_PUBLIC_URL": public_url, "IRESERVE_RQ_JOB_TIMEOUT": "60"}
+    command = [sys.executable, "-c", "from rq.cli import main; main()", "worker", "--url", redis_url,
+               "--with-scheduler",
+               "--worker-class", "rq.worker.SimpleWorker", "--quiet", "ireserve"]
+    return [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(n)]
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _book(world: World, object_id: int, first: int, count: int) -> None:
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
+    for i in range(first, first + count):
+        world.host.bookings.create(object_id=object_id, start=start + timedelta(hours=i),
+                                   end=start + timedelta(hours=i, minutes=30), status="confirmed",
+                                   title=f"B{i}", channel="web", origin="user:1")
+
+
+def _events_made(graph: Any) -> int:
+    return int(graph.requests.count(method="POST", path=r"/me/events$", status=201))
+
+
+@pytest.mark.slow
+def test_four_workers_keep_a_graph_mailbox_at_one_request_of_ours_at_a_time(redis_url: str, tmp_path: Path) -> None:
+    from ireserve_devhost.rq_queue import RedisJobQueue
+
+    queue_backend = RedisJobQueue(redis_url, job_timeout=60)
+    queue_backend.queue.connection.flushdb()
+    db = tmp_path / "host.sqlite3"
+    with World(db, job_queue=queue_backend) as world:
+        graph, base = world.graph()
+        graph.configure(concurrency_limit=LIMIT)
+        room = world.host.add_object("Room A", timezone="Europe/Amsterdam")
+        integration = world.integration("o1", "outlook", {
+            "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "delegated",
+            "tenant": TENANT, "object_id": str(room.id), "max_concurrency": 4,
+            **World.graph_urls(base),
+        })
+        world.connect(integration)
+        workers = _workers(redis_url, db, world.server.url, 4)
+        try:
+            graph.latency = 0.25  # requests overlap: four workers could easily have four in flight
+            _book(world, room.id, 0, 24)
+            _wait(lambda: _events_made(graph) >= 24, 120, "24 events")
+        finally:
+            _stop(workers)
+        throttled = [e for e in graph.requests.entries() if e.status == 429]
+        bookings = [b for b in world.host.list_bookings(room.id) if b.status == "confirmed"]
+
+    assert throttled == [], f"{len(throttled)} MailboxConcurrency 429s: a mailbox saw two requests of ours at once"
+    assert len(bookings) == 24
+    ids = [b.fields.get("external_id") for b in bookings]
+    assert None not in ids and len(set(ids)) == 24  # exactly one event per booking, none duplicated
+
+
+USER = "demo@example.com"
+CALENDARS = 8
+
+
+def test_a_retry_after_seen_by_one_worker_holds_back_every_worker(redis_url: str, tmp_path: Path) -> None:
+    from ireserve_devhost.rq_queue import RedisJobQueue
+
+    queue_backend = RedisJobQueue(redis_url, job_timeout=60)
+    queue_backend.queue.connection.flushdb()
+    with World(tmp_path / "host.sqlite3", job_queue=queue_backend) as world:
+        google, base = world.google()
+        rooms = []
+        for i in range(CALENDARS):
+            calendar_id = f"room-{i}@group.calendar.google.com"
+            google.share_calendar(calendar_id, USER, "owner")
+            rooms.append(world.host.add_object(f"Room {i}"))
+        integration = world.integration("g1", "google", {
+            "client_id": "demo-client", "client_secret": "demo-secret", **World.google_urls(base),
+            "calendar_mapping": [{"object": str(room.id), "calendar_id": f"room-{i}@group.calendar.google.com"}
+                                 for i, room in enumerate(rooms)],
+        })
+        world.connect(integration)
+        workers = _workers(redis_url, tmp_path / "host.sqlite3", world.server.url, 4)
+        try:
+            google.latency = 0.1
+            google.faults.add(Fault(status=429, retry_after=3, method="POST", path=r"/events$"))
+            for room in rooms:
+                _book(world, room.id, 0, 4)
+            made = lambda: int(google.requests.count(method="POST", path=r"/events$", status=200))  # noqa: E731
+            _wait(lambda: made() >= 4 * CALENDARS, 120, f"{4 * CALENDARS} events")
+        finally:
+            _stop(workers)
+        entries = [e for e in google.requests.entries() if e.path.startswith("/calendar/v3")]
+        injected = [e for e in entries if e.fault == "429"]
+        events = {room.id: [b.fields.get("external_id") for b in world.host.list_bookings(room.id)] for room in rooms}
+
+    assert len(injected) == 1
+    answered = injected[0].started + timedelta(seconds=injected[0].duration)
+    early = [e for e in entries if answered + timedelta(seconds=0.2) < e.started < answered + timedelta(seconds=2.8)]
+    assert early == [], f"{len(early)} Calendar API request(s) before the shared Retry-After had passed"
+    ids = [i for linked in events.values() for i in linked]
+    assert None not in ids and len(ids) == len(set(ids)) == 4 * CALENDARS
