@@ -63,6 +63,9 @@ class _AccessLog:
         return self.app(environ, logged_start)
 
 
+#: Seconds between a serving process's heartbeats in ``host_processes`` (:mod:`.health`).
+HEARTBEAT_INTERVAL = 10.0
+
 #: The largest request body handed to a plugin (1 MiB).
 MAX_BODY = 1 << 20
 
@@ -111,8 +114,9 @@ class HostApp:
         )
         try:
             answer = self.host.hooks.http_route(plugin_request)
-        except Exception:
+        except Exception as exc:
             log.exception("on_http_route raised for %s %s", request.method, path)
+            self.host.health.failed("on_http_route", exc)
             return _plain(500, "Internal Server Error")
         if answer is None:
             return _plain(404, "Not Found")
@@ -178,6 +182,7 @@ class HostServer:
     def start(self) -> HostServer:
         """Start serving, the cron loop and the workers, each in a daemon thread."""
         self._threads.append(self._server.start(f"host-http-{self.port}"))
+        self._spawn(self._health_loop, "host-health")
         if self.cron_interval is not None:
             self._spawn(self._cron_loop, "host-cron")
         for number, worker in enumerate(self.workers, 1):
@@ -212,6 +217,14 @@ class HostServer:
                 log.exception("cron tick failed")
             self._stopping.wait(self.cron_interval)
 
+    def _health_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.host.health.beat()
+            except Exception:
+                log.exception("health heartbeat failed")
+            self._stopping.wait(HEARTBEAT_INTERVAL)
+
     def _worker_loop(self, worker: Worker) -> None:
         while not self._stopping.is_set():
             try:
@@ -245,6 +258,7 @@ def serve(
         allowed_hosts=allowed_hosts,
     ) as server:
         log.info("reference host on %s, plugin routes at %s; Ctrl-C stops", server.url, host.url_for("/"))
+        print(_start_banner(server.url, host), flush=True)  # for the person who started it, whatever the log level
         forever = threading.Event()
         try:
             while not forever.wait(1.0):  # a timed wait keeps Ctrl-C responsive
@@ -254,6 +268,15 @@ def serve(
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _start_banner(listening: str, host: ReferenceHost) -> str:
+    lines = [f"Reference host listening on {listening}", f"  admin page:    {listening}{ADMIN_ROOT}",
+             f"  plugin routes: {host.url_for('/')}"]
+    if host.public_url != listening:
+        lines.append(f"  public URL:    {host.public_url} (OAuth redirects and push notifications use it)")
+    lines.append("Ctrl-C stops.")
+    return "\n".join(lines)
 
 
 def _read_body(stream: IO[bytes], limit: int) -> bytes | None:
