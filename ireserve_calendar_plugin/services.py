@@ -49,6 +49,7 @@ from ireserve_calendar_plugin.messages import ProblemKind
 from ireserve_calendar_plugin.messages import booking_notice
 from ireserve_calendar_plugin.messages import classify
 from ireserve_calendar_plugin.messages import describe
+from ireserve_calendar_plugin.messages import message_for
 from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
@@ -229,9 +230,14 @@ def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> 
         activity.failure(key, host.now(), problem=_problem(ctx, engine, key, exc), retry_at=when)
     except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         when = engine.record_failure(key, exc, what=what)
-        activity.failure(key, host.now(), problem=_problem(ctx, engine, key, exc), retry_at=when)
-        host.integrations.log(iid, "error", f"{what} of calendar {key} failed: {type(exc).__name__}: {exc}. "
-                              f"Next attempt after {when:%Y-%m-%d %H:%M} UTC.")
+        problem = _problem(ctx, engine, key, exc)
+        before = activity.load(key).problem
+        activity.failure(key, host.now(), problem=problem, retry_at=when)
+        log.warning("integration %s: %s of calendar %s failed: %s: %s", iid, what, key, type(exc).__name__, exc)
+        if problem != before:  # the same failure again is on the health row, not a new log line each round
+            name = next((c.label for c in engine.backend.calendars() if c.key == key), "") or "a calendar"
+            said = message_for(ProblemKind(problem), provider=ctx.provider.name, calendar=name)
+            host.integrations.log(iid, "error", f"{said.what} {said.next_step} ({type(exc).__name__})")
 
 
 def _force(job: Job) -> ChannelForce:
@@ -282,7 +288,10 @@ def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
                               "no write permission there.")
     except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         _write_failed(ctx, engine, booking_id, exc, retry_at=None)
-        host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {type(exc).__name__}: {exc}")
+        log.warning("integration %s: booking %s not written: %s: %s", iid, booking_id, type(exc).__name__, exc)
+        said = message_for(classify(exc), provider=ctx.provider.name)
+        host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {said.what} "
+                              f"{said.next_step} ({type(exc).__name__})")
     else:
         _write_done(ctx, engine, booking_id, written)
 
