@@ -231,13 +231,15 @@ def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> 
     except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         when = engine.record_failure(key, exc, what=what)
         problem = _problem(ctx, engine, key, exc)
-        before = activity.load(key).problem
         activity.failure(key, host.now(), problem=problem, retry_at=when)
         log.warning("integration %s: %s of calendar %s failed: %s: %s", iid, what, key, type(exc).__name__, exc)
-        if problem != before:  # the same failure again is on the health row, not a new log line each round
-            name = next((c.label for c in engine.backend.calendars() if c.key == key), "") or "a calendar"
-            said = message_for(ProblemKind(problem), provider=ctx.provider.name, calendar=name)
-            host.integrations.log(iid, "error", f"{said.what} {said.next_step} ({type(exc).__name__})")
+        name = next((c.label for c in engine.backend.calendars() if c.key == key), "") or "a calendar"
+        said = message_for(ProblemKind(problem), provider=ctx.provider.name, calendar=name)
+        line = f"{said.what} {said.next_step} (detail: {type(exc).__name__}: {str(exc)[:300]})"
+        # the same failure again is on the health row, not a new log line every round (folded)
+        if ctx.store.load(f"faillog/{key}/{what}").data != line:
+            ctx.store.save(f"faillog/{key}/{what}", line, expected_version=None)
+            host.integrations.log(iid, "error", line)
 
 
 def _force(job: Job) -> ChannelForce:
@@ -291,7 +293,7 @@ def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
         log.warning("integration %s: booking %s not written: %s: %s", iid, booking_id, type(exc).__name__, exc)
         said = message_for(classify(exc), provider=ctx.provider.name)
         host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {said.what} "
-                              f"{said.next_step} ({type(exc).__name__})")
+                              f"{said.next_step} (detail: {type(exc).__name__}: {str(exc)[:300]})")
     else:
         _write_done(ctx, engine, booking_id, written)
 
