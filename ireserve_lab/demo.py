@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from ireserve_lab.demo_rooms import rooms_story
 from ireserve_lab.world import World
 
 __all__ = ["run_demo"]
@@ -219,10 +220,15 @@ def _outlook_application_story(world: World, p: _Printer) -> bool:
     return ok
 
 
+def _rooms_story(world: World, p: _Printer) -> bool:
+    return rooms_story(world, p, _hour, USER)
+
+
 _STORIES: dict[str, Callable[[World, _Printer], bool]] = {
     "google": _google_story,
     "outlook": _outlook_delegated_story,
     "outlook-rooms": _outlook_application_story,
+    "rooms": _rooms_story,
 }
 
 
