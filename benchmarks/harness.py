@@ -94,9 +94,11 @@ class Options:
     log: Callable[[str], None] = lambda _line: None
 
     def scratch(self, name: str) -> Path:
-        """A fresh directory under the work directory."""
+        """A fresh private directory under the work directory (the reference host refuses to keep its key
+        file beside its database in a folder others can read)."""
         path = self.workdir / f"{name}-{time.monotonic_ns()}"
-        path.mkdir(parents=True)
+        path.mkdir(parents=True, mode=0o700)
+        path.chmod(0o700)  # mkdir's mode is filtered by the umask
         return path
 
 
