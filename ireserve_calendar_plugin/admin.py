@@ -27,6 +27,12 @@ from ireserve_calendar_plugin.auth.tokens import AuthStatus
 from ireserve_calendar_plugin.choices import CachedChoices
 from ireserve_calendar_plugin.choices import cached_choices
 from ireserve_calendar_plugin.choices import queue_refresh
+from ireserve_calendar_plugin.config.flow import BULK_FIELD
+from ireserve_calendar_plugin.config.flow import admin_consent_url
+from ireserve_calendar_plugin.config.flow import apply_bulk
+from ireserve_calendar_plugin.config.flow import arrange
+from ireserve_calendar_plugin.config.flow import bulk_field
+from ireserve_calendar_plugin.config.flow import redirect_uri_field
 from ireserve_calendar_plugin.config.form import SETTINGS_KEY
 from ireserve_calendar_plugin.config.form import build_form
 from ireserve_calendar_plugin.config.form import submit_form
@@ -42,6 +48,7 @@ from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.runtime import served_integrations
+from ireserve_calendar_plugin.web.routes import CALLBACK_PATH
 from ireserve_calendar_plugin.web.routes import connect_link
 
 __all__ = ["config_form"]
@@ -50,6 +57,9 @@ log = logging.getLogger("ireserve_calendar_plugin.admin")
 
 
 def _links(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> list[FormLink]:
+    if settings and ctx.provider.name == "outlook" and settings.get("auth_mode") == "application":
+        consent = admin_consent_url(settings, ctx.host.url_for(CALLBACK_PATH))
+        return [FormLink("Grant admin consent in Microsoft Entra", consent, kind="secondary")] if consent else []
     if not settings or not ctx.provider.uses_authorization_code(settings):
         return []
     status = AuthStatus(ctx.store).get().get("state")
@@ -67,7 +77,7 @@ def _connected(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> b
 def _remote_choices(ctx: IntegrationContext, settings: Mapping[str, Any] | None,
                     cache: CachedChoices) -> dict[str, list[tuple[str, str]]]:
     """What the connected account offered at the last refresh (from host storage: no provider call)."""
-    if not settings or AuthStatus(ctx.store).get().get("state") != "connected":
+    if not settings or not _connected(ctx, settings):
         return {}
     offered = {k: list(v) for k, v in cache.choices.items()}
     # keep what is configured selectable even when the account no longer lists it
@@ -156,13 +166,29 @@ def _with_note(form: ConfigForm, field_name: str, note: str) -> ConfigForm:
 
 
 def _actions(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> tuple[FormAction, ...]:
-    if not _connected(ctx, settings) or not ctx.provider.uses_authorization_code(settings or {}):
+    if not _connected(ctx, settings):
         return ()
-    return (
-        FormAction(ActionName.REFRESH_CHOICES.value, "Refresh calendar list"),
-        FormAction(ActionName.DISCONNECT.value, "Disconnect account", kind="danger",
-                   confirm="Disconnect the account? Syncing stops until an account is connected again."),
-    )
+    refresh = FormAction(ActionName.REFRESH_CHOICES.value, "Refresh calendar list")
+    if not ctx.provider.uses_authorization_code(settings or {}):
+        return (refresh,)
+    return (refresh, FormAction(ActionName.DISCONNECT.value, "Disconnect account", kind="danger",
+                                confirm="Disconnect the account? Syncing stops until an account is connected again."))
+
+
+def _flow(ctx: IntegrationContext, form: ConfigForm, settings: Mapping[str, Any] | None,
+          bulk_text: str, bulk_error: str) -> ConfigForm:
+    """Connection first (with the redirect URI to register), then the mapping (with its paste box), then
+    the options, collapsed."""
+    form = arrange(form)
+    extra = []
+    if ctx.provider.name in ("google", "outlook") and (
+            ctx.provider.uses_authorization_code(settings or {}) or (settings or {}).get("auth_mode") == "application"):
+        extra.append(redirect_uri_field(ctx.host.url_for(CALLBACK_PATH), ctx.provider.name))
+    bulk = bulk_field(ctx.provider.settings_schema(), bulk_text if bulk_error else "", bulk_error)
+    if bulk is not None:
+        extra.append(bulk)
+    errors = tuple(e for e in form.errors if not e.startswith(f"{BULK_FIELD}: "))
+    return arrange(replace(form, fields=form.fields + tuple(extra), errors=errors))
 
 
 def config_form(host: HostApi, integration: Integration, submitted: Mapping[str, object] | None) -> ConfigForm | None:
@@ -184,6 +210,7 @@ def config_form(host: HostApi, integration: Integration, submitted: Mapping[str,
 def _config_form(ctx: IntegrationContext, submitted: Mapping[str, object] | None) -> ConfigForm:
     host, integration = ctx.host, ctx.integration
     unmatched: list[str] | None = None
+    bulk_text = bulk_error = ""
     result = ActionResult()
     if submitted is not None and ACTION_FIELD in submitted:
         result = run_action(ctx, str(submitted.get(ACTION_FIELD) or ""), str(submitted.get(TARGET_FIELD) or ""))
@@ -194,19 +221,26 @@ def _config_form(ctx: IntegrationContext, submitted: Mapping[str, object] | None
         form = build_form(host, integration, ctx.provider, settings, links=_links(ctx, settings),
                           remote_choices=_remote_choices(ctx, settings, cache))
     else:
+        bulk_text = str(submitted.get(BULK_FIELD) or "")
         submitted, unmatched = discovery.apply_pick(ctx, submitted)
-        form, settings = submit_form(host, integration, ctx.provider, ctx.store, submitted,
-                                     extra_checks=lambda data: _clashes(ctx, data))
+        submitted, bulk_error = apply_bulk(host, ctx.provider.settings_schema(),
+                                           ctx.store.load(SETTINGS_KEY).data or {}, submitted)
+
+        def checks(data: Mapping[str, Any]) -> dict[str, str]:
+            return {BULK_FIELD: bulk_error} if bulk_error else _clashes(ctx, data)
+
+        form, settings = submit_form(host, integration, ctx.provider, ctx.store, submitted, extra_checks=checks)
         if settings is not None:
             if _connected(ctx, settings):
                 queue_refresh(ctx)  # the mapping may name calendars the listing does not know yet
             form = build_form(host, integration, ctx.provider, settings, saved=True, links=_links(ctx, settings),
                               remote_choices=_remote_choices(ctx, settings, cache))
-    if _connected(ctx, settings) and ctx.provider.uses_authorization_code(settings or {}):
+    if _connected(ctx, settings):
         if cache.fetched is None and cache.failed is None:
             queue_refresh(ctx)  # never listed yet: ask a worker, not this page
         form = _with_note(form, "calendar_mapping", _choices_note(ctx, cache, _display_zone(ctx, settings)))
     form = _with_discovery(ctx, settings, form, unmatched)
+    form = _flow(ctx, form, settings, bulk_text, bulk_error)
     entries = open_conflicts(ctx) if settings else []
     health = integration_health(ctx, settings, cache, counts_by_calendar(entries))
     return replace(form, status=health.status, health=health.legacy, state=health.state, next_step=health.next_step,

@@ -115,12 +115,18 @@ class SyncEngine:
                                     options=options, now=now, lease_ttl=lease_ttl)
         self.outbound = OutboundSync(host=host, integration_id=integration_id, backend=backend, store=store,
                                      options=options, now=now, lease_ttl=lease_ttl)
+        self.outbound.on_event_gone = self._sync_now
         self.channels = ChannelKeeper(backend=backend, store=store, now=now, lease_ttl=lease_ttl)
         self.states = StateStore(store)
         self.schedule = Schedule(store)
 
     def close(self) -> None:
         self.backend.close()
+
+    def _sync_now(self, calendar_key: str) -> bool:
+        """Queue an inbound round of the calendar at once (deduplicated). Returns whether it was queued."""
+        job = sync_job(self.integration_id, calendar_key)
+        return self.host.jobs.enqueue(job.name, job.payload, dedupe_key=job.dedupe_key, run_at=job.run_at)
 
     def __enter__(self) -> SyncEngine:
         return self

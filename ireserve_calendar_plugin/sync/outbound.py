@@ -11,11 +11,17 @@ fresh idempotency key; a retry after a crash or a lost response reuses that key,
 returns the event the first attempt made (Google: client-chosen event id; Graph: ``transactionId``).
 Deletes are marked the same way (state ``deleting``) before the provider is called, so the tombstone of
 a delete whose outcome was lost is recognised as our own and never cancels the booking.
+
+An update answered 404/410 or with a tombstone (Google keeps deleted events as ``cancelled``), or a
+first delete answered 404/410, means the event was deleted at the provider and its notification was
+lost (or is late): the calendar's inbound round is queued at once (``on_event_gone``,
+given by the engine) and one log line tells the admin, instead of waiting silently for the next poll.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from hookspecs.types import Booking
 from hookspecs.types import BookingNotFoundError
@@ -63,7 +69,10 @@ def draft_for(host: HostApi, booking: Booking, options: SyncOptions) -> EventDra
 
 
 class OutboundSync(IntegrationScoped):
-    """Pushes bookings of one integration to its calendars."""
+    """Pushes bookings of one integration to its calendars. ``on_event_gone(calendar key)`` is called when a
+    write finds the booking's event deleted at the provider (the engine queues that calendar's sync)."""
+
+    on_event_gone: Callable[[str], object] | None = None
 
     def push(self, booking_id: int) -> list[str]:
         """Bring the booking's event in line with the booking; returns the names of the writes made."""
@@ -116,6 +125,20 @@ class OutboundSync(IntegrationScoped):
             raise
         denials.clear(target.key)
 
+    def _event_gone(self, calendar: CalendarRef, booking: Booking, write: str) -> None:
+        """The booking's event was deleted at the provider and no notification told us: sync now, say so."""
+        where = calendar.label or calendar.key
+        queued = self.on_event_gone(calendar.key) if self.on_event_gone is not None else None
+        sync = "was queued now" if queued is not False else "is already queued"
+        if write == "update":
+            text = (f"Booking {booking.id} could not be updated in {where}: its event was deleted there and the "
+                    f"change notification was lost or is late. A sync of that calendar {sync}; it applies the "
+                    "deletion (the booking is cancelled unless its status is locked).")
+        else:
+            text = (f"The event of booking {booking.id} in {where} was already deleted there, and the change "
+                    f"notification was lost or is late. A sync of that calendar {sync} to catch up.")
+        self.host.integrations.log(self.integration_id, "warning", text)
+
     # -- the three writes -----------------------------------------------------------------------
     def _create(self, calendar: CalendarRef, booking: Booking, draft: EventDraft, link: Link | None) -> None:
         if link is None or link.state != LinkState.CREATING:
@@ -143,7 +166,10 @@ class OutboundSync(IntegrationScoped):
             if exc.status not in (404, 410):
                 raise
             # deleted in the calendar meanwhile: inbound cancels the booking (seed rule 2); do not recreate
-            log.info("event %s of booking %s is gone; left to inbound", link.event_id, booking.id)
+            self._event_gone(calendar, booking, "update")
+            return
+        if event.deleted:  # Google answers a patch of a deleted event with its tombstone: gone all the same
+            self._event_gone(calendar, booking, "update")
             return
         if self.options.meeting_link and event.join_url and not booking.fields.get(self.options.meeting_url_field):
             self.host.bookings.set_field(booking.id, self.options.meeting_url_field, event.join_url,
@@ -165,7 +191,9 @@ class OutboundSync(IntegrationScoped):
         if event_id and link.state != LinkState.DELETING and not self.links.save(marked):
             raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
         if event_id:
-            self.backend.delete_event(calendar, event_id)
+            existed = self.backend.delete_event(calendar, event_id)
+            if existed is False and link.state == "linked":  # a retried delete of ours meets its own 404
+                self._event_gone(calendar, booking, "delete")
         if booking.fields.get(self.options.ires_field) in (event_id, link.event_id) and booking.fields.get(
             self.options.ires_field
         ):

@@ -64,8 +64,9 @@ class CalendarBackend(Protocol):
         """Patch times, title, description, attendees and reminders; keep any meeting link."""
         ...
 
-    def delete_event(self, calendar: CalendarRef, event_id: str) -> None:
-        """Delete the event; an event that is already gone counts as deleted."""
+    def delete_event(self, calendar: CalendarRef, event_id: str) -> bool | None:
+        """Delete the event; an event that is already gone counts as deleted. Returns False when it was
+        already gone (404/410), True when this call deleted it (None: the backend cannot tell)."""
         ...
 
     def watch(self, calendar: CalendarRef, address: str) -> Channel:

@@ -141,6 +141,13 @@ def _start(host: HostApi, integration_id: str, request: HttpRequest) -> HttpResp
 
 
 def _callback(host: HostApi, request: HttpRequest) -> HttpResponse:
+    if request.arg("admin_consent") or (request.arg("tenant") and not request.arg("code")):
+        # back from Microsoft's admin-consent page (application mode): nothing to exchange
+        if request.arg("admin_consent").lower() == "true":
+            return _page(200, "Admin consent granted", "The tenant's admin granted the app's permissions. Go back "
+                         "to the integration's settings page; syncing starts with the next round.")
+        return _page(400, "Admin consent not granted", "The consent was not given. Sign in as an admin of the "
+                     "tenant and try again from the integration's settings page.")
     parts = split_state(request.arg("state"))
     if parts is None:
         return _page(400, "Connection failed", "The sign-in response was not recognised. Start again from settings.")

@@ -311,7 +311,7 @@ def test_two_hundred_rooms_in_application_mode(tmp_path: Any) -> None:
             "tenant": TENANT, "rooms": rooms, **World.graph_urls(base),
         })
         form = host.hooks.config_form(integration, None)
-        assert form is not None and form.links == ()  # nothing to connect
+        assert form is not None and [link.label for link in form.links] == ["Grant admin consent in Microsoft Entra"]
 
         world.tick()
         world.settle()

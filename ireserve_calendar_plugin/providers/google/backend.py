@@ -255,13 +255,15 @@ class GoogleBackend:
             raise
         return None if event.deleted else event
 
-    def delete_event(self, calendar: CalendarRef, event_id: str) -> None:
+    def delete_event(self, calendar: CalendarRef, event_id: str) -> bool:
         try:
             self.client.delete_event(calendar.remote_id, event_id)
         except PermanentError as exc:
             if exc.status not in (404, 410):
                 raise
             log.debug("google: event already gone (HTTP %s)", exc.status)
+            return False
+        return True
 
     # -- push -------------------------------------------------------------------------------
     def watch(self, calendar: CalendarRef, address: str) -> Channel:

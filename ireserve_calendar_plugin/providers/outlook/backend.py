@@ -314,7 +314,7 @@ class OutlookBackend:
             raise
         return None if event.deleted else event
 
-    def delete_event(self, calendar: CalendarRef, event_id: str) -> None:
+    def delete_event(self, calendar: CalendarRef, event_id: str) -> bool:
         mailbox = self._writable(calendar)
         try:
             self.client.delete_event(mailbox, event_id)
@@ -322,6 +322,8 @@ class OutlookBackend:
             if exc.status not in (404, 410):
                 raise self._denied(calendar, exc) from exc
             log.debug("outlook: event already gone (HTTP %s)", exc.status)
+            return False
+        return True
 
     # -- push -------------------------------------------------------------------------------
     def _with_expiry_limit(self, call: Callable[[datetime], dict[str, Any]]) -> tuple[dict[str, Any], datetime]:
