@@ -95,9 +95,9 @@ class Options:
     log: Callable[[str], None] = lambda _line: None
 
     def scratch(self, name: str) -> Path:
-        """A fresh directory under the work directory."""
+        """A fresh private directory under the work directory."""
         path = self.workdir / f"{name}-{time.monotonic_ns()}"
-        path.mkdir(parents=True)
+        path.mkdir(parents=True, mode=0o700)  # private: the reference host keeps its key file beside the database
         return path
 
 

@@ -79,9 +79,7 @@ def _seed_google(world: World, rooms: int) -> tuple[Any, Any, list[str]]:
 
 def measure(opts: Options, provider: str, rooms: int) -> dict[str, Any]:
     """Every count of one provider with ``rooms`` rooms (see the module docstring)."""
-    folder = opts.scratch(f"rooms-{provider}-{rooms}")
-    folder.chmod(0o700)  # the reference host keeps its key file only in a private folder
-    with World(folder / "host.sqlite3") as world:
+    with World(opts.scratch(f"rooms-{provider}-{rooms}") / "host.sqlite3") as world:
         objects = [world.host.add_object(f"Room {n:03d}", timezone="Europe/Amsterdam") for n in range(1, rooms + 1)]
         if provider == "outlook":
             app, integration, _ = _seed_outlook(world, rooms)
