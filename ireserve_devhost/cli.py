@@ -6,23 +6,36 @@ Public API: :func:`main`.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from collections.abc import Sequence
 
+from ireserve_devhost.dbcheck import DatabaseProblem
+from ireserve_devhost.dbcheck import check_database
+from ireserve_devhost.dbcheck import database_error_line
 from ireserve_devhost.keyring import KeyFileError
 from ireserve_devhost.run import add_key_file_argument
 from ireserve_devhost.run import add_serve_arguments
 
 __all__ = ["main"]
 
+_DESCRIPTION = (
+    "Run the reference booking host (admin pages, plugin routes, cron and job workers) on a SQLite "
+    "database, and its operator commands: status, sync, rotate-keys. Every command needs an existing "
+    "database (host --create makes a new one). Exit status: 0 fine, 1 status found something that needs "
+    "attention, 2 the database or key file cannot be used, or the command line is wrong."
+)
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ireserve-devhost", description=__doc__)
+    parser = argparse.ArgumentParser(prog="ireserve-devhost", description=_DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     host = sub.add_parser("host", help="run the reference host (HTTP routes, cron, job worker) on a SQLite file")
-    host.add_argument("--db", default="ireserve-devhost.sqlite3", help="SQLite file (created if missing)")
+    host.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file (must exist, "
+                      "unless --create)")
+    host.add_argument("--create", action="store_true", help="create the database (and its key file) if missing")
     host.add_argument("--port", type=int, default=8080)
     host.add_argument("--public-url", default=None, help="public base URL (default http://127.0.0.1:PORT)")
     host.add_argument("--cron-interval", type=float, default=30.0, help="seconds between cron ticks")
@@ -75,9 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
+        check_database(args.db, create=getattr(args, "create", False))
         return _run(parser, args)
-    except KeyFileError as err:
+    except (KeyFileError, DatabaseProblem) as err:
         print(f"ireserve-devhost {args.command}: {err}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as err:  # damaged past what the check reads: still one line, not a traceback
+        print(f"ireserve-devhost {args.command}: {database_error_line(args.db, err)}", file=sys.stderr)
         return 2
 
 

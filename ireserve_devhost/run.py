@@ -9,10 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Iterable
 from collections.abc import Sequence
 
+from ireserve_devhost.dbcheck import DatabaseProblem
+from ireserve_devhost.dbcheck import check_database
+from ireserve_devhost.dbcheck import database_error_line
 from ireserve_devhost.door import host_names_from_env
 from ireserve_devhost.host import ReferenceHost
 from ireserve_devhost.http_server import ServerLimits
@@ -101,8 +105,13 @@ def run_host(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the host; return the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m ireserve_devhost", description=__doc__)
-    parser.add_argument("--db", default="ireserve-host.db", help="SQLite file (created if missing)")
+    parser = argparse.ArgumentParser(
+        prog="python -m ireserve_devhost",
+        description="Run the reference booking host (admin pages, plugin routes, cron, job workers) on a SQLite "
+        "database. The database must exist unless --create is given.",
+    )
+    parser.add_argument("--db", default="ireserve-host.db", help="SQLite file (must exist, unless --create)")
+    parser.add_argument("--create", action="store_true", help="create the database (and its key file) if missing")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--bind", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--public-url", default=None, help="externally reachable base URL, without the prefix")
@@ -119,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:
         parser.error(str(err))
     try:
+        check_database(args.db, create=args.create)
         run_host(
             args.db,
             args.port,
@@ -131,7 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             allowed_hosts=args.allowed_host,
             key_file=args.key_file,
         )
-    except KeyFileError as err:
+    except (KeyFileError, DatabaseProblem) as err:
         print(f"{parser.prog}: {err}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as err:
+        print(f"{parser.prog}: {database_error_line(args.db, err)}", file=sys.stderr)
         return 2
     return 0

@@ -245,6 +245,7 @@ def serve(
         allowed_hosts=allowed_hosts,
     ) as server:
         log.info("reference host on %s, plugin routes at %s; Ctrl-C stops", server.url, host.url_for("/"))
+        print(_start_banner(server.url, host), flush=True)  # for the person who started it, whatever the log level
         forever = threading.Event()
         try:
             while not forever.wait(1.0):  # a timed wait keeps Ctrl-C responsive
@@ -254,6 +255,15 @@ def serve(
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _start_banner(listening: str, host: ReferenceHost) -> str:
+    lines = [f"Reference host listening on {listening}", f"  admin page:    {listening}{ADMIN_ROOT}",
+             f"  plugin routes: {host.url_for('/')}"]
+    if host.public_url != listening:
+        lines.append(f"  public URL:    {host.public_url} (OAuth redirects and push notifications use it)")
+    lines.append("Ctrl-C stops.")
+    return "\n".join(lines)
 
 
 def _read_body(stream: IO[bytes], limit: int) -> bytes | None:

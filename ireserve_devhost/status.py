@@ -5,11 +5,15 @@ Public API: :func:`collect`, :func:`exit_code`, :func:`problems`, :func:`render_
 :data:`EXIT_USAGE`.
 
 Only the host side of the contract is used: for each integration the host asks its plugins for the
-admin form (``HostHooks.config_form(integration, None)``) and reads the form's ``status`` line and
-``health`` rows, so this works for any plugin that fills them. An enabled integration needs attention
-when its status starts with "Needs reconnect" or "Not ready", when a health row has a non-empty
-``last_error``, when a row's ``channel_expires`` is a time in the past, when no plugin serves it, or
-when its plugin fails to describe it. Disabled integrations are listed but never need attention.
+admin form (``HostHooks.config_form(integration, None)``). A form with a typed ``state``
+(:class:`hookspecs.forms.HealthState`) is taken at its word: an enabled integration needs attention in
+every state whose ``needs_attention`` is true (warning, not_configured, not_connected, error), and the
+problems listed are its status and next step, each calendar needing attention with its message, and the
+conflicts waiting. A form without one (an older plugin) is judged from its ``status`` line and untyped
+``health`` rows: attention when the status starts with "Needs reconnect" or "Not ready", a row has a
+non-empty ``last_error`` or a ``channel_expires`` in the past. No plugin serving an enabled integration,
+or its plugin failing to describe it, also needs attention. Disabled integrations are listed but never
+need attention. The JSON document is described in docs/host-integration.md; absent times are null.
 """
 
 from __future__ import annotations
@@ -24,7 +28,12 @@ from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
+from hookspecs.forms import ChannelState
+from hookspecs.forms import ConfigForm
+from hookspecs.forms import HealthRow
+from hookspecs.forms import HealthState
 from hookspecs.types import Integration
 from ireserve_devhost.host import ReferenceHost
 
@@ -48,6 +57,7 @@ EXIT_ATTENTION = 1
 EXIT_USAGE = 2
 
 _ATTENTION_PREFIXES = ("Needs reconnect", "Not ready")
+_ABSENT = frozenset({"", "never", "none", "-"})
 # Control characters (C0, DEL, C1) in plugin or calendar text must not reach the operator's terminal.
 _CONTROL = dict.fromkeys((*range(0x00, 0x20), *range(0x7F, 0xA0)), "\N{REPLACEMENT CHARACTER}")
 
@@ -60,6 +70,10 @@ class IntegrationReport:
     status: str
     health: tuple[Mapping[str, str], ...] = ()
     problems: tuple[str, ...] = field(default=())
+    state: str | None = None
+    next_step: str = ""
+    rows: tuple[HealthRow, ...] = ()
+    conflicts: int = 0
 
     @property
     def needs_attention(self) -> bool:
@@ -71,11 +85,55 @@ class IntegrationReport:
             "provider": self.integration.provider,
             "name": self.integration.name,
             "enabled": self.integration.enabled,
+            "state": self.state,
             "status": self.status,
-            "health": [dict(row) for row in self.health],
+            "next_step": self.next_step,
+            "calendars": [_row_dict(row) for row in self.rows],
+            "conflicts": self.conflicts,
+            "health": [{key: _absent_as_null(value) for key, value in row.items()} for row in self.health],
             "needs_attention": self.needs_attention,
             "problems": list(self.problems),
         }
+
+
+def _row_dict(row: HealthRow) -> dict[str, object]:
+    return {
+        "name": row.name,
+        "state": HealthState(row.state).value,
+        "message": row.message,
+        "next_step": row.next_step,
+        "last_success": _iso(row.last_success),
+        "last_failure": _iso(row.last_failure),
+        "pending_writes": row.pending_writes,
+        "conflicts": row.conflicts,
+        "channel": ChannelState(row.channel).value,
+        "channel_expires": _iso(row.channel_expires),
+        "timezone": row.timezone,
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def _absent_as_null(value: str) -> str | None:
+    """An untyped health value that says "no time" ("never", "none", "") is null in JSON."""
+    return None if value.strip().lower() in _ABSENT else value
+
+
+def typed_problems(form: ConfigForm) -> list[str]:
+    """The reasons a form with a typed state needs attention: its status and next step, each calendar in a
+    state that needs attention with its message, and the conflicts waiting (empty: healthy)."""
+    if form.state is None or not HealthState(form.state).needs_attention:
+        return []
+    found = [" ".join(part for part in (form.status, form.next_step) if part) or HealthState(form.state).value]
+    for row in form.rows:
+        if HealthState(row.state).needs_attention:
+            said = " ".join(part for part in (row.message, row.next_step) if part) or HealthState(row.state).value
+            found.append(f"{row.name}: {said}")
+    if form.conflicts:
+        found.append(f"{len(form.conflicts)} conflict(s) wait for review on the integration's page")
+    return found
 
 
 def problems(status: str, health: Sequence[Mapping[str, str]], now: datetime) -> list[str]:
@@ -109,8 +167,10 @@ def collect(host: ReferenceHost) -> list[IntegrationReport]:
             reports.append(IntegrationReport(integration, status, (), _if_enabled(integration, [status])))
             continue
         health = tuple({str(k): str(v) for k, v in row.items()} for row in form.health)
-        found = problems(form.status, health, now)
-        reports.append(IntegrationReport(integration, form.status, health, _if_enabled(integration, found)))
+        found = problems(form.status, health, now) if form.state is None else typed_problems(form)
+        state = None if form.state is None else HealthState(form.state).value
+        reports.append(IntegrationReport(integration, form.status, health, _if_enabled(integration, found), state,
+                                         form.next_step, tuple(form.rows), len(form.conflicts)))
     return reports
 
 
@@ -140,9 +200,11 @@ def render_text(reports: Sequence[IntegrationReport]) -> str:
         verdict = "NEEDS ATTENTION" if report.needs_attention else "ok"
         lines = [
             _clean(f"{integration.id}{name} ({integration.provider}, {state}): {verdict}"),
-            "  status: " + _clean(report.status or "-"),
+            "  status: " + _clean(report.status or "-") + (f" [{report.state}]" if report.state else ""),
         ]
-        lines += ["  " + line for line in _table(report.health)]
+        if report.next_step:
+            lines.append("  next step: " + _clean(report.next_step))
+        lines += ["  " + line for line in _table([_text_row(row) for row in report.rows] or report.health)]
         lines += ["  ! " + _clean(problem) for problem in report.problems]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
@@ -183,6 +245,29 @@ def _time(value: object) -> datetime | None:
     except ValueError:
         return None  # "none", "never" and other words are not times
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _text_row(row: HealthRow) -> dict[str, str]:
+    return {
+        "calendar": row.name,
+        "state": HealthState(row.state).value,
+        "last_success": _local(row.last_success, row.timezone),
+        "last_failure": _local(row.last_failure, row.timezone),
+        "waiting": str(row.pending_writes),
+        "conflicts": str(row.conflicts),
+        "channel": ChannelState(row.channel).value,
+        "message": " ".join(part for part in (row.message, row.next_step) if part),
+    }
+
+
+def _local(moment: datetime | None, zone: str) -> str:
+    if moment is None:
+        return "never"
+    try:
+        local = moment.astimezone(ZoneInfo(zone))
+    except (KeyError, ValueError):
+        local = moment
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or ''}".strip()
 
 
 def _clean(text: str) -> str:

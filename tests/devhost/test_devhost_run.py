@@ -26,7 +26,7 @@ def test_the_command_serves_until_interrupted(tmp_path: Path) -> None:
     db = tmp_path / "host.db"
     env = {**os.environ, "IRESERVE_DISABLED_PLUGINS": "calendar"}  # the host alone, no plugin
     process = subprocess.Popen(
-        [sys.executable, "-m", "ireserve_devhost", "--db", str(db), "--port", str(port)],
+        [sys.executable, "-m", "ireserve_devhost", "--db", str(db), "--create", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -45,11 +45,14 @@ def test_the_command_serves_until_interrupted(tmp_path: Path) -> None:
         assert page.status_code == 200 and "No integrations" in page.text
         assert requests.get(f"http://127.0.0.1:{port}/ext/x", timeout=5).status_code == 404
         process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=15)
+        stdout, stderr = process.communicate(timeout=15)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
     assert process.returncode == 0, stderr
     assert f"http://127.0.0.1:{port}/ext/" in stderr
+    # the person who started it is told where it listens and where the admin page is
+    assert f"Reference host listening on http://127.0.0.1:{port}" in stdout
+    assert f"admin page:    http://127.0.0.1:{port}/admin/" in stdout
     assert db.exists() and (tmp_path / "host.db.keys.json").exists()

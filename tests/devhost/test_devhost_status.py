@@ -6,6 +6,8 @@ import io
 import json
 from collections.abc import Iterator
 from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ import pytest
 from hookspecs import ConfigForm
 from hookspecs import Integration
 from hookspecs import hookimpl
+from hookspecs.forms import HealthRow
+from hookspecs.forms import HealthState
 from ireserve_devhost import ReferenceHost
 from ireserve_devhost.cli import main
 from ireserve_devhost.status import EXIT_ATTENTION
@@ -26,6 +30,7 @@ from ireserve_devhost.status import render_json
 from ireserve_devhost.status import render_text
 from ireserve_devhost.status import run_status
 
+T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 FUTURE = "2024-05-08T08:00:00+00:00"  # the host clock of these tests is 2024-05-01 08:00 UTC
 PAST = "2024-05-01T07:59:59+00:00"
 
@@ -128,15 +133,19 @@ def test_the_command_on_a_database_file(tmp_path: Path, capsys: pytest.CaptureFi
     db = tmp_path / "host.db"
     with ReferenceHost(db) as host:  # the installed plugins, by entry point
         host.add_integration("gcal", provider="google", name="Team calendar")
-    assert main(["status", "--db", str(db)]) == EXIT_OK
+    # an enabled integration that is not configured cannot sync: the plugin says so in its typed state
+    assert main(["status", "--db", str(db)]) == EXIT_ATTENTION
     out = capsys.readouterr().out
-    assert "gcal Team calendar (google, enabled): ok" in out and "status: Not configured" in out
+    assert "gcal Team calendar (google, enabled): NEEDS ATTENTION" in out
+    assert "status: Not configured [not_configured]" in out
 
     with ReferenceHost(db) as host:
         host.add_integration("dav", provider="exchange")
+        host.integrations.set_enabled("gcal", False)
     assert main(["status", "--db", str(db), "--json"]) == EXIT_ATTENTION
     doc = json.loads(capsys.readouterr().out)
     assert [(i["id"], i["needs_attention"]) for i in doc["integrations"]] == [("dav", True), ("gcal", False)]
+    assert [i["state"] for i in doc["integrations"]] == [None, "not_configured"]
 
 
 def test_a_missing_database_is_a_usage_error(tmp_path: Path) -> None:
@@ -144,3 +153,56 @@ def test_a_missing_database_is_a_usage_error(tmp_path: Path) -> None:
     assert run_status(str(tmp_path / "nope.db"), out=io.StringIO(), err=err) == EXIT_USAGE
     assert "no host database" in err.getvalue()
     assert not (tmp_path / "nope.db").exists()
+
+
+# --------------------------------------------------------------------------- typed health
+
+
+class TypedHealthPlugin:
+    """Serves provider ``typed``: a form with a typed state and one calendar row in that state."""
+
+    def __init__(self) -> None:
+        self.state = HealthState.OK
+
+    @hookimpl
+    def on_config_form(self, host: Any, integration: Integration, submitted: Mapping[str, object] | None) -> Any:
+        if integration.provider != "typed":
+            return None
+        row = HealthRow("Room <A>", self.state, message="Said in words." if self.state != HealthState.OK else "",
+                        next_step="Do this.", last_success=T0, last_failure=None, timezone="Europe/Amsterdam")
+        return ConfigForm(integration_id=integration.id, title="Typed", status="Line.", state=self.state,
+                          next_step="Look.", rows=(row,))
+
+
+@pytest.mark.parametrize("state", list(HealthState))
+def test_every_attention_state_exits_1_and_the_others_0(
+    host: ReferenceHost, pm: pluggy.PluginManager, state: HealthState
+) -> None:
+    plugin = TypedHealthPlugin()
+    plugin.state = state
+    pm.register(plugin, name="typed")
+    host.add_integration("t", provider="typed")
+    reports = collect(host)
+    wanted = EXIT_ATTENTION if state in (HealthState.WARNING, HealthState.NOT_CONFIGURED, HealthState.NOT_CONNECTED,
+                                         HealthState.ERROR) else EXIT_OK
+    assert exit_code(reports) == wanted
+    if wanted == EXIT_ATTENTION:
+        assert "Room <A>: Said in words. Do this." in reports[0].problems
+    host.integrations.set_enabled("t", False)
+    assert exit_code(collect(host)) == EXIT_OK  # a disabled integration never needs attention
+
+
+def test_the_json_has_typed_calendars_and_null_for_absent_times(host: ReferenceHost, pm: pluggy.PluginManager,
+                                                                 health: HealthPlugin) -> None:
+    pm.register(TypedHealthPlugin(), name="typed")
+    host.add_integration("t", provider="typed")
+    host.add_integration("old", provider="fake")
+    health.forms["old"] = ("Connected", (row(last_sync="never"),))
+    doc = json.loads(render_json(collect(host)))
+    old, typed = doc["integrations"]
+    assert old["state"] is None and old["health"][0]["last_sync"] is None  # not the string "never"
+    [calendar] = typed["calendars"]
+    assert calendar == {"name": "Room <A>", "state": "ok", "message": "", "next_step": "Do this.",
+                        "last_success": T0.isoformat(), "last_failure": None, "pending_writes": 0, "conflicts": 0,
+                        "channel": "not_used", "channel_expires": None, "timezone": "Europe/Amsterdam"}
+    assert (typed["state"], typed["status"], typed["next_step"], typed["conflicts"]) == ("ok", "Line.", "Look.", 0)

@@ -194,7 +194,8 @@ def test_the_command_holds_its_door(tmp_path: Path) -> None:
         "IRESERVE_DEVHOST_ALLOWED_HOSTS": "intranet.lan, other.lan",
     }
     command = [sys.executable, "-m", "ireserve_devhost.cli", "host", "--db", str(tmp_path / "host.db"),
-               "--port", str(port), "--public-url", "https://booking.example", "--allowed-host", "extra.lan"]
+               "--create", "--port", str(port), "--public-url", "https://booking.example",
+               "--allowed-host", "extra.lan"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 15

@@ -45,7 +45,8 @@ def _threads_of(pid: int) -> int:
 def _start_host(tmp_path: Path, port: int) -> subprocess.Popen[str]:
     env = {**os.environ, "IRESERVE_DISABLED_PLUGINS": "calendar"}
     command = [
-        sys.executable, "-m", "ireserve_devhost.cli", "host", "--db", str(tmp_path / "host.db"), "--port", str(port),
+        sys.executable, "-m", "ireserve_devhost.cli", "host", "--db", str(tmp_path / "host.db"), "--create",
+        "--port", str(port),
         "--threads", str(THREADS), "--channel-timeout", str(TIMEOUT), "--request-timeout", str(TIMEOUT),
         "--cron-interval", "3600",
     ]  # fmt: skip
