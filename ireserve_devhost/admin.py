@@ -76,6 +76,9 @@ from ireserve_devhost.csrf import CsrfTokens
 from ireserve_devhost.csrf import CsrfVerdict
 from ireserve_devhost.form_data import CSRF_FIELD
 from ireserve_devhost.form_data import submitted_values
+from ireserve_devhost.health import process_problems
+from ireserve_devhost.health import process_reports
+from ireserve_devhost.health import wall_clock
 from ireserve_devhost.health_view import DISABLED
 from ireserve_devhost.health_view import UNKNOWN
 from ireserve_devhost.health_view import state_of
@@ -212,6 +215,7 @@ class AdminPages:
             title="Integrations",
             crumbs=[],
             rows=rows,
+            host_problems=process_problems(process_reports(self.host.db), wall_clock()),
             csrf_token=self.csrf_token,
             plugins=[name for name, _ in self.host.pm.list_name_plugin()],
             plugin_root=self.host.url_for("/"),

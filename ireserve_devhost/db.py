@@ -115,6 +115,18 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # scan to bookings starting after ``start - longest`` instead of every earlier booking.
         f"CREATE INDEX bookings_by_object_length ON bookings (object_id, ({BOOKING_LENGTH_DAYS}))",
     ),
+    (
+        # One row per serving process (.health): its heartbeat, key ring state and last plugin failure.
+        """CREATE TABLE host_processes (
+            process TEXT PRIMARY KEY,
+            seen_at TEXT NOT NULL,
+            key_current TEXT NOT NULL DEFAULT '',
+            key_ids TEXT NOT NULL DEFAULT '',
+            key_error TEXT NOT NULL DEFAULT '',
+            last_failure TEXT NOT NULL DEFAULT '',
+            failure_at TEXT,
+            failures INTEGER NOT NULL DEFAULT 0)""",
+    ),
 )
 
 #: The schema version this host writes; a database with a newer one is refused.

@@ -44,6 +44,7 @@ from ireserve_devhost.directory import CustomerStore
 from ireserve_devhost.directory import IntegrationStore
 from ireserve_devhost.directory import LogEntry
 from ireserve_devhost.directory import ObjectStore
+from ireserve_devhost.health import ProcessHealth
 from ireserve_devhost.hooks import HostHooks
 from ireserve_devhost.hooks import get_plugin_manager
 from ireserve_devhost.jobs import JobStore
@@ -121,6 +122,8 @@ class ReferenceHost:
         self.integrations = IntegrationStore(self.db, self.now)
         self.config = ConfigStore(self.db)
         self.jobs: Any = job_queue if job_queue is not None else JobStore(self.db, self.now)
+        #: This process's heartbeat, key state and plugin failures, for ``status`` and the admin page.
+        self.health = ProcessHealth(self.db, self._keys)
 
     # ------------------------------------------------------------------ HostApi
 

@@ -262,6 +262,7 @@ class Worker:
             handled = self.host.hooks.job(job)
         except Exception as exc:
             log.warning("job %s (%s) attempt %d raised", job.id, job.name, job.attempt, exc_info=True)
+            self.host.health.failed("on_job", exc)
             self.host.jobs.fail(job, self.owner, f"{type(exc).__name__}: {exc}")
             return True
         if handled is None:

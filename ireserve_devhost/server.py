@@ -63,6 +63,9 @@ class _AccessLog:
         return self.app(environ, logged_start)
 
 
+#: Seconds between a serving process's heartbeats in ``host_processes`` (:mod:`.health`).
+HEARTBEAT_INTERVAL = 10.0
+
 #: The largest request body handed to a plugin (1 MiB).
 MAX_BODY = 1 << 20
 
@@ -111,8 +114,9 @@ class HostApp:
         )
         try:
             answer = self.host.hooks.http_route(plugin_request)
-        except Exception:
+        except Exception as exc:
             log.exception("on_http_route raised for %s %s", request.method, path)
+            self.host.health.failed("on_http_route", exc)
             return _plain(500, "Internal Server Error")
         if answer is None:
             return _plain(404, "Not Found")
@@ -178,6 +182,7 @@ class HostServer:
     def start(self) -> HostServer:
         """Start serving, the cron loop and the workers, each in a daemon thread."""
         self._threads.append(self._server.start(f"host-http-{self.port}"))
+        self._spawn(self._health_loop, "host-health")
         if self.cron_interval is not None:
             self._spawn(self._cron_loop, "host-cron")
         for number, worker in enumerate(self.workers, 1):
@@ -211,6 +216,14 @@ class HostServer:
             except Exception:  # the hook's own errors are logged by HostHooks; this is the host's
                 log.exception("cron tick failed")
             self._stopping.wait(self.cron_interval)
+
+    def _health_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.host.health.beat()
+            except Exception:
+                log.exception("health heartbeat failed")
+            self._stopping.wait(HEARTBEAT_INTERVAL)
 
     def _worker_loop(self, worker: Worker) -> None:
         while not self._stopping.is_set():

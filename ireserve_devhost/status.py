@@ -14,6 +14,11 @@ conflicts waiting. A form without one (an older plugin) is judged from its ``sta
 non-empty ``last_error`` or a ``channel_expires`` in the past. No plugin serving an enabled integration,
 or its plugin failing to describe it, also needs attention. Disabled integrations are listed but never
 need attention. The JSON document is described in docs/host-integration.md; absent times are null.
+
+Above the integrations come the problems of the live host processes on the database (:mod:`.health`):
+one that cannot read its keys, or whose plugin routes or jobs raised in the last minutes (a host that
+cannot decrypt fails every push with 500 while this process, with its own keys, decrypts fine). Any
+of them also makes the exit status 1.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ from hookspecs.forms import ConfigForm
 from hookspecs.forms import HealthRow
 from hookspecs.forms import HealthState
 from hookspecs.types import Integration
+from ireserve_devhost.health import process_problems
+from ireserve_devhost.health import process_reports
+from ireserve_devhost.health import wall_clock
 from ireserve_devhost.host import ReferenceHost
 
 __all__ = [
@@ -179,11 +187,12 @@ def exit_code(reports: Sequence[IntegrationReport]) -> int:
     return EXIT_ATTENTION if any(r.needs_attention for r in reports) else EXIT_OK
 
 
-def render_json(reports: Sequence[IntegrationReport]) -> str:
-    """The reports as one JSON document: ``{"needs_attention": bool, "integrations": [...]}``."""
+def render_json(reports: Sequence[IntegrationReport], host_problems: Sequence[str] = ()) -> str:
+    """The reports as one JSON document: ``{"needs_attention": bool, "integrations": [...], "host": [...]}``."""
     doc = {
-        "needs_attention": any(r.needs_attention for r in reports),
+        "needs_attention": any(r.needs_attention for r in reports) or bool(host_problems),
         "integrations": [r.as_dict() for r in reports],
+        "host": list(host_problems),
     }
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
@@ -226,8 +235,13 @@ def run_status(
         return EXIT_USAGE
     with ReferenceHost(db_path, key_file=key_file) as host:
         reports = collect(host)
-    out.write(render_json(reports) + "\n" if as_json else render_text(reports))
-    return exit_code(reports)
+        host_problems = process_problems(process_reports(host.db), wall_clock())
+    if as_json:
+        out.write(render_json(reports, host_problems) + "\n")
+    else:
+        out.write("".join(f"! {_clean(problem)}\n" for problem in host_problems) + ("\n" if host_problems else ""))
+        out.write(render_text(reports))
+    return EXIT_ATTENTION if host_problems else exit_code(reports)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -55,11 +55,43 @@ class Account:
     password: str
     path: str
 
-    def person(self) -> Any:
+    def person(self) -> Person:
         import caldav
 
         client = caldav.DAVClient(url=self.server.url, username=self.user, password=self.password)
-        return client.calendar(url=self.server.url + self.path)
+        return Person(client.calendar(url=self.server.url + self.path))
+
+
+class Person:
+    """The person's calendar app: python-caldav's calendar, with events written from properties.
+
+    (python-caldav 1.x builds events from keyword properties with an icalendar API that icalendar 7
+    dropped, so the person writes the VEVENT with icalendar and lets python-caldav PUT it.)"""
+
+    def __init__(self, calendar: Any) -> None:
+        self.calendar = calendar
+
+    def save_event(self, *, uid: str, summary: str, dtstart: Any, dtend: Any, rrule: dict[str, Any] | None = None
+                   ) -> Any:
+        from icalendar import Calendar
+        from icalendar import Event
+
+        cal = Calendar()
+        cal.add("PRODID", "-//a person//their calendar app//EN")
+        cal.add("VERSION", "2.0")
+        event = Event()
+        event.add("UID", uid)
+        event.add("DTSTAMP", datetime.now(UTC))
+        event.add("SUMMARY", summary)
+        event.add("DTSTART", dtstart)
+        event.add("DTEND", dtend)
+        if rrule:
+            event.add("RRULE", rrule)
+        cal.add_component(event)
+        return self.calendar.save_event(cal.to_ical().decode())
+
+    def events(self) -> list[Any]:
+        return list(self.calendar.events())
 
 
 @pytest.fixture

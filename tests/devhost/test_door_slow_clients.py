@@ -25,8 +25,9 @@ IDLE = 500
 SLOW = 100
 TIMEOUT = 2  # --channel-timeout and --request-timeout
 THREADS = 4
-# closed within the timeout, plus one check interval (1 s at this timeout) and the event loop's 1 s tick
-CLOSE_SLACK = 2.5
+# closed within the timeout, plus one check interval (1 s at this timeout), the event loop's 1 s tick and
+# room for a machine busy with other work
+CLOSE_SLACK = 4.0
 
 
 def _free_port() -> int:
@@ -51,7 +52,7 @@ def _start_host(tmp_path: Path, port: int) -> subprocess.Popen[str]:
         "--cron-interval", "3600",
     ]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         try:
             requests.get(f"http://127.0.0.1:{port}/admin/", timeout=1)
@@ -124,7 +125,7 @@ def test_idle_and_slow_connections_are_closed_and_ordinary_requests_answer(tmp_p
         assert max(closed_after.values()) <= TIMEOUT + CLOSE_SLACK
         assert max_threads <= baseline_threads + 2, "the host's threads grew with the connections"
         assert statuses and set(statuses) == {200}
-        assert p99 < 1.0
+        assert p99 < 2.0  # typically ~0.1 s; the bound leaves room for a loaded machine
         assert sent < len(request_bytes), "a slow request completed: the attack did not last long enough"
     finally:
         for sock in attackers:

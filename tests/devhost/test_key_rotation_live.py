@@ -4,7 +4,8 @@ Two ``python -m ireserve_devhost`` processes serve one database (each with cron 
 connected Google integration on the emulator. While a client sends a burst of genuine push
 notifications (as Google would: channel id, token, resource id) and new events arrive in the calendar,
 another process runs ``ireserve-devhost rotate-keys`` and then ``rotate-keys --drop-old``; meanwhile
-either host is killed with SIGKILL at seeded random moments and started again. Afterwards: every push
+either host is killed with SIGKILL at seeded random moments and started again (one host down at a
+time, so the pushes always have somewhere to go). Afterwards: every push
 that reached a host got 2xx (a push to a killed host is retried on the other, as Google retries), the
 old keys are gone, every stored value decrypts with the remaining key, and every calendar event is a
 booking (nothing lost). On today's main the running hosts kept the key ring they started with, so
@@ -72,7 +73,7 @@ class HostProcess:
 
     def wait_up(self) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded machine starts a process slowly
         while True:
             try:
                 requests.get(f"{self.url}/admin/", timeout=3)
@@ -120,7 +121,7 @@ def _push_burst(hosts: list[HostProcess], channel: dict[str, Any], stop: threadi
             "X-Goog-Resource-State": "exists",
             "X-Goog-Message-Number": str(number),
         }
-        give_up = time.monotonic() + 20  # Google retries a failed delivery with backoff, for much longer
+        give_up = time.monotonic() + 60  # Google retries a failed delivery with backoff, for much longer
         attempt = 0
         while time.monotonic() < give_up:
             target = hosts[(turn + attempt) % len(hosts)]
@@ -137,7 +138,7 @@ def _push_burst(hosts: list[HostProcess], channel: dict[str, Any], stop: threadi
             break
         else:
             with log.lock:
-                log.statuses.append(-1)  # no host answered for 20 seconds
+                log.statuses.append(-1)  # no host answered for 60 seconds
         turn += 1
         stop.wait(0.05)
 
@@ -212,6 +213,9 @@ def _run(tmp_path: Path, seed: int, kills: int, burst: float, new_events: int) -
             if kill_times and elapsed >= kill_times[0]:
                 kill_times.pop(0)
                 victim = rng.choice(hosts)
+                for other in hosts:  # one host down at a time: the pushes need somewhere to go
+                    if other is not victim:
+                        other.wait_up()
                 victim.kill()
                 time.sleep(rng.uniform(0.0, 0.3))
                 victim.start(wait=False)  # the pushes meanwhile go to the other host
