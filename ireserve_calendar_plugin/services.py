@@ -69,6 +69,7 @@ from ireserve_calendar_plugin.sync.engine import backoff_seconds
 from ireserve_calendar_plugin.sync.engine import channel_job
 from ireserve_calendar_plugin.sync.engine import outbound_job
 from ireserve_calendar_plugin.sync.engine import sync_job
+from ireserve_calendar_plugin.sync.inbound import BOOKING_CHANGES
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 from ireserve_calendar_plugin.sync.inbound import RoundResult
 from ireserve_calendar_plugin.sync.model import CalendarRef
@@ -244,7 +245,7 @@ def _force(job: Job) -> ChannelForce:
 
 def changes_of(result: RoundResult) -> int:
     """How many bookings a round changed (created, moved, cancelled, unlinked)."""
-    return sum(n for name, n in result.counts.items() if name in ("created", "updated", "cancelled", "unlinked"))
+    return sum(n for name, n in result.counts.items() if name in BOOKING_CHANGES)
 
 
 def _problem(ctx: IntegrationContext, engine: SyncEngine, calendar_key: str, exc: BaseException) -> str:
