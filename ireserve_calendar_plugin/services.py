@@ -378,7 +378,10 @@ def _lost_grant(ctx: IntegrationContext, exc: AuthExpiredError) -> None:
         return  # an admin disconnected on purpose: nothing was lost, no alert
     status.mark_needs_reconnect(str(exc), ctx.host.now())
     if status.claim_alert():
-        ctx.host.integrations.log(ctx.integration.id, "error", str(describe(exc, provider=ctx.provider.name)))
+        said = str(describe(exc, provider=ctx.provider.name))
+        if status.get().get("interrupted"):  # strict rotation: say why the grant is gone
+            said = f"{said} Why: {status.get().get('reason')}."
+        ctx.host.integrations.log(ctx.integration.id, "error", said)
 
 
 def _park(ctx: IntegrationContext, booking_id: int) -> None:
