@@ -55,6 +55,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("idle", "API calls per hour of an idle calendar; cron tick cost"),
     ("application", "Outlook application mode: token requests, concurrency"),
     ("pacing", "peak requests per rolling minute while 200 calendars sync"),
+    ("rooms", "500 discovered rooms per provider: discovery, initial sync, tokens, writes, cron tick"),
     ("scale", "200 rooms' initial sync on 1 vs 4 RQ worker processes (needs redis-server)"),
 )
 
@@ -94,9 +95,9 @@ class Options:
     log: Callable[[str], None] = lambda _line: None
 
     def scratch(self, name: str) -> Path:
-        """A fresh directory under the work directory."""
+        """A fresh private directory under the work directory."""
         path = self.workdir / f"{name}-{time.monotonic_ns()}"
-        path.mkdir(parents=True)
+        path.mkdir(parents=True, mode=0o700)  # private: the reference host keeps its key file beside the database
         return path
 
 
