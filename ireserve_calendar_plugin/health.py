@@ -177,7 +177,8 @@ def integration_health(ctx: IntegrationContext, settings: Mapping[str, Any] | No
         connection = HealthState.NOT_CONNECTED
         if auth.get("state") == "needs_reconnect":
             said = message_for(ProblemKind.REVOKED_GRANT, provider=ctx.provider.name)
-            status, next_step = f"Needs reconnect: {said.what}", said.next_step
+            what = str(auth.get("reason")) if auth.get("interrupted") else said.what  # strict rotation
+            status, next_step = f"Needs reconnect: {what}", said.next_step
         else:
             reason = f": {auth['reason']}" if auth.get("reason") else ""
             status, next_step = "Not connected" + reason, "Click Connect account and sign in to start syncing."

@@ -49,6 +49,7 @@ from ireserve_calendar_plugin.messages import ProblemKind
 from ireserve_calendar_plugin.messages import booking_notice
 from ireserve_calendar_plugin.messages import classify
 from ireserve_calendar_plugin.messages import describe
+from ireserve_calendar_plugin.messages import message_for
 from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
@@ -69,6 +70,7 @@ from ireserve_calendar_plugin.sync.engine import backoff_seconds
 from ireserve_calendar_plugin.sync.engine import channel_job
 from ireserve_calendar_plugin.sync.engine import outbound_job
 from ireserve_calendar_plugin.sync.engine import sync_job
+from ireserve_calendar_plugin.sync.inbound import BOOKING_CHANGES
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 from ireserve_calendar_plugin.sync.inbound import RoundResult
 from ireserve_calendar_plugin.sync.model import CalendarRef
@@ -229,9 +231,16 @@ def _run_calendar_job(ctx: IntegrationContext, engine: SyncEngine, job: Job) -> 
         activity.failure(key, host.now(), problem=_problem(ctx, engine, key, exc), retry_at=when)
     except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         when = engine.record_failure(key, exc, what=what)
-        activity.failure(key, host.now(), problem=_problem(ctx, engine, key, exc), retry_at=when)
-        host.integrations.log(iid, "error", f"{what} of calendar {key} failed: {type(exc).__name__}: {exc}. "
-                              f"Next attempt after {when:%Y-%m-%d %H:%M} UTC.")
+        problem = _problem(ctx, engine, key, exc)
+        activity.failure(key, host.now(), problem=problem, retry_at=when)
+        log.warning("integration %s: %s of calendar %s failed: %s: %s", iid, what, key, type(exc).__name__, exc)
+        name = next((c.label for c in engine.backend.calendars() if c.key == key), "") or "a calendar"
+        said = message_for(ProblemKind(problem), provider=ctx.provider.name, calendar=name)
+        line = f"{said.what} {said.next_step} (detail: {type(exc).__name__}: {str(exc)[:300]})"
+        # the same failure again is on the health row, not a new log line every round (folded)
+        if ctx.store.load(f"faillog/{key}/{what}").data != line:
+            ctx.store.save(f"faillog/{key}/{what}", line, expected_version=None)
+            host.integrations.log(iid, "error", line)
 
 
 def _force(job: Job) -> ChannelForce:
@@ -244,7 +253,7 @@ def _force(job: Job) -> ChannelForce:
 
 def changes_of(result: RoundResult) -> int:
     """How many bookings a round changed (created, moved, cancelled, unlinked)."""
-    return sum(n for name, n in result.counts.items() if name in ("created", "updated", "cancelled", "unlinked"))
+    return sum(n for name, n in result.counts.items() if name in BOOKING_CHANGES)
 
 
 def _problem(ctx: IntegrationContext, engine: SyncEngine, calendar_key: str, exc: BaseException) -> str:
@@ -282,7 +291,10 @@ def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
                               "no write permission there.")
     except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         _write_failed(ctx, engine, booking_id, exc, retry_at=None)
-        host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {type(exc).__name__}: {exc}")
+        log.warning("integration %s: booking %s not written: %s: %s", iid, booking_id, type(exc).__name__, exc)
+        said = message_for(classify(exc), provider=ctx.provider.name)
+        host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {said.what} "
+                              f"{said.next_step} (detail: {type(exc).__name__}: {str(exc)[:300]})")
     else:
         _write_done(ctx, engine, booking_id, written)
 
@@ -366,7 +378,10 @@ def _lost_grant(ctx: IntegrationContext, exc: AuthExpiredError) -> None:
         return  # an admin disconnected on purpose: nothing was lost, no alert
     status.mark_needs_reconnect(str(exc), ctx.host.now())
     if status.claim_alert():
-        ctx.host.integrations.log(ctx.integration.id, "error", str(describe(exc, provider=ctx.provider.name)))
+        said = str(describe(exc, provider=ctx.provider.name))
+        if status.get().get("interrupted"):  # strict rotation: say why the grant is gone
+            said = f"{said} Why: {status.get().get('reason')}."
+        ctx.host.integrations.log(ctx.integration.id, "error", said)
 
 
 def _park(ctx: IntegrationContext, booking_id: int) -> None:

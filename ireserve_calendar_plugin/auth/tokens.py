@@ -7,10 +7,20 @@ any worker on any machine uses the same access token and only one refreshes it w
 expiry (a short lease; the others wait for its result). A refresh that hits a lost grant
 (``invalid_grant``) marks the integration "needs reconnect" once, with one admin-visible alert, and
 stops every further attempt until an admin reconnects.
+
+Strict refresh-token rotation (Microsoft; the Graph emulator's ``strict_refresh_rotation``): each
+refresh spends the refresh token it sends. A worker killed after the token endpoint answered but
+before the new token was stored (or whose answer was lost on the wire) leaves only the spent token,
+and the grant is gone. This cannot be repaired without the admin; it is made visible instead: before
+each refresh a hash of the refresh token it sends is written under ``<key>/refreshing`` and removed
+once the outcome is stored (or the provider answered a refusal), so when the next refresh with that
+same token is refused as ``invalid_grant`` the "needs reconnect" reason says that a refresh did not
+complete, never a silent retry loop.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +32,7 @@ from typing import Any
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import AuthExpiredError
 from ireserve_calendar_plugin.errors import NotConfiguredError
+from ireserve_calendar_plugin.errors import ProviderError
 from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.sync.state import Leases
 
@@ -29,6 +40,15 @@ __all__ = ["AccessTokens", "AuthStatus", "TokenSet", "TokenStore"]
 
 #: Refresh this long before the access token expires.
 REFRESH_SKEW = timedelta(minutes=5)
+#: The "needs reconnect" reason when a refresh token was spent by a refresh whose outcome was never stored.
+INTERRUPTED_REFRESH = (
+    "A token refresh did not complete after the provider replaced the refresh token (a worker stopped or "
+    "the answer was lost); with strict rotation the stored one is spent. Connect the account again"
+)
+
+
+def _fingerprint(refresh_token: str) -> str:
+    return hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -91,8 +111,9 @@ class AuthStatus:
     def needs_reconnect(self) -> bool:
         return self.get().get("state") == "needs_reconnect"
 
-    def mark_needs_reconnect(self, reason: str, now: datetime) -> bool:
-        """Record the lost grant. Returns True only for the first caller."""
+    def mark_needs_reconnect(self, reason: str, now: datetime, *, interrupted: bool = False) -> bool:
+        """Record the lost grant. Returns True only for the first caller. ``interrupted``: the grant was
+        lost to a refresh that never completed (strict rotation), so ``reason`` is what the admin reads."""
         first = False
 
         def change(data: dict[str, Any] | None) -> dict[str, Any]:
@@ -101,6 +122,8 @@ class AuthStatus:
             first = data.get("state") != "needs_reconnect"
             if first:
                 data.update(state="needs_reconnect", reason=reason[:300], since=now.isoformat())
+                if interrupted:
+                    data["interrupted"] = True
             return data
 
         self._store.update(self.KEY, change, default={})
@@ -149,6 +172,7 @@ class AccessTokens:
         needs_grant: bool = True,
         wait: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._store = store
         self._tokens = TokenStore(store, key)
         self._status = AuthStatus(store)
         self._leases = Leases(store)
@@ -186,15 +210,33 @@ class AccessTokens:
         again, version_now = self._tokens.load()
         if again is not None and again.fresh(self._now()) and version_now != version:
             return again.access_token  # refreshed by someone else between our read and our lease
+        marker_key = f"{self._key}/refreshing"
+        marker = _fingerprint(again.refresh_token) if again is not None and again.refresh_token else None
+        interrupted = marker is not None and self._store.load(marker_key).data == marker
+        if marker is not None:
+            self._store.save(marker_key, marker, expected_version=None)
         try:
             new = self._refresh(again)
         except AuthExpiredError as exc:
-            self._status.mark_needs_reconnect(str(exc), self._now())  # no further attempt until reconnect
+            reason = str(exc)
+            if interrupted:
+                reason = (f"{INTERRUPTED_REFRESH} ({reason})")
+            # no further attempt until reconnect
+            self._status.mark_needs_reconnect(reason, self._now(), interrupted=interrupted)
+            self._store.delete(marker_key)
+            if interrupted:
+                raise AuthExpiredError(reason, provider=exc.provider, status=exc.status, reason=exc.reason) from exc
+            raise
+        except ProviderError as exc:
+            if exc.status:  # the provider answered a refusal: it spent nothing
+                self._store.delete(marker_key)
             raise
         self.refreshes += 1
         if again is not None and new.refresh_token is None and again.refresh_token:
             new = replace(new, refresh_token=again.refresh_token)  # Google does not rotate
         self._store_refreshed(again, new, version_now)
+        if marker is not None:
+            self._store.delete(marker_key)
         return new.access_token
 
     def _store_refreshed(self, used: TokenSet | None, new: TokenSet, version: int) -> bool:

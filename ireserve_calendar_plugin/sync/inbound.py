@@ -1,6 +1,7 @@
 """One inbound round for one calendar: page through changes, apply them, then move the cursor.
 
-Public API: :class:`InboundRound`, :class:`RoundResult`, :class:`CalendarBusyError`, :class:`LeaseLostError`.
+Public API: :class:`InboundRound`, :class:`RoundResult`, :class:`Applied`, :data:`BOOKING_CHANGES`,
+:class:`CalendarBusyError`, :class:`LeaseLostError`.
 
 A round (see the Google and Graph sync guides: developers.google.com/workspace/calendar/api/guides/sync,
 learn.microsoft.com/graph/delta-query-events):
@@ -28,6 +29,7 @@ from datetime import UTC
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,7 +60,7 @@ from ireserve_calendar_plugin.sync.state import Lease
 from ireserve_calendar_plugin.sync.state import Schedule
 from ireserve_calendar_plugin.sync.state import StateStore
 
-__all__ = ["CalendarBusyError", "InboundRound", "LeaseLostError", "RoundResult"]
+__all__ = ["BOOKING_CHANGES", "Applied", "CalendarBusyError", "InboundRound", "LeaseLostError", "RoundResult"]
 
 log = logging.getLogger("ireserve_calendar_plugin.sync")
 
@@ -84,6 +86,26 @@ class LeaseLostError(CalendarPluginError):
     """The round ran past its lease and another worker may have taken over; nothing was committed."""
 
 
+class Applied(StrEnum):
+    """What applying one change did: the names a round counts (its value is the counter's name)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    CANCELLED = "cancelled"
+    UNLINKED = "unlinked"
+    SKIPPED = "skipped"
+    CONFLICTS = "conflicts"
+    #: the host refused the event's data
+    REJECTED = "rejected"
+    #: the mass-deletion guard held a listing's cancellations back
+    HELD_BACK_DELETIONS = "held_back_deletions"
+
+
+#: the counters that are changes to bookings
+BOOKING_CHANGES = frozenset({Applied.CREATED, Applied.UPDATED, Applied.CANCELLED, Applied.UNLINKED})
+
+
 @dataclass
 class RoundResult:
     """What a round did, for logs, health and benchmarks."""
@@ -95,8 +117,8 @@ class RoundResult:
     counts: dict[str, int] = field(default_factory=dict)
     resync_reason: str = ""
 
-    def count(self, name: str) -> None:
-        self.counts[name] = self.counts.get(name, 0) + 1
+    def count(self, name: Applied) -> None:
+        self.counts[name.value] = self.counts.get(name.value, 0) + 1
 
     def summary(self) -> str:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())) or "no changes"
@@ -211,7 +233,7 @@ class InboundRound(IntegrationScoped):
                         # the host refused this one event's data: queue it for review, do not block the calendar
                         log.info("integration %s calendar %s: event %s refused by the host: %s: %s",
                                  self.integration_id, calendar.key, event.id[:64], type(exc).__name__, str(exc)[:200])
-                        result.count("rejected")
+                        result.count(Applied.REJECTED)
                         self._conflict(calendar, event, ConflictKind.REJECTED, None, str(exc)[:200],
                                        self._wanted(event), result, counted=True)
                 if page.cursor is not None:
@@ -281,7 +303,7 @@ class InboundRound(IntegrationScoped):
             if action.conflict is not None:
                 self._conflict(calendar, event, action.conflict, booking, action.reason, self._wanted(event), result)
                 return
-            result.count("skipped")
+            result.count(Applied.SKIPPED)
             log.debug("skip event %s: %s", event.id, action.reason)
             return
         if isinstance(action, plan.CreateBooking):
@@ -299,7 +321,7 @@ class InboundRound(IntegrationScoped):
                 self._conflict(calendar, event, ConflictKind.OVERLAP, None, exc.reason[:300], wanted, result)
                 return
             self._remember(calendar, created.id, event, link=None)
-            result.count("created")
+            result.count(Applied.CREATED)
             return
         if booking is None:  # the planner only returns the actions below for a matched booking
             raise CalendarPluginError(f"{type(action).__name__} for event {event.id} without a booking")
@@ -307,7 +329,7 @@ class InboundRound(IntegrationScoped):
             try:
                 bookings.update_times(action.booking_id, start=action.start, end=action.end, all_day=action.all_day,
                                       origin=self.origin, ignore_validation=action.ignore_validation)
-                result.count("updated")
+                result.count(Applied.UPDATED)
             except BookingConflictError as exc:
                 self._conflict(calendar, event, ConflictKind.OVERLAP, booking, exc.reason[:300], self._wanted(event),
                                result)
@@ -317,13 +339,13 @@ class InboundRound(IntegrationScoped):
         if isinstance(action, plan.NoChange):
             self._ensure_field(booking, event.id)
             self._remember(calendar, action.booking_id, event, link)
-            result.count("unchanged")
+            result.count(Applied.UNCHANGED)
             return
         if isinstance(action, plan.CancelBooking):
             bookings.set_status(action.booking_id, action.status, origin=self.origin)
-            result.count("cancelled")
+            result.count(Applied.CANCELLED)
         else:
-            result.count("unlinked")
+            result.count(Applied.UNLINKED)
         if booking.fields.get(field_name):
             bookings.set_field(booking.id, field_name, None, origin=self.origin)
         self.links.delete(calendar.key, booking.id)
@@ -349,7 +371,7 @@ class InboundRound(IntegrationScoped):
         self._found[cid] = fresh
         if not counted:
             open_ = merge(self._stored_conflicts.get(cid), fresh).is_open
-            result.count("conflicts" if open_ else "skipped")
+            result.count(Applied.CONFLICTS if open_ else Applied.SKIPPED)
 
     def _admin_summary(self, calendar: CalendarRef, result: RoundResult) -> None:
         """One line per round in the admin's log, only when something happened, and not again when a round
@@ -430,7 +452,7 @@ class InboundRound(IntegrationScoped):
                 continue
             missing.append((booking, link))
         if not seen and len(missing) > MASS_DELETE_GUARD:
-            result.count("held_back_deletions")
+            result.count(Applied.HELD_BACK_DELETIONS)
             self.host.integrations.log(
                 self.integration_id, "error",
                 f"Calendar {calendar.label or calendar.key} listed no events at all, which would cancel "

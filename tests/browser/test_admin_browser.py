@@ -147,6 +147,8 @@ def _configure_in_browser(browser: webdriver.Chrome, setup: Setup) -> None:
     _fill(browser, "client_secret", "demo-secret")
     Select(browser.find_element(By.NAME, "calendar_mapping.0.object")).select_by_visible_text(ROOM_NAME)
     _fill(browser, "calendar_mapping.0.calendar_id", ROOM_CALENDAR)
+    for summary in browser.find_elements(By.CSS_SELECTOR, "details.advanced:not([open]) > summary"):
+        summary.click()  # the provider URLs sit under the collapsed "Advanced"
     for name, url in setup.urls().items():
         _fill(browser, name, url)
 

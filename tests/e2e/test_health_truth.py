@@ -93,6 +93,17 @@ def test_a_calendar_answering_404_is_an_error_named_by_its_name(tmp_path: Any) -
         assert bad.last_failure is not None and bad.timezone == "Europe/Amsterdam"
         (report,) = collect(story.host)
         assert report.needs_attention
+        def lines() -> list[str]:
+            return [e.message for e in story.host.integration_log("g1", 1000) if "gone@group" in e.message]
+
+        first = lines()
+        assert first and all(line.startswith("Google Calendar does not know the calendar") for line in first)
+        story.world.advance(7200)  # the next attempts fail the same way: no new lines in the admin's log
+        story.world.tick()
+        story.world.settle()
+        failing = next(r for r in story.form().rows if r.state is HealthState.ERROR)
+        assert sum(h.failures for h in failing.activity) >= 3  # several failed attempts ...
+        assert lines() == first  # ... and the same lines, folded
 
 
 def test_activity_counts_rounds_and_changes_per_hour(story: Story) -> None:
