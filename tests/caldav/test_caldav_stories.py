@@ -233,3 +233,23 @@ def _down_and_up(story: CalDavStory) -> None:
     assert [b.title for b in story.bookings() if b.channel == "external/caldav"] == ["Inbound"]
     state = StateStore(context_for(story.host, story.integration).store).load(calendar_key(story.account.path))  # type: ignore[union-attr]
     assert state.error_count == 0, story.log()
+
+
+def test_a_server_without_sync_collection_is_polled_by_ctag_and_etags(story: CalDavStory) -> None:
+    story.proxy.no_sync_collection = True
+    calendar = story.account.person()
+    moved = calendar.save_event(dtstart=hour(30), dtend=hour(31), summary="Moves", uid="moves")
+    gone = calendar.save_event(dtstart=hour(40), dtend=hour(41), summary="Goes", uid="goes")
+    story.poll()
+    assert sorted(b.title for b in story.bookings()) == ["Goes", "Moves"]
+    story.proxy.reset_counts()
+    story.poll()
+    assert story.proxy.count() == 1 and story.proxy.count("PROPFIND") == 1  # the ctag did not change
+    component = moved.icalendar_component
+    component["DTSTART"].dt = hour(33)
+    component["DTEND"].dt = hour(34)
+    moved.save()
+    gone.delete()
+    story.poll()
+    by_title = {b.title: b for b in story.bookings()}
+    assert by_title["Moves"].start == hour(33) and by_title["Goes"].status == "cancelled"
