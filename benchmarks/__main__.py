@@ -30,17 +30,33 @@ DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 def parser() -> argparse.ArgumentParser:
     groups = "\n".join(f"  {name:<12} {what}" for name, what in GROUPS)
     p = argparse.ArgumentParser(
-        prog="python -m benchmarks", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="python -m benchmarks",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Benchmarks of the calendar plugin on the emulators and the reference host.",
         epilog=f"groups:\n{groups}",
     )
     p.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test of the harness")
-    p.add_argument("--only", action="append", default=[], metavar="NAME",
-                   help="run only this group (or figure id, e.g. inbound.google.10k.list_calls); repeatable")
-    p.add_argument("--runs", type=int, default=None, metavar="K",
-                   help="repetitions of timed figures, medians reported (default 3, or 1 with --quick)")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH",
-                   help=f"where to write the results (default {DEFAULT_JSON})")
+    p.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run only this group (or figure id, e.g. inbound.google.10k.list_calls); repeatable",
+    )
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        metavar="K",
+        help="repetitions of timed figures, medians reported (default 3, or 1 with --quick)",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=DEFAULT_JSON,
+        metavar="PATH",
+        help=f"where to write the results (default {DEFAULT_JSON})",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return p
 
@@ -54,13 +70,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ireserve-bench-") as scratch:
-        opts = Options(quick=args.quick, runs=runs, workdir=Path(scratch),
-                       log=(lambda _line: None) if args.quiet else stderr_log)
+        opts = Options(
+            quick=args.quick, runs=runs, workdir=Path(scratch), log=(lambda _line: None) if args.quiet else stderr_log
+        )
         figures = run_groups((), opts, args.only)
     elapsed = time.monotonic() - started
     info = machine()
-    print(f"benchmarks {'(quick) ' if args.quick else ''}on {info['nproc']} x {info['cpu']}, "
-          f"Python {info['python']}, {info['date']}, {runs} run(s), {elapsed:.0f} s")
+    print(
+        f"benchmarks {'(quick) ' if args.quick else ''}on {info['nproc']} x {info['cpu']}, "
+        f"Python {info['python']}, {info['date']}, {runs} run(s), {elapsed:.0f} s"
+    )
     print(render_table(figures))
     write_json(args.json, figures, opts, elapsed)
     print(f"written to {args.json}")

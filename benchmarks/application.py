@@ -53,10 +53,18 @@ def _rooms_world(opts: Options, name: str, rooms: int, events: int, latency: flo
         rows.append({"upn": upn, "object": obj.id})
         for i, (start, end) in enumerate(spread(events)):
             graph.person_create_event(upn, f"Meeting {i}", start, end, location=f"Room {n:03d}")
-    world.integration("rooms", "outlook", {
-        "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "application",
-        "tenant": TENANT, "rooms": rows, **World.graph_urls(base),
-    })
+    world.integration(
+        "rooms",
+        "outlook",
+        {
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "auth_mode": "application",
+            "tenant": TENANT,
+            "rooms": rows,
+            **World.graph_urls(base),
+        },
+    )
     graph.latency = latency
     return world, graph
 
@@ -81,9 +89,15 @@ def token_rate(opts: Options, rooms: int, hours: float) -> dict[str, Any]:
             _settle(world, graph)
         tokens = graph.token_request_count(grant_type="client_credentials") - initial
         made = graph.requests.entries()[since:]
-        return {"rooms": rooms, "hours": hours, "subscriptions": subscriptions, "initial_tokens": initial,
-                "tokens": tokens, "per_hour": tokens / hours,
-                "delta_calls": sum(1 for e in made if e.path.endswith("/calendarView/delta"))}
+        return {
+            "rooms": rooms,
+            "hours": hours,
+            "subscriptions": subscriptions,
+            "initial_tokens": initial,
+            "tokens": tokens,
+            "per_hour": tokens / hours,
+            "delta_calls": sum(1 for e in made if e.path.endswith("/calendarView/delta")),
+        }
     finally:
         world.close()
 
@@ -126,16 +140,26 @@ def peak_in_flight(entries: list[dict[str, Any]], prefix: str = "/v1.0/") -> int
 def initial_sync(opts: Options, rooms: int, events: int, workers: int) -> dict[str, Any]:
     """Wall time of the initial sync of ``rooms`` x ``events`` with ``workers`` worker threads; the Graph
     emulator runs in its own process (see :mod:`benchmarks.emulator_process`)."""
-    with EmulatorProcess(rooms=rooms, events=events, latency=LATENCY) as graph, \
-            World(opts.scratch(f"concurrency-{rooms}-{workers}") / "host.sqlite3") as world:
+    with (
+        EmulatorProcess(rooms=rooms, events=events, latency=LATENCY) as graph,
+        World(opts.scratch(f"concurrency-{rooms}-{workers}") / "host.sqlite3") as world,
+    ):
         rows = []
         for n in range(1, rooms + 1):
             obj = world.host.add_object(f"Room {n:03d}", timezone="Europe/Amsterdam")
             rows.append({"upn": f"room-{n:03d}@{TENANT}", "object": obj.id})
-        world.integration("rooms", "outlook", {
-            "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "application",
-            "tenant": TENANT, "rooms": rows, **World.graph_urls(graph.url),
-        })
+        world.integration(
+            "rooms",
+            "outlook",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "auth_mode": "application",
+                "tenant": TENANT,
+                "rooms": rows,
+                **World.graph_urls(graph.url),
+            },
+        )
         since = len(graph.entries())
         started = time.monotonic()
         world.tick()
@@ -145,9 +169,16 @@ def initial_sync(opts: Options, rooms: int, events: int, workers: int) -> dict[s
         _drain(world, workers)
         made = graph.entries()[since:]
         bookings = len(world.host.list_bookings())
-        return {"rooms": rooms, "events": events, "workers": workers, "seconds": seconds, "bookings": bookings,
-                "requests": len(made), "throttled": sum(1 for e in made if e["status"] == 429),
-                "peak_in_flight": peak_in_flight(made)}
+        return {
+            "rooms": rooms,
+            "events": events,
+            "workers": workers,
+            "seconds": seconds,
+            "bookings": bookings,
+            "requests": len(made),
+            "throttled": sum(1 for e in made if e["status"] == 429),
+            "peak_in_flight": peak_in_flight(made),
+        }
 
 
 def run(opts: Options) -> list[Figure]:
@@ -155,21 +186,32 @@ def run(opts: Options) -> list[Figure]:
     rooms, hours = (20, 2.0) if opts.quick else (500, 6.0)
     sync_rooms, sync_events = (12, 5) if opts.quick else (500, 20)
     token_name = f"application mode, {rooms} rooms: token requests per hour"
-    sync_name = (f"application mode, {sync_rooms} rooms x {sync_events} events, {LATENCY * 1000:.0f} ms per request: "
-                 f"initial sync wall time, concurrent vs. sequential")
+    sync_name = (
+        f"application mode, {sync_rooms} rooms x {sync_events} events, {LATENCY * 1000:.0f} ms per request: "
+        f"initial sync wall time, concurrent vs. sequential"
+    )
     sync_target = f">= {SPEEDUP_TARGET:.0f}x faster, never more than {MAX_IN_FLIGHT} in flight, 0 429s"
     if pending:
-        return [Figure("application.tokens_per_hour", token_name, f"<= {TOKEN_TARGET:.0f}", pending, None),
-                Figure("application.concurrency", sync_name, sync_target, pending, None)]
+        return [
+            Figure("application.tokens_per_hour", token_name, f"<= {TOKEN_TARGET:.0f}", pending, None),
+            Figure("application.concurrency", sync_name, sync_target, pending, None),
+        ]
     figures = []
     opts.log(f"   {rooms} rooms polled for {hours:.0f} simulated hours")
     tokens = token_rate(opts, rooms, hours)
-    figures.append(Figure(
-        "application.tokens_per_hour", f"{token_name} ({hours:.0f} h simulated)", f"<= {TOKEN_TARGET:.0f}",
-        f"{tokens['per_hour']:.2f} ({tokens['tokens']} in {hours:.0f} h, {tokens['delta_calls']} delta calls; "
-        f"{tokens['initial_tokens']} for the initial sync)",
-        tokens["per_hour"] <= TOKEN_TARGET, value=tokens["per_hour"], unit="tokens/h", detail=tokens,
-    ))
+    figures.append(
+        Figure(
+            "application.tokens_per_hour",
+            f"{token_name} ({hours:.0f} h simulated)",
+            f"<= {TOKEN_TARGET:.0f}",
+            f"{tokens['per_hour']:.2f} ({tokens['tokens']} in {hours:.0f} h, {tokens['delta_calls']} delta calls; "
+            f"{tokens['initial_tokens']} for the initial sync)",
+            tokens["per_hour"] <= TOKEN_TARGET,
+            value=tokens["per_hour"],
+            unit="tokens/h",
+            detail=tokens,
+        )
+    )
     repeat = 1 if opts.quick else max(1, min(opts.runs, 2))
     pairs = []
     for i in range(repeat):
@@ -183,13 +225,19 @@ def run(opts: Options) -> list[Figure]:
     peak = max(c["peak_in_flight"] for _, c in pairs)
     throttled = sum(s["throttled"] + c["throttled"] for s, c in pairs)
     complete = all(r["bookings"] == sync_rooms * sync_events for pair in pairs for r in pair)
-    figures.append(Figure(
-        "application.concurrency", sync_name, sync_target,
-        f"{speedup:.1f}x ({median(s['seconds'] for s, _ in pairs):.1f} s vs "
-        f"{median(c['seconds'] for _, c in pairs):.1f} s), peak {peak} in flight, {throttled} 429s"
-        + ("" if complete else " (bookings missing!)"),
-        speedup >= SPEEDUP_TARGET and peak <= MAX_IN_FLIGHT and throttled == 0 and complete,
-        value=speedup, unit="x", samples=speedups, detail={"runs": [{"sequential": s, "concurrent": c}
-                                                                    for s, c in pairs]},
-    ))
+    figures.append(
+        Figure(
+            "application.concurrency",
+            sync_name,
+            sync_target,
+            f"{speedup:.1f}x ({median(s['seconds'] for s, _ in pairs):.1f} s vs "
+            f"{median(c['seconds'] for _, c in pairs):.1f} s), peak {peak} in flight, {throttled} 429s"
+            + ("" if complete else " (bookings missing!)"),
+            speedup >= SPEEDUP_TARGET and peak <= MAX_IN_FLIGHT and throttled == 0 and complete,
+            value=speedup,
+            unit="x",
+            samples=speedups,
+            detail={"runs": [{"sequential": s, "concurrent": c} for s, c in pairs]},
+        )
+    )
     return figures

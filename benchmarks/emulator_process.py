@@ -40,9 +40,22 @@ class EmulatorProcess:
     def __init__(self, *, rooms: int, events: int, latency: float = 0.0) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.emulator_process", "--rooms", str(rooms), "--events", str(events),
-             "--latency", str(latency)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO, env=env,
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.emulator_process",
+                "--rooms",
+                str(rooms),
+                "--events",
+                str(events),
+                "--latency",
+                str(latency),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env=env,
         )
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline()

@@ -81,11 +81,20 @@ def floor_seconds(provider: str, pages: list[bytes], *, field: str = "external_i
                             "INSERT INTO bookings (object_id, start_utc, end_utc, all_day, status, title, channel,"
                             " created_at, created_by, updated_at, updated_by) VALUES (?, ?, ?, ?, 'confirmed', ?,"
                             " 'calendar', ?, 'calendar:floor', ?, 'calendar:floor')",
-                            (object_id, to_db_time(event.start), to_db_time(event.end), int(event.all_day),
-                             event.title, now, now),
+                            (
+                                object_id,
+                                to_db_time(event.start),
+                                to_db_time(event.end),
+                                int(event.all_day),
+                                event.title,
+                                now,
+                                now,
+                            ),
                         ).lastrowid
-                        conn.execute("INSERT INTO booking_fields (booking_id, name, value) VALUES (?, ?, ?)",
-                                     (booking_id, field, event.id))
+                        conn.execute(
+                            "INSERT INTO booking_fields (booking_id, name, value) VALUES (?, ?, ?)",
+                            (booking_id, field, event.id),
+                        )
                         conn.execute(
                             "INSERT INTO config (integration_id, key, value, version) VALUES ('floor', ?, ?, 1)",
                             (f"link:{event.id}", json.dumps({"booking": booking_id, "etag": event.etag})),

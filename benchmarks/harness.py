@@ -128,8 +128,14 @@ def outlook_pending() -> str | None:
 
 
 def _group_failed(name: str, exc: BaseException) -> Figure:
-    return Figure(id=f"{name}.error", figure=f"group {name}", target="runs", measured=f"error: {exc!r}"[:200],
-                  met=False, note=traceback.format_exc(limit=8))
+    return Figure(
+        id=f"{name}.error",
+        figure=f"group {name}",
+        target="runs",
+        measured=f"error: {exc!r}"[:200],
+        met=False,
+        note=traceback.format_exc(limit=8),
+    )
 
 
 def run_groups(names: Sequence[str], opts: Options, only: Sequence[str] = ()) -> list[Figure]:

@@ -87,8 +87,10 @@ def simulate(provider: str, opts: Options, *, hours: float, change_every: int | 
             tick_tokens += sum(1 for e in made if TOKEN_PATH.search(e.path))
         made = setup.app.requests.entries()[since:]
         return {
-            "hours": hours, "pushed_changes": pushed,
-            "tick_api_calls": tick_api, "tick_token_calls": tick_tokens,
+            "hours": hours,
+            "pushed_changes": pushed,
+            "tick_api_calls": tick_api,
+            "tick_token_calls": tick_tokens,
             "api_calls": sum(1 for e in made if api.search(e.path)),
             "token_calls": sum(1 for e in made if TOKEN_PATH.search(e.path)),
             "paths": sorted({f"{e.method} {e.path}" for e in made if api.search(e.path)}),
@@ -108,10 +110,17 @@ def _many_calendars(opts: Options, count: int) -> Setup:
         app.share_calendar(calendar_id, DEMO_USER, "owner")
         obj = world.host.add_object(f"Room {n:04d}", timezone="Europe/Amsterdam")
         rows.append({"object": str(obj.id), "calendar_id": calendar_id})
-    integration = world.integration("g1", "google", {
-        "client_id": "demo-client", "client_secret": "demo-secret", "calendar_mapping": rows,
-        "requests_per_minute": 600, **World.google_urls(base),
-    })
+    integration = world.integration(
+        "g1",
+        "google",
+        {
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "calendar_mapping": rows,
+            "requests_per_minute": 600,
+            **World.google_urls(base),
+        },
+    )
     world.connect(integration)
     world.settle()
     world.tick()  # first tick: local housekeeping only
@@ -135,8 +144,12 @@ def tick_cost(opts: Options, count: int, ticks: int) -> dict[str, Any]:
             setup.world.tick()
             samples.append((time.monotonic() - started) * 1000)
         return {
-            "calendars": count, "channels": channels, "median_ms": median(samples), "samples_ms": samples,
-            "api_calls": len(setup.app.requests.entries()) - since, "jobs_queued": len(host.jobs.all()) - jobs_before,
+            "calendars": count,
+            "channels": channels,
+            "median_ms": median(samples),
+            "samples_ms": samples,
+            "api_calls": len(setup.app.requests.entries()) - since,
+            "jobs_queued": len(host.jobs.all()) - jobs_before,
             "setup_seconds": round(setup_seconds, 1),
         }
     finally:
@@ -152,34 +165,55 @@ def run(opts: Options) -> list[Figure]:
         pending = outlook_pending() if provider == "outlook" else None
         if pending:
             figures += [
-                Figure(f"idle.{provider}.calls_per_hour", f"idle calendar, {title}: API calls per hour",
-                       f"<= {IDLE_TARGET}", pending, None),
-                Figure(f"idle.{provider}.synced_recently", f"calendar synced within 30 minutes, {title}: "
-                       "fallback API calls per hour", "0", pending, None),
+                Figure(
+                    f"idle.{provider}.calls_per_hour",
+                    f"idle calendar, {title}: API calls per hour",
+                    f"<= {IDLE_TARGET}",
+                    pending,
+                    None,
+                ),
+                Figure(
+                    f"idle.{provider}.synced_recently",
+                    f"calendar synced within 30 minutes, {title}: fallback API calls per hour",
+                    "0",
+                    pending,
+                    None,
+                ),
             ]
             continue
         opts.log(f"   {provider}: idle calendar for {idle_hours:.0f} simulated hours")
         idle = simulate(provider, opts, hours=idle_hours, change_every=None)
         rate = idle["api_calls"] / idle["hours"]
         tokens = idle["token_calls"] / idle["hours"]
-        figures.append(Figure(
-            f"idle.{provider}.calls_per_hour",
-            f"idle calendar, {title}: API calls per hour ({idle_hours:.0f} h simulated)",
-            f"<= {IDLE_TARGET}",
-            f"{rate:.2f} API calls/h (+ {tokens:.2f} token refreshes/h at the token endpoint)",
-            rate <= IDLE_TARGET, value=rate, unit="calls/h", detail=idle,
-        ))
+        figures.append(
+            Figure(
+                f"idle.{provider}.calls_per_hour",
+                f"idle calendar, {title}: API calls per hour ({idle_hours:.0f} h simulated)",
+                f"<= {IDLE_TARGET}",
+                f"{rate:.2f} API calls/h (+ {tokens:.2f} token refreshes/h at the token endpoint)",
+                rate <= IDLE_TARGET,
+                value=rate,
+                unit="calls/h",
+                detail=idle,
+            )
+        )
         opts.log(f"   {provider}: calendar changed every 20 minutes for {busy_hours:.0f} simulated hours")
         busy = simulate(provider, opts, hours=busy_hours, change_every=20)
         polls = busy["tick_api_calls"] / busy["hours"]
-        figures.append(Figure(
-            f"idle.{provider}.synced_recently",
-            f"calendar synced within 30 minutes (a pushed change every 20 min), {title}: fallback API calls per hour",
-            "0",
-            f"{polls:.2f} calls/h from cron ({busy['api_calls'] - busy['tick_api_calls']} calls for "
-            f"{busy['pushed_changes']} pushed changes)",
-            polls == 0, value=polls, unit="calls/h", detail=busy,
-        ))
+        figures.append(
+            Figure(
+                f"idle.{provider}.synced_recently",
+                f"calendar synced within 30 minutes (a pushed change every 20 min), {title}: "
+                "fallback API calls per hour",
+                "0",
+                f"{polls:.2f} calls/h from cron ({busy['api_calls'] - busy['tick_api_calls']} calls for "
+                f"{busy['pushed_changes']} pushed changes)",
+                polls == 0,
+                value=polls,
+                unit="calls/h",
+                detail=busy,
+            )
+        )
     sizes = QUICK_CALENDARS if opts.quick else FULL_CALENDARS
     ticks = 5 if opts.quick else 10 * opts.runs  # one set-up per size (1,000 calendars take ~30 s), many ticks
     costs = []
@@ -192,15 +226,19 @@ def run(opts: Options) -> list[Figure]:
     quiet = all(c["api_calls"] == 0 and c["jobs_queued"] == 0 for c in costs)
     healthy = all(c["channels"] == c["calendars"] for c in costs)
     per = ", ".join(f"{c['calendars']}: {c['median_ms']:.1f} ms" for c in costs)
-    figures.append(Figure(
-        "idle.cron_tick",
-        f"cron tick, {large['calendars']:,} healthy calendars, nothing due",
-        f"< {TICK_TARGET_MS:.0f} ms, 0 API calls, linear from {small['calendars']} to {large['calendars']:,}",
-        f"{large['median_ms']:.1f} ms, {large['api_calls']} API calls, {large['jobs_queued']} jobs; "
-        f"x{growth:.1f} for x{scale:.0f} calendars ({per})",
-        large["median_ms"] < TICK_TARGET_MS and quiet and healthy and growth <= scale * 1.25,
-        value=large["median_ms"], unit="ms", samples=large["samples_ms"], detail={"sizes": costs},
-        note="linear: the tick's cost grows no faster than the number of calendars (<= 1.25 x their ratio)",
-    ))
+    figures.append(
+        Figure(
+            "idle.cron_tick",
+            f"cron tick, {large['calendars']:,} healthy calendars, nothing due",
+            f"< {TICK_TARGET_MS:.0f} ms, 0 API calls, linear from {small['calendars']} to {large['calendars']:,}",
+            f"{large['median_ms']:.1f} ms, {large['api_calls']} API calls, {large['jobs_queued']} jobs; "
+            f"x{growth:.1f} for x{scale:.0f} calendars ({per})",
+            large["median_ms"] < TICK_TARGET_MS and quiet and healthy and growth <= scale * 1.25,
+            value=large["median_ms"],
+            unit="ms",
+            samples=large["samples_ms"],
+            detail={"sizes": costs},
+            note="linear: the tick's cost grows no faster than the number of calendars (<= 1.25 x their ratio)",
+        )
+    )
     return figures
-

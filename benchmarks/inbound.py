@@ -88,8 +88,12 @@ def sync_once(provider: str, n: int, opts: Options, *, fetch: bool, variants: bo
         entries = setup.app.requests.entries()[since:]
         listed = [e for e in entries if e.method == "GET" and _matches(pattern, e.path)]
         result = SyncRun(
-            provider=provider, events=n, lists=len(listed), sync_seconds=spent.get("calendar.sync", math.nan),
-            bookings=len(setup.host.list_bookings(setup.room.id)), listed_bytes=sum(e.bytes_out for e in listed),
+            provider=provider,
+            events=n,
+            lists=len(listed),
+            sync_seconds=spent.get("calendar.sync", math.nan),
+            bookings=len(setup.host.list_bookings(setup.room.id)),
+            listed_bytes=sum(e.bytes_out for e in listed),
         )
         if fetch:
             result.fetch_seconds, result.floor_seconds = _fetch_only(setup, provider)
@@ -132,17 +136,22 @@ def _google_variants(setup: Any, plugin_calls: list[Any]) -> dict[str, int]:
     out = {"fields+gzip": sum(e.bytes_out for e in plugin_calls)}
     for name, with_fields, gzip in (("none", False, False), ("fields only", True, False), ("gzip only", False, True)):
         session = requests.Session()
-        session.headers.update({"Authorization": f"Bearer {token}",
-                                "Accept-Encoding": "gzip" if gzip else "identity",
-                                "User-Agent": "benchmark (gzip)" if gzip else "benchmark"})
+        session.headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "Accept-Encoding": "gzip" if gzip else "identity",
+                "User-Agent": "benchmark (gzip)" if gzip else "benchmark",
+            }
+        )
         params = dict(query)
         if with_fields:
             params["fields"] = first.query["fields"][0]
         since = len(setup.app.requests.entries())
         page_token = None
         while True:
-            answer = session.get(url, params={**params, **({"pageToken": page_token} if page_token else {})},
-                                 timeout=60)
+            answer = session.get(
+                url, params={**params, **({"pageToken": page_token} if page_token else {})}, timeout=60
+            )
             answer.raise_for_status()
             page_token = answer.json().get("nextPageToken")
             if not page_token:
@@ -179,68 +188,109 @@ def run(opts: Options) -> list[Figure]:
             got = runs_by_n[n]
             lists = median(r.lists for r in got)
             complete = all(r.bookings == n for r in got)
-            figures.append(Figure(
-                fid, name, target, f"{lists:.0f}" + ("" if complete else " (bookings missing!)"),
-                lists <= minimum + 1 and complete, value=lists, unit="calls", samples=[r.lists for r in got],
-                detail={"minimum": minimum, "bookings": [r.bookings for r in got],
-                        "sync_seconds": [round(r.sync_seconds, 3) for r in got]},
-            ))
+            figures.append(
+                Figure(
+                    fid,
+                    name,
+                    target,
+                    f"{lists:.0f}" + ("" if complete else " (bookings missing!)"),
+                    lists <= minimum + 1 and complete,
+                    value=lists,
+                    unit="calls",
+                    samples=[r.lists for r in got],
+                    detail={
+                        "minimum": minimum,
+                        "bookings": [r.bookings for r in got],
+                        "sync_seconds": [round(r.sync_seconds, 3) for r in got],
+                    },
+                )
+            )
         timed_title = f"{_label(timed_n)} events"
         if pending:
-            figures.append(Figure(f"inbound.{provider}.throughput",
-                                  f"inbound throughput into the reference host (SQLite), {timed_title}, {title}",
-                                  f">= {THROUGHPUT_TARGET:,.0f} events/s on 2 cores", pending, None))
-            figures.append(Figure(f"inbound.{provider}.engine_overhead",
-                                  f"engine overhead, {title}: full inbound sync / fetch and parse only",
-                                  f"<= {OVERHEAD_TARGET}", pending, None))
+            figures.append(
+                Figure(
+                    f"inbound.{provider}.throughput",
+                    f"inbound throughput into the reference host (SQLite), {timed_title}, {title}",
+                    f">= {THROUGHPUT_TARGET:,.0f} events/s on 2 cores",
+                    pending,
+                    None,
+                )
+            )
+            figures.append(
+                Figure(
+                    f"inbound.{provider}.engine_overhead",
+                    f"engine overhead, {title}: full inbound sync / fetch and parse only",
+                    f"<= {OVERHEAD_TARGET}",
+                    pending,
+                    None,
+                )
+            )
             continue
         timed = runs_by_n[timed_n]
         seconds = median(r.sync_seconds for r in timed)
         rate = timed_n / seconds
-        figures.append(Figure(
-            f"inbound.{provider}.throughput",
-            f"inbound throughput into the reference host (SQLite), {timed_title}, {title}",
-            f">= {THROUGHPUT_TARGET:,.0f} events/s on 2 cores",
-            f"{rate:,.0f} events/s (sync {seconds:.2f} s, median of {len(timed)})",
-            rate >= THROUGHPUT_TARGET, value=rate, unit="events/s",
-            samples=[timed_n / r.sync_seconds for r in timed],
-        ))
+        figures.append(
+            Figure(
+                f"inbound.{provider}.throughput",
+                f"inbound throughput into the reference host (SQLite), {timed_title}, {title}",
+                f">= {THROUGHPUT_TARGET:,.0f} events/s on 2 cores",
+                f"{rate:,.0f} events/s (sync {seconds:.2f} s, median of {len(timed)})",
+                rate >= THROUGHPUT_TARGET,
+                value=rate,
+                unit="events/s",
+                samples=[timed_n / r.sync_seconds for r in timed],
+            )
+        )
         ratios = [r.sync_seconds / r.fetch_seconds for r in timed if r.fetch_seconds]
         ratio = median(ratios)
         fetch = median(r.fetch_seconds or math.nan for r in timed)
-        figures.append(Figure(
-            f"inbound.{provider}.engine_overhead",
-            f"engine overhead, {title}: full inbound sync / fetch and parse only ({timed_title})",
-            f"<= {OVERHEAD_TARGET}",
-            f"{ratio:.1f} (sync {seconds:.2f} s / fetch {fetch:.2f} s)",
-            ratio <= OVERHEAD_TARGET, value=ratio, unit="ratio", samples=ratios,
-        ))
+        figures.append(
+            Figure(
+                f"inbound.{provider}.engine_overhead",
+                f"engine overhead, {title}: full inbound sync / fetch and parse only ({timed_title})",
+                f"<= {OVERHEAD_TARGET}",
+                f"{ratio:.1f} (sync {seconds:.2f} s / fetch {fetch:.2f} s)",
+                ratio <= OVERHEAD_TARGET,
+                value=ratio,
+                unit="ratio",
+                samples=ratios,
+            )
+        )
         floors = [r for r in timed if r.fetch_seconds and r.floor_seconds]
         apply_ratios = [(r.sync_seconds - (r.fetch_seconds or 0)) / (r.floor_seconds or math.nan) for r in floors]
         apply_ratio = median(apply_ratios)
         floor = median(r.floor_seconds or math.nan for r in floors)
         applied = median(r.sync_seconds - (r.fetch_seconds or 0) for r in floors)
-        figures.append(Figure(
-            f"inbound.{provider}.apply_vs_floor",
-            f"apply time / the host's floor, {title} ({timed_title}): sync minus fetch, over parse + map + insert "
-            "of the same pages in one transaction each",
-            f"<= {FLOOR_TARGET:.0f}x",
-            f"{apply_ratio:.1f}x (apply {applied:.2f} s = {applied / timed_n * 1e6:.0f} us/event; floor "
-            f"{floor:.2f} s = {floor / timed_n * 1e6:.0f} us/event)",
-            apply_ratio <= FLOOR_TARGET, value=apply_ratio, unit="ratio", samples=apply_ratios,
-            note="floor measured in the same run on the same pages (benchmarks/floor.py)",
-        ))
+        figures.append(
+            Figure(
+                f"inbound.{provider}.apply_vs_floor",
+                f"apply time / the host's floor, {title} ({timed_title}): sync minus fetch, over parse + map + insert "
+                "of the same pages in one transaction each",
+                f"<= {FLOOR_TARGET:.0f}x",
+                f"{apply_ratio:.1f}x (apply {applied:.2f} s = {applied / timed_n * 1e6:.0f} us/event; floor "
+                f"{floor:.2f} s = {floor / timed_n * 1e6:.0f} us/event)",
+                apply_ratio <= FLOOR_TARGET,
+                value=apply_ratio,
+                unit="ratio",
+                samples=apply_ratios,
+                note="floor measured in the same run on the same pages (benchmarks/floor.py)",
+            )
+        )
         if provider == "google":
             variants = timed[0].bytes_variants
             with_both, without = variants["fields+gzip"], variants["none"]
             saved = 1 - with_both / without
-            figures.append(Figure(
-                "inbound.google.bytes_per_event",
-                "bytes transferred per event, Google, partial responses + gzip vs. without",
-                f">= {BYTES_TARGET:.0%} fewer",
-                f"{with_both / timed_n:.0f} vs {without / timed_n:.0f} B/event: {saved:.0%} fewer",
-                saved >= BYTES_TARGET, value=saved, unit="fraction saved",
-                detail={k: round(v / timed_n, 1) for k, v in variants.items()},
-                note="response body bytes per listed event, from the emulator's log",
-            ))
+            figures.append(
+                Figure(
+                    "inbound.google.bytes_per_event",
+                    "bytes transferred per event, Google, partial responses + gzip vs. without",
+                    f">= {BYTES_TARGET:.0%} fewer",
+                    f"{with_both / timed_n:.0f} vs {without / timed_n:.0f} B/event: {saved:.0%} fewer",
+                    saved >= BYTES_TARGET,
+                    value=saved,
+                    unit="fraction saved",
+                    detail={k: round(v / timed_n, 1) for k, v in variants.items()},
+                    note="response body bytes per listed event, from the emulator's log",
+                )
+            )
     return figures

@@ -63,7 +63,12 @@ def measure(n: int, opts: Options) -> dict[str, Any]:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.memory", "--child", server.url, str(workdir / "host.sqlite3"), str(n)],
-            capture_output=True, text=True, cwd=REPO, env=env, timeout=1800, check=False,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+            timeout=1800,
+            check=False,
         )
         if done.returncode != 0:
             raise RuntimeError(f"memory child failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -84,10 +89,16 @@ def child_main(base: str, db: str, n: int) -> dict[str, Any]:
 
     with World(db) as world:
         room = world.host.add_object("Room A", timezone="Europe/Amsterdam")
-        integration = world.integration("g1", "google", {
-            "client_id": "demo-client", "client_secret": "demo-secret",
-            "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}], **World.google_urls(base),
-        })
+        integration = world.integration(
+            "g1",
+            "google",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}],
+                **World.google_urls(base),
+            },
+        )
         world.connect(integration)
         before = _rss_mb()
         started = time.monotonic()
@@ -97,8 +108,13 @@ def child_main(base: str, db: str, n: int) -> dict[str, Any]:
         bookings = len(world.host.list_bookings(room.id))
     if bookings != n:
         raise RuntimeError(f"synced {bookings} bookings of {n}")
-    return {"events": n, "rss_before_mb": round(before, 1), "rss_peak_mb": round(after, 1),
-            "sync_seconds": round(seconds, 2), "bookings": bookings}
+    return {
+        "events": n,
+        "rss_before_mb": round(before, 1),
+        "rss_peak_mb": round(after, 1),
+        "sync_seconds": round(seconds, 2),
+        "bookings": bookings,
+    }
 
 
 def run(opts: Options) -> list[Figure]:
@@ -113,15 +129,19 @@ def run(opts: Options) -> list[Figure]:
     peak_large = median(r["rss_peak_mb"] for r in reports[large])
     growth = peak_large - peak_small
     label = f"{large // 1000}k-event sync minus {small // 1000 or small}{'k' if small >= 1000 else ''}-event sync"
-    return [Figure(
-        "memory.peak_growth",
-        f"peak memory (RSS high-water, subprocess), {label}",
-        f"< {TARGET_MB:.0f} MB",
-        f"{growth:+.1f} MB ({peak_large:.1f} vs {peak_small:.1f} MB peak)",
-        growth < TARGET_MB, value=growth, unit="MB",
-        samples=[r["rss_peak_mb"] for r in reports[large]],
-        detail={"small": reports[small], "large": reports[large]},
-    )]
+    return [
+        Figure(
+            "memory.peak_growth",
+            f"peak memory (RSS high-water, subprocess), {label}",
+            f"< {TARGET_MB:.0f} MB",
+            f"{growth:+.1f} MB ({peak_large:.1f} vs {peak_small:.1f} MB peak)",
+            growth < TARGET_MB,
+            value=growth,
+            unit="MB",
+            samples=[r["rss_peak_mb"] for r in reports[large]],
+            detail={"small": reports[small], "large": reports[large]},
+        )
+    ]
 
 
 if __name__ == "__main__":

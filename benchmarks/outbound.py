@@ -71,8 +71,15 @@ def _story(provider: str, opts: Options) -> dict[str, Any]:
         start = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
 
         since = len(setup.app.requests.entries())
-        booking = host.bookings.create(object_id=setup.room.id, start=start, end=start + timedelta(hours=1),
-                                       status="confirmed", title="Team", channel="web", origin=USER)
+        booking = host.bookings.create(
+            object_id=setup.room.id,
+            start=start,
+            end=start + timedelta(hours=1),
+            status="confirmed",
+            title="Team",
+            channel="web",
+            origin=USER,
+        )
         _settle(setup, provider)
         out["create"] = _count(setup, provider, since)
         fields = host.bookings.get(booking.id).fields
@@ -80,8 +87,9 @@ def _story(provider: str, opts: Options) -> dict[str, Any]:
         out["create"]["meeting_url"] = int(bool(fields.get("meeting_url")))
 
         since = len(setup.app.requests.entries())
-        host.bookings.update_times(booking.id, start=start + timedelta(hours=2), end=start + timedelta(hours=3),
-                                   origin=USER)
+        host.bookings.update_times(
+            booking.id, start=start + timedelta(hours=2), end=start + timedelta(hours=3), origin=USER
+        )
         _settle(setup, provider)
         out["update"] = _count(setup, provider, since)
 
@@ -101,8 +109,16 @@ def run(opts: Options) -> list[Figure]:
         title, link = ("Google", "Meet") if provider == "google" else ("Outlook", "Teams")
         pending = outlook_pending() if provider == "outlook" else None
         if pending:
-            figures += [Figure(f"outbound.{provider}.{op}", f"outbound booking {op}, {title} ({link} link): API calls",
-                               target, pending, None) for op in ("create", "update", "delete")]
+            figures += [
+                Figure(
+                    f"outbound.{provider}.{op}",
+                    f"outbound booking {op}, {title} ({link} link): API calls",
+                    target,
+                    pending,
+                    None,
+                )
+                for op in ("create", "update", "delete")
+            ]
             continue
         opts.log(f"   {provider}: booking create / update / delete")
         stories = [_story(provider, opts) for _ in range(opts.runs)]
@@ -116,11 +132,18 @@ def run(opts: Options) -> list[Figure]:
                 has_link = all(s[op]["meeting_url"] and s[op]["linked"] for s in stories)
                 ok = ok and has_link
                 extra = f"; {link} link {'stored' if has_link else 'MISSING'}"
-            figures.append(Figure(
-                f"outbound.{provider}.{op}", f"outbound booking {op}, {title} ({link} link): API calls", target,
-                f"{writes:.0f} write, {reads:.0f} reads, {max(writes - 1, 0):.0f} echo writes{extra} "
-                f"(the echo's round: {lists:.0f} list call)",
-                ok, value=writes, unit="writes", samples=[s[op]["writes"] for s in stories],
-                detail={"runs": [s[op] for s in stories]},
-            ))
+            figures.append(
+                Figure(
+                    f"outbound.{provider}.{op}",
+                    f"outbound booking {op}, {title} ({link} link): API calls",
+                    target,
+                    f"{writes:.0f} write, {reads:.0f} reads, {max(writes - 1, 0):.0f} echo writes{extra} "
+                    f"(the echo's round: {lists:.0f} list call)",
+                    ok,
+                    value=writes,
+                    unit="writes",
+                    samples=[s[op]["writes"] for s in stories],
+                    detail={"runs": [s[op] for s in stories]},
+                )
+            )
     return figures

@@ -54,10 +54,17 @@ def _once(opts: Options, calendars: int, events: int, pace: int) -> dict[str, An
             seed_google(app, calendar_id, events)
             obj = world.host.add_object(f"Team {n:03d}", timezone="Europe/Amsterdam")
             rows.append({"object": str(obj.id), "calendar_id": calendar_id})
-        integration = world.integration("g1", "google", {
-            "client_id": "demo-client", "client_secret": "demo-secret", "calendar_mapping": rows,
-            "requests_per_minute": pace, **World.google_urls(base),
-        })
+        integration = world.integration(
+            "g1",
+            "google",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "calendar_mapping": rows,
+                "requests_per_minute": pace,
+                **World.google_urls(base),
+            },
+        )
         since = len(app.requests.entries())
         virtual_start = world.clock()
         started = time.monotonic()
@@ -69,9 +76,13 @@ def _once(opts: Options, calendars: int, events: int, pace: int) -> dict[str, An
         synced = sum(1 for c in app.channels() if not c["stopped"])
         bookings = len(world.host.list_bookings())
         return {
-            "calendars": calendars, "requests": len(made), "peak": rolling_peak(starts),
+            "calendars": calendars,
+            "requests": len(made),
+            "peak": rolling_peak(starts),
             "virtual_seconds": round((world.clock() - virtual_start).total_seconds(), 1),
-            "real_seconds": round(real, 1), "channels": synced, "bookings": bookings,
+            "real_seconds": round(real, 1),
+            "channels": synced,
+            "bookings": bookings,
             "throttled": sum(1 for e in made if e.status in (403, 429)),
         }
 
@@ -87,13 +98,17 @@ def run(opts: Options) -> list[Figure]:
     peak = max(int(r["peak"]) for r in runs)
     complete = all(r["bookings"] == calendars * events and r["channels"] == calendars for r in runs)
     virtual = median(float(r["virtual_seconds"]) for r in runs)
-    return [Figure(
-        "pacing.rolling_minute",
-        f"initial sync of {calendars} Google calendars of one user: peak requests per rolling minute",
-        f"<= the configured pace ({pace})",
-        f"{peak} (worst of {len(runs)}; {runs[0]['requests']} requests over {virtual / 60:.1f} virtual minutes)"
-        + ("" if complete else " (sync incomplete!)"),
-        peak <= pace and complete, value=peak, unit="requests/min",
-        samples=[float(r["peak"]) for r in runs],
-        detail={"runs": runs},
-    )]
+    return [
+        Figure(
+            "pacing.rolling_minute",
+            f"initial sync of {calendars} Google calendars of one user: peak requests per rolling minute",
+            f"<= the configured pace ({pace})",
+            f"{peak} (worst of {len(runs)}; {runs[0]['requests']} requests over {virtual / 60:.1f} virtual minutes)"
+            + ("" if complete else " (sync incomplete!)"),
+            peak <= pace and complete,
+            value=peak,
+            unit="requests/min",
+            samples=[float(r["peak"]) for r in runs],
+            detail={"runs": runs},
+        )
+    ]

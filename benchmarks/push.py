@@ -100,10 +100,13 @@ def _google_notification(setup: Setup) -> Callable[[int], tuple[dict[str, str], 
 
     def make(number: int) -> tuple[dict[str, str], bytes]:
         return {
-            "X-Goog-Channel-ID": channel["id"], "X-Goog-Channel-Token": channel["token"],
+            "X-Goog-Channel-ID": channel["id"],
+            "X-Goog-Channel-Token": channel["token"],
             "X-Goog-Channel-Expiration": format_datetime(expires.replace(microsecond=0), usegmt=True),
-            "X-Goog-Message-Number": str(1000 + number), "X-Goog-Resource-ID": channel["resourceId"],
-            "X-Goog-Resource-State": "exists", "X-Goog-Resource-URI": channel["resourceUri"],
+            "X-Goog-Message-Number": str(1000 + number),
+            "X-Goog-Resource-ID": channel["resourceId"],
+            "X-Goog-Resource-State": "exists",
+            "X-Goog-Resource-URI": channel["resourceUri"],
         }, b""
 
     return make
@@ -113,9 +116,14 @@ def _graph_notification(setup: Setup) -> Callable[[int], tuple[dict[str, str], b
     (sub,) = setup.app.list_subscriptions()
 
     def make(number: int) -> tuple[dict[str, str], bytes]:
-        item = {"subscriptionId": sub["id"], "clientState": sub.get("clientState"), "changeType": "updated",
-                "resource": f"Users/{sub.get('mailboxId', '')}/Events/{number}", "tenantId": sub.get("tenantId"),
-                "subscriptionExpirationDateTime": sub.get("expirationDateTime")}
+        item = {
+            "subscriptionId": sub["id"],
+            "clientState": sub.get("clientState"),
+            "changeType": "updated",
+            "resource": f"Users/{sub.get('mailboxId', '')}/Events/{number}",
+            "tenantId": sub.get("tenantId"),
+            "subscriptionExpirationDateTime": sub.get("expirationDateTime"),
+        }
         return {"Content-Type": "application/json; charset=utf-8"}, json.dumps({"value": [item]}).encode()
 
     return make
@@ -139,7 +147,13 @@ def _burst(provider: str, opts: Options, count: int) -> dict[str, Any]:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         done = subprocess.run(
             [sys.executable, "-m", "benchmarks.push", "--send", url, str(SENDERS)],
-            input=json.dumps(batch), capture_output=True, text=True, cwd=REPO, env=env, timeout=600, check=False,
+            input=json.dumps(batch),
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env=env,
+            timeout=600,
+            check=False,
         )
         if done.returncode != 0:
             raise RuntimeError(f"push sender failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -166,8 +180,11 @@ def send_all(url: str, senders: int, batch: list[dict[str, Any]]) -> dict[str, A
     started = time.monotonic()
     with ThreadPoolExecutor(senders) as pool:
         results = list(pool.map(send, batch))
-    return {"latencies": [ms for ms, _ in results], "statuses": sorted({status for _, status in results}),
-            "wall": time.monotonic() - started}
+    return {
+        "latencies": [ms for ms, _ in results],
+        "statuses": sorted({status for _, status in results}),
+        "wall": time.monotonic() - started,
+    }
 
 
 def run(opts: Options) -> list[Figure]:
@@ -179,49 +196,87 @@ def run(opts: Options) -> list[Figure]:
         pending = outlook_pending() if provider == "outlook" else None
         if pending:
             figures += [
-                Figure(f"push.{provider}.one_change", f"one change in the calendar, pushed, {title}: list calls",
-                       "1", pending, None),
-                Figure(f"push.{provider}.burst", f"{BURST_CHANGES} changes inside one notification burst, "
-                       f"{title}: list calls", "1", pending, None),
-                Figure(f"push.{provider}.webhook_p99", f"webhook route latency under a burst of "
-                       f"{burst:,} notifications, {title}", f"p99 < {LATENCY_TARGET_MS:.0f} ms", pending, None),
+                Figure(
+                    f"push.{provider}.one_change",
+                    f"one change in the calendar, pushed, {title}: list calls",
+                    "1",
+                    pending,
+                    None,
+                ),
+                Figure(
+                    f"push.{provider}.burst",
+                    f"{BURST_CHANGES} changes inside one notification burst, {title}: list calls",
+                    "1",
+                    pending,
+                    None,
+                ),
+                Figure(
+                    f"push.{provider}.webhook_p99",
+                    f"webhook route latency under a burst of {burst:,} notifications, {title}",
+                    f"p99 < {LATENCY_TARGET_MS:.0f} ms",
+                    pending,
+                    None,
+                ),
             ]
             continue
-        for fid, count, label in (("one_change", 1, "one change in the calendar, pushed"),
-                                  ("burst", BURST_CHANGES, f"{BURST_CHANGES} changes inside one notification burst")):
+        for fid, count, label in (
+            ("one_change", 1, "one change in the calendar, pushed"),
+            ("burst", BURST_CHANGES, f"{BURST_CHANGES} changes inside one notification burst"),
+        ):
             opts.log(f"   {provider}: {label}")
             got = [_changes(provider, opts, count) for _ in range(runs)]
             lists = median(g[0] for g in got)
             complete = all(g[1] == count for g in got)
-            figures.append(Figure(
-                f"push.{provider}.{fid}", f"{label}, {title}: list calls", "1",
-                f"{lists:.0f}" + ("" if complete else " (bookings missing!)"), lists == 1 and complete,
-                value=lists, unit="calls", samples=[g[0] for g in got],
-                detail={"bookings": [g[1] for g in got]},
-            ))
+            figures.append(
+                Figure(
+                    f"push.{provider}.{fid}",
+                    f"{label}, {title}: list calls",
+                    "1",
+                    f"{lists:.0f}" + ("" if complete else " (bookings missing!)"),
+                    lists == 1 and complete,
+                    value=lists,
+                    unit="calls",
+                    samples=[g[0] for g in got],
+                    detail={"bookings": [g[1] for g in got]},
+                )
+            )
         opts.log(f"   {provider}: webhook burst of {burst} notifications")
         bursts = [_burst(provider, opts, burst) for _ in range(runs)]
         p99s = [percentile(b["latencies"], 99) for b in bursts]
         p50s = [percentile(b["latencies"], 50) for b in bursts]
         p99 = median(p99s)
         ok = all(b["statuses"] in ([200], [202]) for b in bursts)
-        figures.append(Figure(
-            f"push.{provider}.webhook_p99",
-            f"webhook route latency under a burst of {burst:,} notifications ({SENDERS} senders), {title}",
-            f"p99 < {LATENCY_TARGET_MS:.0f} ms",
-            f"p99 {p99:.0f} ms, p50 {median(p50s):.0f} ms; {median(b['queued_jobs'] for b in bursts):.0f} "
-            f"sync job(s) queued",
-            p99 < LATENCY_TARGET_MS and ok, value=p99, unit="ms", samples=p99s,
-            detail={"p50_ms": p50s, "max_ms": [max(b["latencies"]) for b in bursts],
-                    "statuses": [b["statuses"] for b in bursts], "queued_jobs": [b["queued_jobs"] for b in bursts],
-                    "burst_seconds": [round(b["wall"], 2) for b in bursts]},
-        ))
+        figures.append(
+            Figure(
+                f"push.{provider}.webhook_p99",
+                f"webhook route latency under a burst of {burst:,} notifications ({SENDERS} senders), {title}",
+                f"p99 < {LATENCY_TARGET_MS:.0f} ms",
+                f"p99 {p99:.0f} ms, p50 {median(p50s):.0f} ms; {median(b['queued_jobs'] for b in bursts):.0f} "
+                f"sync job(s) queued",
+                p99 < LATENCY_TARGET_MS and ok,
+                value=p99,
+                unit="ms",
+                samples=p99s,
+                detail={
+                    "p50_ms": p50s,
+                    "max_ms": [max(b["latencies"]) for b in bursts],
+                    "statuses": [b["statuses"] for b in bursts],
+                    "queued_jobs": [b["queued_jobs"] for b in bursts],
+                    "burst_seconds": [round(b["wall"], 2) for b in bursts],
+                },
+            )
+        )
     return figures
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m benchmarks.push")
-    parser.add_argument("--send", nargs=2, metavar=("URL", "SENDERS"), required=True,
-                        help="POST the notifications read from stdin (JSON list of {headers, body})")
+    parser.add_argument(
+        "--send",
+        nargs=2,
+        metavar=("URL", "SENDERS"),
+        required=True,
+        help="POST the notifications read from stdin (JSON list of {headers, body})",
+    )
     args = parser.parse_args()
     print(json.dumps(send_all(args.send[0], int(args.send[1]), json.load(sys.stdin))))

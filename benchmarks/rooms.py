@@ -41,8 +41,11 @@ DIRECTORY_PAGE = 500
 DOMAIN = "example.com"
 ADMIN = f"admin@{DOMAIN}"
 SA = "rooms-bench@bench.iam.gserviceaccount.com"
-SCOPES = ("https://www.googleapis.com/auth/calendar.events", "https://www.googleapis.com/auth/calendar.readonly",
-          "https://www.googleapis.com/auth/admin.directory.resource.calendar.readonly")
+SCOPES = (
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/calendar.readonly",
+    "https://www.googleapis.com/auth/admin.directory.resource.calendar.readonly",
+)
 
 
 def _hour(hours: int) -> datetime:
@@ -57,10 +60,20 @@ def _seed_outlook(world: World, rooms: int) -> tuple[Any, Any, list[str]]:
         graph.add_place(user.upn, capacity=4 + n % 10, building="A" if n <= rooms // 2 else "B", floor=n % 5)
     upns = [u.upn for u in users]
     graph.add_room_list(TENANT, f"list-a@{TENANT}", "A", upns[: rooms // 2])
-    graph.add_room_list(TENANT, f"list-b@{TENANT}", "B", upns[rooms // 2:])
-    integration = world.integration("rooms-m365", "outlook", {
-        "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "application", "tenant": TENANT,
-        "room_outbound": True, "rooms": [], **World.graph_urls(base)})
+    graph.add_room_list(TENANT, f"list-b@{TENANT}", "B", upns[rooms // 2 :])
+    integration = world.integration(
+        "rooms-m365",
+        "outlook",
+        {
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "auth_mode": "application",
+            "tenant": TENANT,
+            "room_outbound": True,
+            "rooms": [],
+            **World.graph_urls(base),
+        },
+    )
     return graph, integration, upns
 
 
@@ -69,11 +82,24 @@ def _seed_google(world: World, rooms: int) -> tuple[Any, Any, list[str]]:
     google.set_workspace(DOMAIN, admins=[ADMIN])
     key = google.add_service_account(SA, f"{base}/token")
     google.delegate(SA, SCOPES)
-    emails = [google.add_resource(f"Room {n:03d}", capacity=4 + n % 10, building="A" if n <= rooms // 2 else "B",
-                                  floor=str(n % 5)).email for n in range(1, rooms + 1)]
-    integration = world.integration("rooms-google", "google", {
-        "auth_mode": "service_account", "service_account_key": json.dumps(key), "subject": ADMIN,
-        "ires_field": "google_event_id", **World.google_urls(base), "directory_base_url": base})
+    emails = [
+        google.add_resource(
+            f"Room {n:03d}", capacity=4 + n % 10, building="A" if n <= rooms // 2 else "B", floor=str(n % 5)
+        ).email
+        for n in range(1, rooms + 1)
+    ]
+    integration = world.integration(
+        "rooms-google",
+        "google",
+        {
+            "auth_mode": "service_account",
+            "service_account_key": json.dumps(key),
+            "subject": ADMIN,
+            "ires_field": "google_event_id",
+            **World.google_urls(base),
+            "directory_base_url": base,
+        },
+    )
     return google, integration, emails
 
 
@@ -106,8 +132,15 @@ def measure(opts: Options, provider: str, rooms: int) -> dict[str, Any]:
         world.settle()
         hour_tokens = app.requests.count(method="POST", path=tokens)
         steps = []
-        booking = world.host.bookings.create(object_id=objects[0].id, start=_hour(30), end=_hour(31),
-                                             status="confirmed", title="Bench", channel="web", origin="user:1")
+        booking = world.host.bookings.create(
+            object_id=objects[0].id,
+            start=_hour(30),
+            end=_hour(31),
+            status="confirmed",
+            title="Bench",
+            channel="web",
+            origin="user:1",
+        )
         for change in ("create", "update", "delete"):
             app.requests.clear()
             if change == "update":
@@ -123,17 +156,24 @@ def measure(opts: Options, provider: str, rooms: int) -> dict[str, Any]:
             world.host.cron_tick()
             times.append(time.monotonic() - started)
         world.settle()
-        return {"rooms": rooms, "mapped": mapped, "discovery_calls": discovery, "list_calls": lists,
-                "tokens_initial": first_tokens, "tokens_hour": hour_tokens, "writes": steps,
-                "tick_calls": app.requests.count(), "tick_ms": median(times) * 1000}
+        return {
+            "rooms": rooms,
+            "mapped": mapped,
+            "discovery_calls": discovery,
+            "list_calls": lists,
+            "tokens_initial": first_tokens,
+            "tokens_hour": hour_tokens,
+            "writes": steps,
+            "tick_calls": app.requests.count(),
+            "tick_ms": median(times) * 1000,
+        }
 
 
 def _figures(provider: str, title: str, got: dict[str, Any]) -> list[Figure]:
     n = got["rooms"]
     if provider == "outlook":
         page_target = math.ceil(n / GRAPH_PAGE) + 1 + 2 * math.ceil((n // 2) / GRAPH_PAGE)
-        page_note = (f"ceil({n}/{GRAPH_PAGE}) rooms + 1 room-list page + ceil({n // 2}/{GRAPH_PAGE}) per each of 2 "
-                     "lists")
+        page_note = f"ceil({n}/{GRAPH_PAGE}) rooms + 1 room-list page + ceil({n // 2}/{GRAPH_PAGE}) per each of 2 lists"
         token_target = 1
     else:
         page_target = math.ceil(n / DIRECTORY_PAGE)
@@ -141,31 +181,58 @@ def _figures(provider: str, title: str, got: dict[str, Any]) -> list[Figure]:
         token_target = 2  # one directory token (discovery), one calendar token
     prefix = f"rooms.{provider}"
     return [
-        Figure(f"{prefix}.discovery", f"discovery of {n} rooms, {title}: list calls", f"= {page_target} ({page_note})",
-               f"{got['discovery_calls']} ({got['mapped']} rooms mapped by name)",
-               got["discovery_calls"] == page_target and got["mapped"] == n, got["discovery_calls"], "calls",
-               detail=got),
-        Figure(f"{prefix}.initial", f"initial sync of {n} discovered rooms, {title}: list calls per room",
-               "1 (empty rooms: the minimum)", f"{got['list_calls'] / n:.2f} ({got['list_calls']} calls)",
-               got["list_calls"] == n, got["list_calls"] / n, "calls/room"),
-        Figure(f"{prefix}.tokens", f"token requests, {title}, {n} rooms", f"{token_target} for discovery and the "
-               "initial sync, 1 in the next hour",
-               f"{got['tokens_initial']} initial, {got['tokens_hour']} in the hour",
-               got["tokens_initial"] == token_target and got["tokens_hour"] <= 1, got["tokens_hour"], "tokens/h"),
-        Figure(f"{prefix}.writes", f"outbound to a room, {title}: event writes per change",
-               "exactly 1 each (create, update, delete)", " / ".join(map(str, got["writes"])),
-               got["writes"] == [1, 1, 1], None),
-        Figure(f"{prefix}.tick", f"cron tick with {n} healthy rooms, {title}", "0 API calls (O(due), not O(rooms))",
-               f"{got['tick_calls']} calls, {got['tick_ms']:.0f} ms (median of 10)", got["tick_calls"] == 0,
-               got["tick_ms"], "ms"),
+        Figure(
+            f"{prefix}.discovery",
+            f"discovery of {n} rooms, {title}: list calls",
+            f"= {page_target} ({page_note})",
+            f"{got['discovery_calls']} ({got['mapped']} rooms mapped by name)",
+            got["discovery_calls"] == page_target and got["mapped"] == n,
+            got["discovery_calls"],
+            "calls",
+            detail=got,
+        ),
+        Figure(
+            f"{prefix}.initial",
+            f"initial sync of {n} discovered rooms, {title}: list calls per room",
+            "1 (empty rooms: the minimum)",
+            f"{got['list_calls'] / n:.2f} ({got['list_calls']} calls)",
+            got["list_calls"] == n,
+            got["list_calls"] / n,
+            "calls/room",
+        ),
+        Figure(
+            f"{prefix}.tokens",
+            f"token requests, {title}, {n} rooms",
+            f"{token_target} for discovery and the initial sync, 1 in the next hour",
+            f"{got['tokens_initial']} initial, {got['tokens_hour']} in the hour",
+            got["tokens_initial"] == token_target and got["tokens_hour"] <= 1,
+            got["tokens_hour"],
+            "tokens/h",
+        ),
+        Figure(
+            f"{prefix}.writes",
+            f"outbound to a room, {title}: event writes per change",
+            "exactly 1 each (create, update, delete)",
+            " / ".join(map(str, got["writes"])),
+            got["writes"] == [1, 1, 1],
+            None,
+        ),
+        Figure(
+            f"{prefix}.tick",
+            f"cron tick with {n} healthy rooms, {title}",
+            "0 API calls (O(due), not O(rooms))",
+            f"{got['tick_calls']} calls, {got['tick_ms']:.0f} ms (median of 10)",
+            got["tick_calls"] == 0,
+            got["tick_ms"],
+            "ms",
+        ),
     ]
 
 
 def run(opts: Options) -> list[Figure]:
     rooms = 40 if opts.quick else 500
     figures: list[Figure] = []
-    for provider, title in (("outlook", "Outlook application + room writes"),
-                            ("google", "Google service account")):
+    for provider, title in (("outlook", "Outlook application + room writes"), ("google", "Google service account")):
         opts.log(f"   rooms: {provider} with {rooms} rooms")
         figures += _figures(provider, title, measure(opts, provider, rooms))
     return figures

@@ -44,9 +44,12 @@ def _idle(queue: Any) -> bool:
     from rq.registry import ScheduledJobRegistry
     from rq.registry import StartedJobRegistry
 
-    return (len(queue) == 0 and len(StartedJobRegistry(queue=queue)) == 0
-            and len(ScheduledJobRegistry(queue=queue)) == 0
-            and all(w.get_state() == "idle" for w in Worker.all(queue=queue)))
+    return (
+        len(queue) == 0
+        and len(StartedJobRegistry(queue=queue)) == 0
+        and len(ScheduledJobRegistry(queue=queue)) == 0
+        and all(w.get_state() == "idle" for w in Worker.all(queue=queue))
+    )
 
 
 def rq_initial_sync(opts: Options, redis_url: str, rooms: int, events: int, workers: int) -> dict[str, Any]:
@@ -56,22 +59,46 @@ def rq_initial_sync(opts: Options, redis_url: str, rooms: int, events: int, work
     backend = RedisJobQueue(redis_url)
     backend.queue.connection.flushdb()
     db = opts.scratch(f"rq-{rooms}-{workers}") / "host.sqlite3"
-    with EmulatorProcess(rooms=rooms, events=events, latency=LATENCY) as graph, \
-            World(db, job_queue=backend) as world:
+    with EmulatorProcess(rooms=rooms, events=events, latency=LATENCY) as graph, World(db, job_queue=backend) as world:
         rows = []
         for n in range(1, rooms + 1):
             obj = world.host.add_object(f"Room {n:03d}", timezone="Europe/Amsterdam")
             rows.append({"upn": f"room-{n:03d}@{TENANT}", "object": obj.id})
-        world.integration("rooms", "outlook", {
-            "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "application",
-            "tenant": TENANT, "rooms": rows, **World.graph_urls(graph.url),
-        })
-        env = {**os.environ, "IRESERVE_DEVHOST_DB": str(db), "IRESERVE_REDIS_URL": redis_url,
-               "IRESERVE_DEVHOST_PUBLIC_URL": world.server.url}
-        command = [sys.executable, "-c", "from rq.cli import main; main()", "worker", "--url", redis_url,
-                   "--with-scheduler", "--worker-class", "rq.worker.SimpleWorker", "--quiet", "ireserve"]
-        procs = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                 for _ in range(workers)]
+        world.integration(
+            "rooms",
+            "outlook",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "auth_mode": "application",
+                "tenant": TENANT,
+                "rooms": rows,
+                **World.graph_urls(graph.url),
+            },
+        )
+        env = {
+            **os.environ,
+            "IRESERVE_DEVHOST_DB": str(db),
+            "IRESERVE_REDIS_URL": redis_url,
+            "IRESERVE_DEVHOST_PUBLIC_URL": world.server.url,
+        }
+        command = [
+            sys.executable,
+            "-c",
+            "from rq.cli import main; main()",
+            "worker",
+            "--url",
+            redis_url,
+            "--with-scheduler",
+            "--worker-class",
+            "rq.worker.SimpleWorker",
+            "--quiet",
+            "ireserve",
+        ]
+        procs = [
+            subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(workers)
+        ]
         try:
             from rq import Worker
 
@@ -91,9 +118,16 @@ def rq_initial_sync(opts: Options, redis_url: str, rooms: int, events: int, work
                 proc.wait(timeout=30)
         made = graph.entries()[since:]
         bookings = len(world.host.list_bookings())
-    return {"rooms": rooms, "events": events, "workers": workers, "seconds": seconds, "bookings": bookings,
-            "requests": len(made), "throttled": sum(1 for e in made if e["status"] == 429),
-            "peak_in_flight": peak_in_flight(made)}
+    return {
+        "rooms": rooms,
+        "events": events,
+        "workers": workers,
+        "seconds": seconds,
+        "bookings": bookings,
+        "requests": len(made),
+        "throttled": sum(1 for e in made if e["status"] == 429),
+        "peak_in_flight": peak_in_flight(made),
+    }
 
 
 def run(opts: Options) -> list[Figure]:
@@ -108,8 +142,11 @@ def run(opts: Options) -> list[Figure]:
     if binary is None:
         return [Figure("scale.rq_workers", name, target, "skipped: no redis-server binary", None)]
     port = _free_port()
-    redis = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     try:
         time.sleep(0.3)
@@ -128,11 +165,17 @@ def run(opts: Options) -> list[Figure]:
     four_s = median(p[1]["seconds"] for p in pairs)
     complete = all(r["bookings"] == rooms * events for pair in pairs for r in pair)
     throttled = sum(r["throttled"] for pair in pairs for r in pair)
-    return [Figure(
-        "scale.rq_workers", name, target,
-        f"1 worker {one_s:.1f} s, 4 workers {four_s:.1f} s ({one_s / four_s:.1f}x), "
-        f"peak {max(p[1]['peak_in_flight'] for p in pairs)} in flight, {throttled} 429s"
-        + ("" if complete else " (bookings missing!)"),
-        complete and four_s < one_s, value=one_s / four_s, unit="x",
-        detail={"runs": [{"one": a, "four": b} for a, b in pairs]},
-    )]
+    return [
+        Figure(
+            "scale.rq_workers",
+            name,
+            target,
+            f"1 worker {one_s:.1f} s, 4 workers {four_s:.1f} s ({one_s / four_s:.1f}x), "
+            f"peak {max(p[1]['peak_in_flight'] for p in pairs)} in flight, {throttled} 429s"
+            + ("" if complete else " (bookings missing!)"),
+            complete and four_s < one_s,
+            value=one_s / four_s,
+            unit="x",
+            detail={"runs": [{"one": a, "four": b} for a, b in pairs]},
+        )
+    ]

@@ -86,7 +86,11 @@ def seed_google(app: Any, calendar_id: str, n: int, *, prefix: str = "Meeting") 
     """A person creates ``n`` ordinary events in a Google calendar (no push: seed before watching)."""
     for i, (start, end) in enumerate(spread(n)):
         app.create_event(
-            calendar_id, summary=f"{prefix} {i}", start=start, end=end, time_zone="Europe/Amsterdam",
+            calendar_id,
+            summary=f"{prefix} {i}",
+            start=start,
+            end=end,
+            time_zone="Europe/Amsterdam",
             description=f"Agenda for {prefix.lower()} {i}: status, planning, any other business.",
             location="Room A, 2nd floor",
             attendees=[{"email": f"guest{i % 97}@example.com"}, {"email": "team@example.com"}],
@@ -97,14 +101,23 @@ def seed_graph(app: Any, mailbox: str, n: int, *, prefix: str = "Meeting") -> No
     """A person creates ``n`` ordinary events in an Outlook mailbox."""
     for i, (start, end) in enumerate(spread(n)):
         app.person_create_event(
-            mailbox, f"{prefix} {i}", start, end,
+            mailbox,
+            f"{prefix} {i}",
+            start,
+            end,
             body=f"Agenda for {prefix.lower()} {i}: status, planning, any other business.",
-            location="Room A, 2nd floor", attendees=[f"guest{i % 97}@example.com", "team@example.com"],
+            location="Room A, 2nd floor",
+            attendees=[f"guest{i % 97}@example.com", "team@example.com"],
         )
 
 
 def google_setup(
-    workdir: Path, *, events: int = 0, connect: bool = True, settle: bool = True, virtual_sleep: bool = False,
+    workdir: Path,
+    *,
+    events: int = 0,
+    connect: bool = True,
+    settle: bool = True,
+    virtual_sleep: bool = False,
     **settings: Any,
 ) -> Setup:
     """A World with the Google emulator, Room A mapped to the demo room calendar holding ``events`` events.
@@ -115,11 +128,17 @@ def google_setup(
     app, base = world.google()
     seed_google(app, DEMO_ROOM, events)
     room = world.host.add_object("Room A", timezone="Europe/Amsterdam")
-    integration = world.integration("g1", "google", {
-        "client_id": "demo-client", "client_secret": "demo-secret",
-        "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}],
-        **World.google_urls(base), **settings,
-    })
+    integration = world.integration(
+        "g1",
+        "google",
+        {
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}],
+            **World.google_urls(base),
+            **settings,
+        },
+    )
     setup = Setup(world, app, base, room, integration, DEMO_ROOM)
     if connect:
         world.connect(integration)
@@ -136,10 +155,19 @@ def outlook_setup(
     app, base = world.graph()
     seed_graph(app, ALEX, events)
     room = world.host.add_object("Room A", timezone="Europe/Amsterdam")
-    integration = world.integration("o1", "outlook", {
-        "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "delegated",
-        "tenant": TENANT, "object_id": str(room.id), **World.graph_urls(base), **settings,
-    })
+    integration = world.integration(
+        "o1",
+        "outlook",
+        {
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "auth_mode": "delegated",
+            "tenant": TENANT,
+            "object_id": str(room.id),
+            **World.graph_urls(base),
+            **settings,
+        },
+    )
     setup = Setup(world, app, base, room, integration, ALEX)
     if connect:
         world.connect(integration)

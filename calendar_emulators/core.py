@@ -549,7 +549,6 @@ class _Handler(WSGIRequestHandler):
         pass
 
 
-
 class EmulatorServer:
     """Serves a WSGI app on 127.0.0.1 in a background thread. ``port=0`` picks a free port.
 

@@ -105,8 +105,7 @@ _ROUTES = Map(
         Rule(f"{_API}/calendars/<calendar_id>/events/<event_id>", endpoint="events_update", methods=["PUT"]),
         Rule(f"{_API}/calendars/<calendar_id>/events/<event_id>", endpoint="events_delete", methods=["DELETE"]),
         Rule(f"{_API}/channels/stop", endpoint="channels_stop", methods=["POST"]),
-        Rule("/admin/directory/v1/customer/<customer>/resources/calendars", endpoint="resources_list",
-             methods=["GET"]),
+        Rule("/admin/directory/v1/customer/<customer>/resources/calendars", endpoint="resources_list", methods=["GET"]),
     ],
     merge_slashes=False,
     strict_slashes=False,
@@ -381,8 +380,9 @@ class GoogleCalendarEmulator(EmulatorApp):
         with self.lock:
             self.workspace.delegate(email, set(scopes))
 
-    def add_resource(self, name: str, *, capacity: int | None = None, building: str = "", floor: str = "",
-                     time_zone: str = "UTC") -> Resource:
+    def add_resource(
+        self, name: str, *, capacity: int | None = None, building: str = "", floor: str = "", time_zone: str = "UTC"
+    ) -> Resource:
         """A resource calendar of the domain, writable by every admin."""
         with self.lock:
             number = len(self.workspace.resources) + 1

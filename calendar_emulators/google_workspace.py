@@ -54,8 +54,11 @@ SCOPE_RESOURCES_READONLY = SCOPE_RESOURCES + ".readonly"
 #: the longest ``exp - iat`` Google accepts, and the clock skew it tolerates (seconds)
 MAX_LIFETIME = 3600
 #: the audiences Google's token endpoint accepts (google-auth signs the first); the emulator also takes its own URL
-AUDIENCES = ("https://oauth2.googleapis.com/token", "https://www.googleapis.com/oauth2/v4/token",
-             "https://accounts.google.com/o/oauth2/token")
+AUDIENCES = (
+    "https://oauth2.googleapis.com/token",
+    "https://www.googleapis.com/oauth2/v4/token",
+    "https://accounts.google.com/o/oauth2/token",
+)
 SKEW = 300
 
 
@@ -127,8 +130,9 @@ class Workspace:
         number = str(100000000000000000000 + len(self.accounts) + 1)
         key_id = base64.b16encode(email.encode()[:20]).decode().lower()
         self.accounts[email.lower()] = ServiceAccount(email, number, key_id, key.public_key())
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
         return {
             "type": "service_account",
             "project_id": "emulated-project",
@@ -148,8 +152,9 @@ class Workspace:
         self.delegations[account.client_id] = set(scopes)
 
     # -- the grant ------------------------------------------------------------------------------
-    def verify_assertion(self, assertion: str, audience: str, now: datetime,
-                         users: list[str]) -> tuple[ServiceAccount, str, frozenset[str]]:
+    def verify_assertion(
+        self, assertion: str, audience: str, now: datetime, users: list[str]
+    ) -> tuple[ServiceAccount, str, frozenset[str]]:
         """Check a JWT-bearer assertion; returns (service account, user acted as, scopes) or raises."""
         try:
             head_b64, claims_b64, signature_b64 = assertion.split(".")
@@ -164,18 +169,28 @@ class Workspace:
         if account is None:
             raise GrantRefused("invalid_grant", "Invalid grant: account not found")
         try:
-            account.public_key.verify(signature, f"{head_b64}.{claims_b64}".encode("ascii"), padding.PKCS1v15(),
-                                      hashes.SHA256())
+            account.public_key.verify(
+                signature, f"{head_b64}.{claims_b64}".encode("ascii"), padding.PKCS1v15(), hashes.SHA256()
+            )
         except InvalidSignature:
             raise GrantRefused("invalid_grant", "Invalid JWT Signature.") from None
         if claims.get("aud") not in (*AUDIENCES, audience):
-            raise GrantRefused("invalid_grant", "Invalid JWT: Failed audience check. The expected audience is "
-                               f"{AUDIENCES[0]}.")
+            raise GrantRefused(
+                "invalid_grant", f"Invalid JWT: Failed audience check. The expected audience is {AUDIENCES[0]}."
+            )
         iat, exp, moment = claims.get("iat"), claims.get("exp"), now.timestamp()
-        if (not isinstance(iat, int | float) or not isinstance(exp, int | float) or exp - iat > MAX_LIFETIME
-                or exp <= moment - SKEW or iat > moment + SKEW):
-            raise GrantRefused("invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in "
-                               "a reasonable timeframe. Check your iat and exp values in the JWT claim.")
+        if (
+            not isinstance(iat, int | float)
+            or not isinstance(exp, int | float)
+            or exp - iat > MAX_LIFETIME
+            or exp <= moment - SKEW
+            or iat > moment + SKEW
+        ):
+            raise GrantRefused(
+                "invalid_grant",
+                "Invalid JWT: Token must be a short-lived token (60 minutes) and in "
+                "a reasonable timeframe. Check your iat and exp values in the JWT claim.",
+            )
         scopes = frozenset(str(claims.get("scope") or "").split())
         if not scopes:
             raise GrantRefused("invalid_scope", "Invalid OAuth scope or ID token audience provided.")
@@ -185,25 +200,33 @@ class Workspace:
         if subject.lower() not in {u.lower() for u in users} or not subject.lower().endswith("@" + self.domain):
             raise GrantRefused("invalid_grant", "Invalid email or User ID")
         if not scopes <= self.delegations.get(account.client_id, set()):
-            raise GrantRefused("unauthorized_client", "Client is unauthorized to retrieve access tokens using this "
-                               "method, or client not authorized for any of the scopes requested.", 401)
+            raise GrantRefused(
+                "unauthorized_client",
+                "Client is unauthorized to retrieve access tokens using this "
+                "method, or client not authorized for any of the scopes requested.",
+                401,
+            )
         return account, subject, scopes
 
     # -- the Directory API ----------------------------------------------------------------------
     def list_resources(self, user: str, scopes: frozenset[str], args: Mapping[str, str]) -> dict[str, Any]:
         """``resources.calendars.list`` as ``user`` (see the module docstring)."""
         if not scopes & {SCOPE_RESOURCES, SCOPE_RESOURCES_READONLY}:
-            raise ApiError(403, "insufficientPermissions", "Request had insufficient authentication scopes.",
-                           location="")
+            raise ApiError(
+                403, "insufficientPermissions", "Request had insufficient authentication scopes.", location=""
+            )
         if user.lower() not in {a.lower() for a in self.admins}:
             raise ApiError(403, "forbidden", "Not Authorized to access this resource/api", location="")
         raw_size, raw_token = args.get("maxResults", "100"), args.get("pageToken") or "0"
         if not raw_size.isdigit() or not 1 <= int(raw_size) <= 500 or not raw_token.isdigit():
             raise ApiError(400, "invalid", "Invalid Input", location="")
         size, start = int(raw_size), int(raw_token)
-        page = self.resources[start:start + size]
-        out: dict[str, Any] = {"kind": "admin#directory#resources#calendars#calendarResourcesList",
-                               "etag": '"resources"', "items": [r.as_directory() for r in page]}
+        page = self.resources[start : start + size]
+        out: dict[str, Any] = {
+            "kind": "admin#directory#resources#calendars#calendarResourcesList",
+            "etag": '"resources"',
+            "items": [r.as_directory() for r in page],
+        }
         if start + size < len(self.resources):
             out["nextPageToken"] = str(start + size)
         return out

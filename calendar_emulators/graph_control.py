@@ -163,16 +163,29 @@ class ControlMixin:
         with self.lock:
             self.directory.apps[client_id].application = frozenset(roles)
 
-    def add_place(self, room: str, *, capacity: int | None = None, building: str = "", floor: int | None = None,
-                  display_name: str | None = None) -> RoomPlace:
+    def add_place(
+        self,
+        room: str,
+        *,
+        capacity: int | None = None,
+        building: str = "",
+        floor: int | None = None,
+        display_name: str | None = None,
+    ) -> RoomPlace:
         """Give a room mailbox its place facts (it is then listed by ``/places/microsoft.graph.room``)."""
         with self.lock:
             user = self.directory.user(room)
             if user is None:
                 raise KeyError(room)
-            place = RoomPlace(id=new_guid(), email=user.upn, tenant_id=user.tenant_id,
-                              display_name=display_name or user.display_name, capacity=capacity, building=building,
-                              floor=floor)
+            place = RoomPlace(
+                id=new_guid(),
+                email=user.upn,
+                tenant_id=user.tenant_id,
+                display_name=display_name or user.display_name,
+                capacity=capacity,
+                building=building,
+                floor=floor,
+            )
             return self.directory.places.add_room(place)
 
     def add_room_list(self, tenant: str, email: str, display_name: str, rooms: list[str]) -> RoomList:

@@ -77,8 +77,14 @@ class RoomList:
     rooms: list[str] = field(default_factory=list)
 
     def as_graph(self) -> dict[str, Any]:
-        return {"id": self.id, "emailAddress": self.email, "displayName": self.display_name, "phone": None,
-                "address": None, "geoCoordinates": None}
+        return {
+            "id": self.id,
+            "emailAddress": self.email,
+            "displayName": self.display_name,
+            "phone": None,
+            "address": None,
+            "geoCoordinates": None,
+        }
 
 
 class Places:
@@ -128,7 +134,7 @@ class Places:
         top = min(int(raw_top), self.page_size) if raw_top.isdigit() and int(raw_top) > 0 else self.page_size
         raw_skip = request.args.get("$skiptoken", "0")
         skip = int(raw_skip) if raw_skip.isdigit() else 0
-        page = items[skip: skip + top]
+        page = items[skip : skip + top]
         if skip + top >= len(items):
             return page, None
         params = {k: v for k, v in request.args.items() if k != "$skiptoken"}

@@ -52,8 +52,11 @@ def serve(kind: str, port: int, *, seed_demo: bool = True) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``calendar-emulator`` console script."""
-    parser = argparse.ArgumentParser(prog="calendar-emulator", description="Serve a local emulator of Google "
-                                     "Calendar v3 or Microsoft Graph (with its OAuth endpoints) on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        prog="calendar-emulator",
+        description="Serve a local emulator of Google "
+        "Calendar v3 or Microsoft Graph (with its OAuth endpoints) on 127.0.0.1.",
+    )
     parser.add_argument("kind", choices=["google", "graph"])
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--empty", action="store_true", help="start without the demo client, users and calendars")

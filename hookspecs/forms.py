@@ -73,8 +73,7 @@ __all__ = [
 #: The input kinds a host must be able to render. ``textarea`` is multi-line text (bulk entry: one
 #: item per line); ``readonly`` is a value to show and copy (for example the redirect URI to paste into
 #: the provider's console), never submitted.
-FIELD_KINDS = ("text", "secret", "integer", "boolean", "select", "multiselect", "table", "url", "textarea",
-               "readonly")
+FIELD_KINDS = ("text", "secret", "integer", "boolean", "select", "multiselect", "table", "url", "textarea", "readonly")
 
 #: The sections of a form, in the order a host shows them. ``FormField.section`` is one of these
 #: (an unknown or empty section is shown with ``options``).

@@ -42,22 +42,28 @@ class ActionResult:
 
 def _refresh(ctx: IntegrationContext, target: str) -> ActionResult:
     queue_refresh(ctx)
-    return ActionResult(notices=("The calendar list will be refreshed in the background; reload this page "
-                                 "in a moment.",))
+    return ActionResult(
+        notices=("The calendar list will be refreshed in the background; reload this page in a moment.",)
+    )
 
 
 def _disconnect(ctx: IntegrationContext, target: str) -> ActionResult:
     if not disconnect(ctx):
         return ActionResult(notices=("No account was connected; nothing to revoke.",))
-    return ActionResult(notices=("The account was disconnected: its tokens were deleted here, and the grant "
-                                 "is being revoked at the provider.",))
+    return ActionResult(
+        notices=(
+            "The account was disconnected: its tokens were deleted here, and the grant "
+            "is being revoked at the provider.",
+        )
+    )
 
 
 def _conflict(choice: Choice) -> Callable[[IntegrationContext, str], ActionResult]:
     def run(ctx: IntegrationContext, target: str) -> ActionResult:
         outcome = decide(ctx, choice, target)
-        return ActionResult(notices=(outcome.notice,) if outcome.notice else (),
-                            errors=(outcome.error,) if outcome.error else ())
+        return ActionResult(
+            notices=(outcome.notice,) if outcome.notice else (), errors=(outcome.error,) if outcome.error else ()
+        )
 
     return run
 

@@ -74,8 +74,9 @@ def _connected(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> b
     return not ctx.provider.uses_authorization_code(settings) or AuthStatus(ctx.store).get().get("state") == "connected"
 
 
-def _remote_choices(ctx: IntegrationContext, settings: Mapping[str, Any] | None,
-                    cache: CachedChoices) -> dict[str, list[tuple[str, str]]]:
+def _remote_choices(
+    ctx: IntegrationContext, settings: Mapping[str, Any] | None, cache: CachedChoices
+) -> dict[str, list[tuple[str, str]]]:
     """What the connected account offered at the last refresh (from host storage: no provider call)."""
     if not settings or not _connected(ctx, settings):
         return {}
@@ -97,13 +98,16 @@ def _clashes(ctx: IntegrationContext, settings: Mapping[str, Any]) -> dict[str, 
             continue
         stored = other.store.load(SETTINGS_KEY)
         if stored.exists and stored.data.get("ires_field") == field_name:
-            return {"ires_field": f"Integration {other.integration.id} already stores its event ids in "
-                    f"{field_name!r}; choose another booking field."}
+            return {
+                "ires_field": f"Integration {other.integration.id} already stores its event ids in "
+                f"{field_name!r}; choose another booking field."
+            }
     return {}
 
 
-def _with_discovery(ctx: IntegrationContext, settings: Mapping[str, Any] | None, form: ConfigForm,
-                    unmatched: list[str] | None) -> ConfigForm:
+def _with_discovery(
+    ctx: IntegrationContext, settings: Mapping[str, Any] | None, form: ConfigForm, unmatched: list[str] | None
+) -> ConfigForm:
     """Offer the discovered rooms (from host storage; the discovery job is queued when there are none or
     they are old) and say what matched, what did not, or which permission would enable discovery."""
     if not settings or not ctx.provider.supports_discovery(settings):
@@ -115,7 +119,8 @@ def _with_discovery(ctx: IntegrationContext, settings: Mapping[str, Any] | None,
     note = discovery.discovery_note(ctx, settings, cache, unmatched)
     fields = tuple(
         replace(f, choices=choices or f.choices, value="", help=f"{f.help} {note}".strip())
-        if f.name == discovery.PICK_FIELD else f
+        if f.name == discovery.PICK_FIELD
+        else f
         for f in form.fields
     )
     return replace(form, fields=fields)
@@ -145,14 +150,17 @@ def _clock(moment: datetime, zone: str) -> str:
 
 
 def _choices_note(ctx: IntegrationContext, cache: CachedChoices, zone: str) -> str:
-    """"Calendars as of 10:42 CET" (and the last refresh's failure), for the mapping field's help."""
+    """ "Calendars as of 10:42 CET" (and the last refresh's failure), for the mapping field's help."""
     if cache.fetched is None and cache.failed is None:
         return "The account's calendars are being listed in the background; reload this page in a moment."
     parts = []
     if cache.fetched is not None:
         parts.append(f"Calendars as of {_clock(cache.fetched, zone)}.")
-    if cache.failed is not None and cache.failed_at is not None and (cache.fetched is None
-                                                                      or cache.failed_at > cache.fetched):
+    if (
+        cache.failed is not None
+        and cache.failed_at is not None
+        and (cache.fetched is None or cache.failed_at > cache.fetched)
+    ):
         said = message_for(cache.failed, provider=ctx.provider.name)
         parts.append(f"Refreshing the list failed at {_clock(cache.failed_at, zone)}: {said.what}")
     return " ".join(parts)
@@ -171,18 +179,27 @@ def _actions(ctx: IntegrationContext, settings: Mapping[str, Any] | None) -> tup
     refresh = FormAction(ActionName.REFRESH_CHOICES.value, "Refresh calendar list")
     if not ctx.provider.uses_authorization_code(settings or {}):
         return (refresh,)
-    return (refresh, FormAction(ActionName.DISCONNECT.value, "Disconnect account", kind="danger",
-                                confirm="Disconnect the account? Syncing stops until an account is connected again."))
+    return (
+        refresh,
+        FormAction(
+            ActionName.DISCONNECT.value,
+            "Disconnect account",
+            kind="danger",
+            confirm="Disconnect the account? Syncing stops until an account is connected again.",
+        ),
+    )
 
 
-def _flow(ctx: IntegrationContext, form: ConfigForm, settings: Mapping[str, Any] | None,
-          bulk_text: str, bulk_error: str) -> ConfigForm:
+def _flow(
+    ctx: IntegrationContext, form: ConfigForm, settings: Mapping[str, Any] | None, bulk_text: str, bulk_error: str
+) -> ConfigForm:
     """Connection first (with the redirect URI to register), then the mapping (with its paste box), then
     the options, collapsed."""
     form = arrange(form)
     extra = []
     if ctx.provider.name in ("google", "outlook") and (
-            ctx.provider.uses_authorization_code(settings or {}) or (settings or {}).get("auth_mode") == "application"):
+        ctx.provider.uses_authorization_code(settings or {}) or (settings or {}).get("auth_mode") == "application"
+    ):
         extra.append(redirect_uri_field(ctx.host.url_for(CALLBACK_PATH), ctx.provider.name))
     bulk = bulk_field(ctx.provider.settings_schema(), bulk_text if bulk_error else "", bulk_error)
     if bulk is not None:
@@ -203,8 +220,9 @@ def config_form(host: HostApi, integration: Integration, submitted: Mapping[str,
         log.warning("integration %s: %s", integration.id, exc)
         said = message_for(ProblemKind.DECRYPT_FAILURE, provider=ctx.provider.name)
         form = build_form(host, integration, ctx.provider, None)
-        return replace(form, errors=(said.what,), state=said.state, status=f"Error: {said.what}",
-                       next_step=said.next_step)
+        return replace(
+            form, errors=(said.what,), state=said.state, status=f"Error: {said.what}", next_step=said.next_step
+        )
 
 
 def _config_form(ctx: IntegrationContext, submitted: Mapping[str, object] | None) -> ConfigForm:
@@ -218,13 +236,20 @@ def _config_form(ctx: IntegrationContext, submitted: Mapping[str, object] | None
     cache = cached_choices(ctx)
     if submitted is None:
         settings = ctx.store.load(SETTINGS_KEY).data
-        form = build_form(host, integration, ctx.provider, settings, links=_links(ctx, settings),
-                          remote_choices=_remote_choices(ctx, settings, cache))
+        form = build_form(
+            host,
+            integration,
+            ctx.provider,
+            settings,
+            links=_links(ctx, settings),
+            remote_choices=_remote_choices(ctx, settings, cache),
+        )
     else:
         bulk_text = str(submitted.get(BULK_FIELD) or "")
         submitted, unmatched = discovery.apply_pick(ctx, submitted)
-        submitted, bulk_error = apply_bulk(host, ctx.provider.settings_schema(),
-                                           ctx.store.load(SETTINGS_KEY).data or {}, submitted)
+        submitted, bulk_error = apply_bulk(
+            host, ctx.provider.settings_schema(), ctx.store.load(SETTINGS_KEY).data or {}, submitted
+        )
 
         def checks(data: Mapping[str, Any]) -> dict[str, str]:
             return {BULK_FIELD: bulk_error} if bulk_error else _clashes(ctx, data)
@@ -233,8 +258,15 @@ def _config_form(ctx: IntegrationContext, submitted: Mapping[str, object] | None
         if settings is not None:
             if _connected(ctx, settings):
                 queue_refresh(ctx)  # the mapping may name calendars the listing does not know yet
-            form = build_form(host, integration, ctx.provider, settings, saved=True, links=_links(ctx, settings),
-                              remote_choices=_remote_choices(ctx, settings, cache))
+            form = build_form(
+                host,
+                integration,
+                ctx.provider,
+                settings,
+                saved=True,
+                links=_links(ctx, settings),
+                remote_choices=_remote_choices(ctx, settings, cache),
+            )
     if _connected(ctx, settings):
         if cache.fetched is None and cache.failed is None:
             queue_refresh(ctx)  # never listed yet: ask a worker, not this page
@@ -243,6 +275,15 @@ def _config_form(ctx: IntegrationContext, submitted: Mapping[str, object] | None
     form = _flow(ctx, form, settings, bulk_text, bulk_error)
     entries = open_conflicts(ctx) if settings else []
     health = integration_health(ctx, settings, cache, counts_by_calendar(entries))
-    return replace(form, status=health.status, health=health.legacy, state=health.state, next_step=health.next_step,
-                   rows=health.rows, conflicts=form_conflicts(ctx, entries, health.calendars),
-                   actions=_actions(ctx, settings), notices=result.notices, errors=form.errors + result.errors)
+    return replace(
+        form,
+        status=health.status,
+        health=health.legacy,
+        state=health.state,
+        next_step=health.next_step,
+        rows=health.rows,
+        conflicts=form_conflicts(ctx, entries, health.calendars),
+        actions=_actions(ctx, settings),
+        notices=result.notices,
+        errors=form.errors + result.errors,
+    )

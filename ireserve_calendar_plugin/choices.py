@@ -83,8 +83,12 @@ def refresh_choices(ctx: IntegrationContext) -> CachedChoices:
         choices = ctx.provider.form_choices(bctx)
         account = ctx.provider.account_label(bctx)
     except CalendarPluginError as exc:
-        log.info("integration %s: listing the account's calendars failed: %s: %s", ctx.integration.id,
-                 type(exc).__name__, exc)
+        log.info(
+            "integration %s: listing the account's calendars failed: %s: %s",
+            ctx.integration.id,
+            type(exc).__name__,
+            exc,
+        )
         kind = classify(exc).value
 
         def failed(data: dict[str, Any] | None) -> dict[str, Any]:
@@ -92,8 +96,13 @@ def refresh_choices(ctx: IntegrationContext) -> CachedChoices:
 
         ctx.store.update(CHOICES_KEY, failed, default={})
         return cached_choices(ctx)
-    doc = {"choices": {k: [list(pair) for pair in rows] for k, rows in choices.items()}, "account": account,
-           "fetched": now.isoformat(), "failed": "", "failed_at": None}
+    doc = {
+        "choices": {k: [list(pair) for pair in rows] for k, rows in choices.items()},
+        "account": account,
+        "fetched": now.isoformat(),
+        "failed": "",
+        "failed_at": None,
+    }
     ctx.store.save(CHOICES_KEY, doc, expected_version=None)
     if was_lost and not AuthStatus(ctx.store).needs_reconnect():
         # the listing proved new credentials (a provider without a sign-in, e.g. a new app password):

@@ -87,12 +87,19 @@ def _words(entry: ConflictEntry, zone: str) -> tuple[str, str, str]:
     else:
         has = f"Booking {entry.booking_id}: {_span(entry.has_start, entry.has_end, zone)}, {entry.has_status}"
     summary = {
-        ConflictKind.OVERLAP: (f"A new event could not be booked: {entry.reason}" if entry.booking_id is None else
-                               f"Booking {entry.booking_id} could not follow its event: {entry.reason}"),
-        ConflictKind.LOCKED: (f"The event was deleted, but booking {entry.booking_id} is {entry.has_status!r} "
-                              "(a lock status), so it was not cancelled"),
-        ConflictKind.UPDATES_OFF: (f"The event of booking {entry.booking_id} changed, but this integration may not "
-                                   "change bookings made elsewhere (allow booking update is off)"),
+        ConflictKind.OVERLAP: (
+            f"A new event could not be booked: {entry.reason}"
+            if entry.booking_id is None
+            else f"Booking {entry.booking_id} could not follow its event: {entry.reason}"
+        ),
+        ConflictKind.LOCKED: (
+            f"The event was deleted, but booking {entry.booking_id} is {entry.has_status!r} "
+            "(a lock status), so it was not cancelled"
+        ),
+        ConflictKind.UPDATES_OFF: (
+            f"The event of booking {entry.booking_id} changed, but this integration may not "
+            "change bookings made elsewhere (allow booking update is off)"
+        ),
         ConflictKind.REJECTED: f"The host refused the event: {entry.reason}",
     }[entry.kind]
     return summary.rstrip(".") + ".", wants, has
@@ -101,17 +108,28 @@ def _words(entry: ConflictEntry, zone: str) -> tuple[str, str, str]:
 def _actions(entry: ConflictEntry, ours: bool) -> tuple[FormAction, ...]:
     out = []
     if entry.kind is not ConflictKind.REJECTED:
-        out.append(FormAction("conflict.apply", "Apply anyway", entry.id, kind="primary",
-                              confirm="Apply the calendar's change even though the host refused it?"))
-    keep = "Keep the booking (put the event back)" if ours and entry.booking_id is not None else \
-        "Leave it (stop asking about this event)"
+        out.append(
+            FormAction(
+                "conflict.apply",
+                "Apply anyway",
+                entry.id,
+                kind="primary",
+                confirm="Apply the calendar's change even though the host refused it?",
+            )
+        )
+    keep = (
+        "Keep the booking (put the event back)"
+        if ours and entry.booking_id is not None
+        else "Leave it (stop asking about this event)"
+    )
     out.append(FormAction("conflict.keep", keep, entry.id))
     out.append(FormAction("conflict.dismiss", "Dismiss", entry.id))
     return tuple(out)
 
 
-def form_conflicts(ctx: IntegrationContext, entries: list[ConflictEntry],
-                   calendars: Mapping[str, tuple[str, str]]) -> tuple[Conflict, ...]:
+def form_conflicts(
+    ctx: IntegrationContext, entries: list[ConflictEntry], calendars: Mapping[str, tuple[str, str]]
+) -> tuple[Conflict, ...]:
     """The newest :data:`MAX_SHOWN` open entries for the form. ``calendars`` maps a calendar key to its
     (display name, time zone)."""
     links = LinkStore(ctx.store)
@@ -120,8 +138,18 @@ def form_conflicts(ctx: IntegrationContext, entries: list[ConflictEntry],
         name, zone = calendars.get(entry.calendar_key, ("a calendar no longer mapped", "UTC"))
         ours = entry.booking_id is not None and links.get(entry.calendar_key, entry.booking_id) is not None
         summary, wants, has = _words(entry, zone)
-        out.append(Conflict(id=entry.id, calendar=name, summary=summary, calendar_wants=wants, host_has=has,
-                            booking_id=entry.booking_id, detected=entry.detected, actions=_actions(entry, ours)))
+        out.append(
+            Conflict(
+                id=entry.id,
+                calendar=name,
+                summary=summary,
+                calendar_wants=wants,
+                host_has=has,
+                booking_id=entry.booking_id,
+                detected=entry.detected,
+                actions=_actions(entry, ours),
+            )
+        )
     return tuple(out)
 
 
@@ -145,15 +173,26 @@ def decide(ctx: IntegrationContext, choice: Choice, entry_id: str) -> Outcome:
             if w.object_id is None or w.start is None or w.end is None:
                 return Outcome(error="This event carries no booking to make; dismiss it instead.")
             created = bookings.create(
-                object_id=w.object_id, start=w.start, end=w.end, status=w.status, title=w.title,
-                channel=options.channel, origin=origin, customer_id=w.customer_id, all_day=w.all_day,
-                fields={options.ires_field: entry.event_id}, ignore_validation=True, remark=w.remark)
+                object_id=w.object_id,
+                start=w.start,
+                end=w.end,
+                status=w.status,
+                title=w.title,
+                channel=options.channel,
+                origin=origin,
+                customer_id=w.customer_id,
+                all_day=w.all_day,
+                fields={options.ires_field: entry.event_id},
+                ignore_validation=True,
+                remark=w.remark,
+            )
             links.save(Link(created.id, entry.calendar_key, event_id=entry.event_id, etag=entry.etag))
             notice = f"Booking {created.id} was made from the event, overriding the host's check this once."
         elif resolution is Resolution.MOVE_BOOKING:
             assert entry.booking_id is not None and w.start is not None and w.end is not None
-            bookings.update_times(entry.booking_id, start=w.start, end=w.end, all_day=w.all_day, origin=origin,
-                                  ignore_validation=True)
+            bookings.update_times(
+                entry.booking_id, start=w.start, end=w.end, all_day=w.all_day, origin=origin, ignore_validation=True
+            )
             if link is not None:
                 links.save(link.but(etag=entry.etag, event_id=entry.event_id))
             notice = f"Booking {entry.booking_id} now follows its event, overriding the host's check this once."

@@ -48,13 +48,16 @@ def disconnect(ctx: IntegrationContext) -> bool:
     store = TokenStore(ctx.store)
     tokens, _ = store.load()
     store.save(None, expected_version=None)
-    ctx.store.save(AuthStatus.KEY, {"state": DISCONNECTED, "since": ctx.host.now().isoformat()},
-                   expected_version=None)
+    ctx.store.save(AuthStatus.KEY, {"state": DISCONNECTED, "since": ctx.host.now().isoformat()}, expected_version=None)
     ctx.store.save(CHOICES_KEY, None, expected_version=None)
     if tokens is not None and tokens.refresh_token:
         queue_revoke(ctx, tokens.refresh_token)
-    ctx.host.integrations.log(ctx.integration.id, "info", "Account disconnected by an admin; its grant is being "
-                              "revoked at the provider. Nothing is synced until an account is connected again.")
+    ctx.host.integrations.log(
+        ctx.integration.id,
+        "info",
+        "Account disconnected by an admin; its grant is being "
+        "revoked at the provider. Nothing is synced until an account is connected again.",
+    )
     return tokens is not None
 
 
@@ -75,8 +78,11 @@ def run_revoke(ctx: IntegrationContext) -> int:
         except RetryableError:
             raise  # stays listed; the host retries the job later
         except CalendarPluginError as exc:
-            log.info("integration %s: the provider refused a revocation (%s); dropped", ctx.integration.id,
-                     type(exc).__name__)
+            log.info(
+                "integration %s: the provider refused a revocation (%s); dropped",
+                ctx.integration.id,
+                type(exc).__name__,
+            )
 
         def drop(listed: list[Any] | None, done: str = token) -> list[Any]:
             return [t for t in (listed or []) if t != done]

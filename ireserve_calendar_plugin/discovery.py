@@ -82,9 +82,11 @@ class CachedRooms:
 def cached_rooms(ctx: IntegrationContext) -> CachedRooms:
     """Read the stored catalog (no provider call)."""
     data: dict[str, Any] = ctx.store.load(ROOMS_KEY, {}).data or {}
-    catalog = RoomCatalog(rooms=tuple(DiscoveredRoom.from_json(r) for r in data.get("rooms") or ()),
-                          groups=tuple(RoomGroup.from_json(g) for g in data.get("groups") or ()),
-                          calls=int(data.get("calls") or 0))
+    catalog = RoomCatalog(
+        rooms=tuple(DiscoveredRoom.from_json(r) for r in data.get("rooms") or ()),
+        groups=tuple(RoomGroup.from_json(g) for g in data.get("groups") or ()),
+        calls=int(data.get("calls") or 0),
+    )
     return CachedRooms(
         catalog=catalog,
         fetched=datetime.fromisoformat(data["fetched"]) if data.get("fetched") else None,
@@ -125,9 +127,15 @@ def refresh_rooms(ctx: IntegrationContext) -> CachedRooms:
 
         ctx.store.update(ROOMS_KEY, failed, default={})
         return cached_rooms(ctx)
-    doc = {"rooms": [r.to_json() for r in catalog.rooms], "groups": [g.to_json() for g in catalog.groups],
-           "calls": catalog.calls, "fetched": now.isoformat(), "problem": "", "not_permitted": False,
-           "failed_at": None}
+    doc = {
+        "rooms": [r.to_json() for r in catalog.rooms],
+        "groups": [g.to_json() for g in catalog.groups],
+        "calls": catalog.calls,
+        "fetched": now.isoformat(),
+        "problem": "",
+        "not_permitted": False,
+        "failed_at": None,
+    }
     ctx.store.save(ROOMS_KEY, doc, expected_version=None)
     return cached_rooms(ctx)
 
@@ -175,10 +183,10 @@ def picked(cache: CachedRooms, pick: str) -> list[DiscoveredRoom]:
     if pick == "all":
         return list(catalog.rooms)
     if pick.startswith("group:"):
-        group = next((g for g in catalog.groups if g.id == pick[len("group:"):]), None)
+        group = next((g for g in catalog.groups if g.id == pick[len("group:") :]), None)
         return [room for room in (catalog.room(m) for m in (group.members if group else ())) if room is not None]
     if pick.startswith("room:"):
-        room = catalog.room(pick[len("room:"):])
+        room = catalog.room(pick[len("room:") :])
         return [room] if room is not None else []
     return []
 
@@ -201,21 +209,27 @@ def apply_pick(ctx: IntegrationContext, submitted: Mapping[str, object]) -> tupl
     return values, unmatched
 
 
-def discovery_note(ctx: IntegrationContext, settings: Mapping[str, Any], cache: CachedRooms,
-                   unmatched: list[str] | None = None) -> str:
+def discovery_note(
+    ctx: IntegrationContext, settings: Mapping[str, Any], cache: CachedRooms, unmatched: list[str] | None = None
+) -> str:
     """The words under the pick field: what was found and when, what did not match, or which permission
     would enable discovery."""
     parts: list[str] = []
     if cache.not_permitted:
         parts.append(cache.problem)
     elif cache.fetched is None:
-        parts.append("The tenant's rooms are being listed in the background; reload this page in a moment."
-                     if not cache.problem else f"Listing the tenant's rooms failed: {cache.problem}")
+        parts.append(
+            "The tenant's rooms are being listed in the background; reload this page in a moment."
+            if not cache.problem
+            else f"Listing the tenant's rooms failed: {cache.problem}"
+        )
     else:
         catalog = cache.catalog
-        parts.append(f"{len(catalog.rooms)} rooms in {len(catalog.groups)} room lists, as of "
-                     f"{cache.fetched:%Y-%m-%d %H:%M} UTC. Each picked room is mapped to the object of the same "
-                     "name; the others are listed here to map by hand.")
+        parts.append(
+            f"{len(catalog.rooms)} rooms in {len(catalog.groups)} room lists, as of "
+            f"{cache.fetched:%Y-%m-%d %H:%M} UTC. Each picked room is mapped to the object of the same "
+            "name; the others are listed here to map by hand."
+        )
         if cache.problem and cache.failed_at and cache.failed_at > cache.fetched:
             parts.append(f"The last refresh failed: {cache.problem}")
         if unmatched is None:

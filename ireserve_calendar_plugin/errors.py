@@ -130,8 +130,9 @@ class WriteDeniedError(PermanentError):
     ``calendar`` is the label of the calendar concerned; the message says what to grant, in words.
     """
 
-    def __init__(self, message: str, *, calendar: str = "", provider: str = "", status: int = 403,
-                 reason: str = "") -> None:
+    def __init__(
+        self, message: str, *, calendar: str = "", provider: str = "", status: int = 403, reason: str = ""
+    ) -> None:
         super().__init__(message, provider=provider, status=status, reason=reason)
         self.calendar = calendar
 

@@ -42,8 +42,12 @@ __all__ = ["IntegrationHealth", "calendar_name", "integration_health"]
 #: A problem the plugin retries by itself turns from "warning" into "error" after this many failures in a row.
 FAILURES_BEFORE_ERROR = 3
 
-_STATE_WORDS = {HealthState.WARNING: "Warning", HealthState.ERROR: "Error", HealthState.NOT_CONNECTED: "Not connected",
-                HealthState.NOT_CONFIGURED: "Not configured"}
+_STATE_WORDS = {
+    HealthState.WARNING: "Warning",
+    HealthState.ERROR: "Error",
+    HealthState.NOT_CONNECTED: "Not connected",
+    HealthState.NOT_CONFIGURED: "Not configured",
+}
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,16 @@ def _channel(raw: dict[str, Any] | None, uses_push: bool, now: datetime) -> tupl
     return (ChannelState.EXPIRED if channel.expires <= now else ChannelState.ACTIVE), channel.expires
 
 
-def _row(ctx: IntegrationContext, calendar: CalendarRef, name: str, *, uses_push: bool, pending: list[datetime | None],
-         conflicts: int, denial: str) -> tuple[HealthRow, dict[str, str]]:
+def _row(
+    ctx: IntegrationContext,
+    calendar: CalendarRef,
+    name: str,
+    *,
+    uses_push: bool,
+    pending: list[datetime | None],
+    conflicts: int,
+    denial: str,
+) -> tuple[HealthRow, dict[str, str]]:
     now = ctx.host.now()
     obj = ctx.host.objects.get(calendar.inbound_object_id) if calendar.inbound_object_id is not None else None
     zone = obj.timezone if obj else "UTC"
@@ -139,9 +151,17 @@ def _row(ctx: IntegrationContext, calendar: CalendarRef, name: str, *, uses_push
         what.append("Push notifications stopped; changes arrive by polling every 30 minutes.")
         steps.append("It is renewed automatically; if this stays, check that the host's public address is reachable.")
     row = HealthRow(
-        name=name, state=health, message=" ".join(what), next_step=" ".join(dict.fromkeys(steps)),
-        last_success=last_success, last_failure=facts.last_failure, pending_writes=len(pending), conflicts=conflicts,
-        channel=channel, channel_expires=expires, timezone=zone,
+        name=name,
+        state=health,
+        message=" ".join(what),
+        next_step=" ".join(dict.fromkeys(steps)),
+        last_success=last_success,
+        last_failure=facts.last_failure,
+        pending_writes=len(pending),
+        conflicts=conflicts,
+        channel=channel,
+        channel_expires=expires,
+        timezone=zone,
         activity=tuple(ActivityHour(start, r, c, f) for start, r, c, f in facts.last_hours(now)),
     )
     legacy = {
@@ -156,8 +176,12 @@ def _row(ctx: IntegrationContext, calendar: CalendarRef, name: str, *, uses_push
     return row, legacy
 
 
-def integration_health(ctx: IntegrationContext, settings: Mapping[str, Any] | None, cache: CachedChoices,
-                       conflicts: Mapping[str, int] | None = None) -> IntegrationHealth:
+def integration_health(
+    ctx: IntegrationContext,
+    settings: Mapping[str, Any] | None,
+    cache: CachedChoices,
+    conflicts: Mapping[str, int] | None = None,
+) -> IntegrationHealth:
     """The integration's health. ``conflicts`` counts unresolved conflicts by calendar key."""
     if not settings:
         said = message_for(ProblemKind.NOT_CONFIGURED, provider=ctx.provider.name)
@@ -190,10 +214,15 @@ def integration_health(ctx: IntegrationContext, settings: Mapping[str, Any] | No
     rows, legacy = [], []
     names: dict[str, tuple[str, str]] = {}
     for calendar in calendars:
-        row, old = _row(ctx, calendar, calendar_name(ctx, calendar, cache, account), uses_push=uses_push,
-                        pending=pending_by_calendar.get(calendar.key, []),
-                        conflicts=(conflicts or {}).get(calendar.key, 0),
-                        denial=denials.message(calendar.key) if calendar.outbound else "")
+        row, old = _row(
+            ctx,
+            calendar,
+            calendar_name(ctx, calendar, cache, account),
+            uses_push=uses_push,
+            pending=pending_by_calendar.get(calendar.key, []),
+            conflicts=(conflicts or {}).get(calendar.key, 0),
+            denial=denials.message(calendar.key) if calendar.outbound else "",
+        )
         if connection is HealthState.NOT_CONNECTED:
             row = HealthRow(**{**row.__dict__, "state": worst_state([row.state, connection])})
         rows.append(row)

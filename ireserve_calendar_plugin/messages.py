@@ -68,14 +68,27 @@ class AdminMessage:
         return f"{self.what} {self.next_step}".strip()
 
 
-_PERMISSION_REASONS = frozenset({
-    "forbidden", "insufficientpermissions", "insufficient_scope", "accessdenied", "erroraccessdenied",
-    "authorization_requestdenied", "requiredaccessnotgranted", "forbiddenfornonorganizer",
-})
-_MAILBOX_REASONS = frozenset({
-    "errorinvaliduser", "mailboxnotenabledforrestapi", "errornonexistentmailbox", "resourcenotfound",
-    "errorinvalidmailbox",
-})
+_PERMISSION_REASONS = frozenset(
+    {
+        "forbidden",
+        "insufficientpermissions",
+        "insufficient_scope",
+        "accessdenied",
+        "erroraccessdenied",
+        "authorization_requestdenied",
+        "requiredaccessnotgranted",
+        "forbiddenfornonorganizer",
+    }
+)
+_MAILBOX_REASONS = frozenset(
+    {
+        "errorinvaliduser",
+        "mailboxnotenabledforrestapi",
+        "errornonexistentmailbox",
+        "resourcenotfound",
+        "errorinvalidmailbox",
+    }
+)
 _CLIENT_REASONS = frozenset({"invalid_client", "unauthorized_client", "invalid_request", "invalid_scope"})
 #: reasons the Google service-account grant gives its refusals (providers/google/service_account.py)
 _SERVICE_ACCOUNT_REASONS = {
@@ -153,79 +166,99 @@ def message_for(
         ProblemKind.REVOKED_GRANT: (
             f"The connection to {name} was revoked or has expired; nothing is synced until it is renewed.",
             "Click Reconnect account and sign in again; queued changes are kept and written afterwards.",
-            HealthState.NOT_CONNECTED),
+            HealthState.NOT_CONNECTED,
+        ),
         ProblemKind.REFUSED_PASSWORD: (
             f"{name[:1].upper()}{name[1:]} refused the username or app password; nothing is synced until "
             "they are corrected.",
             "Enter the username and a valid app password on the settings page and save; queued changes are "
             "kept and written afterwards.",
-            HealthState.NOT_CONNECTED),
+            HealthState.NOT_CONNECTED,
+        ),
         ProblemKind.MISSING_PERMISSION: (
             f"{name} refused access to {where}: the connected account or app lacks a permission.",
             "Share the calendar with the connected account (with permission to make changes), or grant the "
             "missing permission to the app, then reconnect.",
-            HealthState.ERROR),
+            HealthState.ERROR,
+        ),
         ProblemKind.CALENDAR_NOT_FOUND: (
             f"{name} does not know {where}: it was deleted, or is not shared with the connected account.",
             "Check the calendar in the mapping below, or share it with the connected account.",
-            HealthState.ERROR),
+            HealthState.ERROR,
+        ),
         ProblemKind.ROOM_NOT_FOUND: (
             f"Microsoft 365 does not know {room}.",
             "Check the room's address (UPN) in the rooms list, and that the app's access policy includes it.",
-            HealthState.ERROR),
+            HealthState.ERROR,
+        ),
         ProblemKind.THROTTLED: (
             f"{name} asked us to slow down (too many requests).{again}",
             "Nothing to do unless it persists; then lower the requests per minute under Advanced.",
-            HealthState.WARNING),
+            HealthState.WARNING,
+        ),
         ProblemKind.PROVIDER_DOWN: (
             f"{name} did not answer or answered with a server error.{again}",
             "Nothing to do unless it persists; then check the provider's status page and this host's network.",
-            HealthState.WARNING),
+            HealthState.WARNING,
+        ),
         ProblemKind.BAD_SETTINGS: (
             f"{name} rejected the integration's settings (client id, secret, tenant or an address).",
             "Check the connection settings against the app registration, save, and reconnect.",
-            HealthState.ERROR),
+            HealthState.ERROR,
+        ),
         ProblemKind.NOT_CONFIGURED: (
             "This integration is not set up yet.",
             "Fill in the connection settings and the mapping, then save.",
-            HealthState.NOT_CONFIGURED),
+            HealthState.NOT_CONFIGURED,
+        ),
         ProblemKind.DECRYPT_FAILURE: (
             "Stored credentials of this integration can no longer be decrypted (the key they were sealed with "
             "is gone, or they were altered).",
             "Enter the client secret again, save, and reconnect the account.",
-            HealthState.ERROR),
+            HealthState.ERROR,
+        ),
         ProblemKind.DELEGATION_MISSING: (
             "The service account has no domain-wide delegation for the scopes it needs (unauthorized_client).",
             "In the Google Admin console (Security > API controls > Domain-wide delegation) authorise the service "
             "account's client id for https://www.googleapis.com/auth/calendar.events and "
             "https://www.googleapis.com/auth/calendar.readonly (plus "
             "https://www.googleapis.com/auth/admin.directory.resource.calendar.readonly to discover rooms).",
-            HealthState.ERROR),
+            HealthState.ERROR,
+        ),
         ProblemKind.SUBJECT_UNKNOWN: (
             "The user the service account acts as (the subject) is not a user of the Workspace domain.",
             "Enter a Workspace admin's address under 'Act as (subject)' and save.",
-            HealthState.ERROR),
+            HealthState.ERROR,
+        ),
         ProblemKind.KEY_REFUSED: (
             "Google does not accept the service account key: it was deleted or replaced, or the service account "
             "is gone.",
             "Create a new JSON key for the service account and paste it into the form.",
-            HealthState.ERROR),
+            HealthState.ERROR,
+        ),
         ProblemKind.UNKNOWN: (
             f"Syncing with {where} failed unexpectedly.{again}",
             "If it persists, look at the host's log for the technical detail.",
-            HealthState.WARNING),
+            HealthState.WARNING,
+        ),
     }
     what, step, state = table[kind]
     return AdminMessage(kind, what, step, state)
 
 
 def describe(
-    error: BaseException, *, provider: str, calendar: str = "", room: bool = False,
-    retry_at: datetime | None = None, timezone: str = "UTC",
+    error: BaseException,
+    *,
+    provider: str,
+    calendar: str = "",
+    room: bool = False,
+    retry_at: datetime | None = None,
+    timezone: str = "UTC",
 ) -> AdminMessage:
     """:func:`classify` then :func:`message_for`, in one call."""
-    return message_for(classify(error, room=room), provider=provider, calendar=calendar, retry_at=retry_at,
-                       timezone=timezone)
+    return message_for(
+        classify(error, room=room), provider=provider, calendar=calendar, retry_at=retry_at, timezone=timezone
+    )
 
 
 _NOTICE_REASONS = {

@@ -119,8 +119,14 @@ def backend_context(ctx: IntegrationContext, settings: dict[str, Any]) -> Backen
     (the contract's optional :class:`~hookspecs.types.SleepingHost`: a host on a simulated clock makes them
     pass on that clock), else ``time.sleep``."""
     sleep = ctx.host.sleep if isinstance(ctx.host, SleepingHost) else time.sleep
-    return BackendContext(host=ctx.host, integration_id=ctx.integration.id, settings=settings, store=ctx.store,
-                          now=ctx.host.now, sleep=sleep)
+    return BackendContext(
+        host=ctx.host,
+        integration_id=ctx.integration.id,
+        settings=settings,
+        store=ctx.store,
+        now=ctx.host.now,
+        sleep=sleep,
+    )
 
 
 def lease_ttl() -> timedelta:
@@ -135,8 +141,10 @@ def lease_ttl() -> timedelta:
     except ValueError:
         seconds = 0
     if not MIN_LEASE_SECONDS <= seconds <= MAX_LEASE_SECONDS:
-        raise ConfigError(f"{LEASE_SECONDS_VARIABLE} must be a whole number of seconds from {MIN_LEASE_SECONDS} "
-                          f"to {MAX_LEASE_SECONDS}, not {raw[:20]!r}")
+        raise ConfigError(
+            f"{LEASE_SECONDS_VARIABLE} must be a whole number of seconds from {MIN_LEASE_SECONDS} "
+            f"to {MAX_LEASE_SECONDS}, not {raw[:20]!r}"
+        )
     return timedelta(seconds=seconds)
 
 

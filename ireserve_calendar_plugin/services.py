@@ -118,8 +118,11 @@ def booking_changed(host: HostApi, booking: Booking, origin: str) -> None:
             continue
         if calendar is not None and not calendar.outbound:
             where = calendar.label or "the calendar"
-            host.integrations.log(iid, "info", f"Booking {booking.id} not written to {where}: this integration is "
-                                  "inbound only (application mode).")
+            host.integrations.log(
+                iid,
+                "info",
+                f"Booking {booking.id} not written to {where}: this integration is inbound only (application mode).",
+            )
             continue
         enqueue(host, outbound_job(iid, booking.id))
 
@@ -132,8 +135,9 @@ def cron_tick(host: HostApi, now: datetime) -> int:
     queued = 0
     for ctx in served_integrations(host):
         if ctx.store.load(REKEY_MARKER).data != host.keyring.current:
-            queued += enqueue(host, QueuedJob(JOB_REKEY, {"integration": ctx.integration.id},
-                                              f"{JOB_REKEY}:{ctx.integration.id}"))
+            queued += enqueue(
+                host, QueuedJob(JOB_REKEY, {"integration": ctx.integration.id}, f"{JOB_REKEY}:{ctx.integration.id}")
+            )
         if AuthStatus(ctx.store).needs_reconnect():
             continue
         try:
@@ -259,7 +263,8 @@ def changes_of(result: RoundResult) -> int:
 def _problem(ctx: IntegrationContext, engine: SyncEngine, calendar_key: str, exc: BaseException) -> str:
     """The problem kind of a failure on one calendar (a room mailbox's 404 is "room not found")."""
     room = ctx.provider.name == "outlook" and any(
-        c.key == calendar_key and c.remote_id != "me" for c in engine.backend.calendars())
+        c.key == calendar_key and c.remote_id != "me" for c in engine.backend.calendars()
+    )
     return classify(exc, room=room).value
 
 
@@ -278,8 +283,12 @@ def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
         if attempt >= MAX_OUTBOUND_ATTEMPTS:
             _park(ctx, booking_id)
             _write_failed(ctx, engine, booking_id, exc, retry_at=None)
-            host.integrations.log(iid, "error", f"Booking {booking_id} could not be written after {attempt} "
-                                  f"attempts ({type(exc).__name__}); parked until the next reconnect or resync.")
+            host.integrations.log(
+                iid,
+                "error",
+                f"Booking {booking_id} could not be written after {attempt} "
+                f"attempts ({type(exc).__name__}); parked until the next reconnect or resync.",
+            )
             return
         delay = max(backoff_seconds(attempt, base=5.0, cap=900.0), exc.retry_after or 0.0)
         retry_at = host.now() + timedelta(seconds=delay)
@@ -287,14 +296,21 @@ def _run_outbound(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
         _write_failed(ctx, engine, booking_id, exc, retry_at=retry_at)
     except WriteDeniedError as exc:
         # recorded on the calendar (and told to the admin once) by the outbound worker; not retried
-        host.integrations.log(iid, "info", f"Booking {booking_id} not written to {exc.calendar or 'its calendar'}: "
-                              "no write permission there.")
+        host.integrations.log(
+            iid,
+            "info",
+            f"Booking {booking_id} not written to {exc.calendar or 'its calendar'}: no write permission there.",
+        )
     except CalendarPluginError as exc:  # permanent API errors, configuration, anything else of ours
         _write_failed(ctx, engine, booking_id, exc, retry_at=None)
         log.warning("integration %s: booking %s not written: %s: %s", iid, booking_id, type(exc).__name__, exc)
         said = message_for(classify(exc), provider=ctx.provider.name)
-        host.integrations.log(iid, "error", f"Booking {booking_id} could not be written: {said.what} "
-                              f"{said.next_step} (detail: {type(exc).__name__}: {str(exc)[:300]})")
+        host.integrations.log(
+            iid,
+            "error",
+            f"Booking {booking_id} could not be written: {said.what} "
+            f"{said.next_step} (detail: {type(exc).__name__}: {str(exc)[:300]})",
+        )
     else:
         _write_done(ctx, engine, booking_id, written)
 
@@ -304,8 +320,9 @@ def notice_field(integration_id: str) -> str:
     return f"{BOOKING_NOTICE_PREFIX}{origin_of(integration_id)}"
 
 
-def _booking_and_calendar(ctx: IntegrationContext, engine: SyncEngine,
-                          booking_id: int) -> tuple[Booking | None, CalendarRef | None]:
+def _booking_and_calendar(
+    ctx: IntegrationContext, engine: SyncEngine, booking_id: int
+) -> tuple[Booking | None, CalendarRef | None]:
     try:
         booking = ctx.host.bookings.get(booking_id)
     except BookingNotFoundError:
@@ -313,8 +330,9 @@ def _booking_and_calendar(ctx: IntegrationContext, engine: SyncEngine,
     return booking, engine.backend.calendar_for_object(booking.object_id)
 
 
-def _write_failed(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, exc: BaseException,
-                  *, retry_at: datetime | None) -> None:
+def _write_failed(
+    ctx: IntegrationContext, engine: SyncEngine, booking_id: int, exc: BaseException, *, retry_at: datetime | None
+) -> None:
     """Record a failed write: on the booking (a notice), in the pending writes, in the calendar's activity."""
     booking, calendar = _booking_and_calendar(ctx, engine, booking_id)
     if booking is None or calendar is None:
@@ -324,8 +342,9 @@ def _write_failed(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, 
     PendingWrites(ctx.store).add(booking_id, calendar.key, problem, host.now(), retry_at)
     ActivityLog(ctx.store).failure(calendar.key, host.now(), problem=problem, retry_at=retry_at)
     obj = host.objects.get(booking.object_id)
-    text = booking_notice(ProblemKind(problem), provider=ctx.provider.name, retry_at=retry_at,
-                          timezone=obj.timezone if obj else "UTC")
+    text = booking_notice(
+        ProblemKind(problem), provider=ctx.provider.name, retry_at=retry_at, timezone=obj.timezone if obj else "UTC"
+    )
     if booking.fields.get(notice_field(ctx.integration.id)) != text:
         host.bookings.set_field(booking_id, notice_field(ctx.integration.id), text, origin=ctx.origin)
 
@@ -335,8 +354,11 @@ def _write_done(ctx: IntegrationContext, engine: SyncEngine, booking_id: int, wr
     if not written and not PendingWrites(ctx.store).get(booking_id):
         return
     booking, calendar = _booking_and_calendar(ctx, engine, booking_id)
-    if PendingWrites(ctx.store).resolve(booking_id) and booking is not None and \
-            booking.fields.get(notice_field(ctx.integration.id)):
+    if (
+        PendingWrites(ctx.store).resolve(booking_id)
+        and booking is not None
+        and booking.fields.get(notice_field(ctx.integration.id))
+    ):
         ctx.host.bookings.set_field(booking_id, notice_field(ctx.integration.id), None, origin=ctx.origin)
     if written and calendar is not None:
         ActivityLog(ctx.store).success(calendar.key, ctx.host.now(), changes=len(written))
@@ -361,8 +383,9 @@ def _hold(ctx: IntegrationContext, exc: RetryableError) -> None:
 
 def _later(job: Job, run_at: datetime) -> QueuedJob:
     if job.name == JOB_OUTBOUND:
-        return outbound_job(job.payload["integration"], int(job.payload["booking"]), run_at,
-                            int(job.payload.get("attempt", "1")))
+        return outbound_job(
+            job.payload["integration"], int(job.payload["booking"]), run_at, int(job.payload.get("attempt", "1"))
+        )
     return _again(job, run_at)
 
 

@@ -138,14 +138,20 @@ class AdminPages:
                 Rule("/", endpoint="root", methods=["GET", "HEAD"]),
                 Rule(ADMIN_ROOT, endpoint="index", methods=["GET", "HEAD"]),
                 Rule(f"{ADMIN_ROOT}integrations", endpoint="add", methods=["POST"]),
-                Rule(f"{ADMIN_ROOT}integrations/<integration_id>", endpoint="integration",
-                     methods=["GET", "HEAD", "POST"]),
+                Rule(
+                    f"{ADMIN_ROOT}integrations/<integration_id>",
+                    endpoint="integration",
+                    methods=["GET", "HEAD", "POST"],
+                ),
                 Rule(f"{ADMIN_ROOT}integrations/<integration_id>/enabled", endpoint="toggle", methods=["POST"]),
                 Rule(f"{ADMIN_ROOT}integrations/<integration_id>/action", endpoint="action", methods=["POST"]),
                 Rule(f"{ADMIN_ROOT}integrations/<integration_id>/delete", endpoint="delete", methods=["POST"]),
                 Rule(f"{ADMIN_ROOT}objects", endpoint="add_object", methods=["POST"]),
-                Rule(f"{ADMIN_ROOT}objects/<int(max={_MAX_ID}):object_id>/name", endpoint="rename_object",
-                     methods=["POST"]),
+                Rule(
+                    f"{ADMIN_ROOT}objects/<int(max={_MAX_ID}):object_id>/name",
+                    endpoint="rename_object",
+                    methods=["POST"],
+                ),
                 Rule(BOOKINGS_PATH, endpoint="bookings", methods=["GET", "HEAD", "POST"]),
                 Rule(f"{BOOKINGS_PATH}/<int(max={_MAX_ID}):booking_id>/cancel", endpoint="cancel", methods=["POST"]),
                 Rule(f"{BOOKINGS_PATH}/<int(max={_MAX_ID}):booking_id>/move", endpoint="move", methods=["POST"]),
@@ -190,13 +196,16 @@ class AdminPages:
         style, with a link back to the integration's settings (or to the index when it is unknown)."""
         integration = self.host.integrations.get(result.integration_id) if result.integration_id else None
         if integration is not None:
-            crumbs: list[tuple[str, str | None]] = [("Integrations", ADMIN_ROOT),
-                                                    (integration.id, integration_url(integration.id))]
+            crumbs: list[tuple[str, str | None]] = [
+                ("Integrations", ADMIN_ROOT),
+                (integration.id, integration_url(integration.id)),
+            ]
             back = (f"Back to {integration.name or integration.id}", integration_url(integration.id))
         else:
             crumbs, back = [("Integrations", ADMIN_ROOT)], ("Back to the integrations", ADMIN_ROOT)
-        return _message(result.title, [result.message], status, crumbs=crumbs, back=back,
-                        banner="ok" if result.ok else "error")
+        return _message(
+            result.title, [result.message], status, crumbs=crumbs, back=back, banner="ok" if result.ok else "error"
+        )
 
     # ------------------------------------------------------------------ views
 
@@ -204,9 +213,17 @@ class AdminPages:
         """``/`` is the admin."""
         return redirect(ADMIN_ROOT, 302)
 
-    def index(self, request: Request, *, add_error: str = "", add_values: dict[str, str] | None = None,
-              object_error: str = "", object_form: dict[str, str] | None = None, status: int = 200,
-              rename_values: tuple[int, str] | None = None) -> Response:
+    def index(
+        self,
+        request: Request,
+        *,
+        add_error: str = "",
+        add_values: dict[str, str] | None = None,
+        object_error: str = "",
+        object_form: dict[str, str] | None = None,
+        status: int = 200,
+        rename_values: tuple[int, str] | None = None,
+    ) -> Response:
         """List the integrations with their status, the add form, the objects and the loaded plugins."""
         rows = [self._summary(i) for i in self.host.integrations.all()]
         return _page(
@@ -272,10 +289,12 @@ class AdminPages:
             log.exception("on_config_form failed to submit integration %s", integration_id)
             return self._integration_page(integration, form, problem=_PLUGIN_FAILED, status=500)
         if answer is None:
-            return self._integration_page(integration, form, problem="The plugin no longer serves this form.",
-                                          status=409)
-        return self._integration_page(integration, answer, submitted=True, status=200 if answer.saved else 422,
-                                      typed=submitted)
+            return self._integration_page(
+                integration, form, problem="The plugin no longer serves this form.", status=409
+            )
+        return self._integration_page(
+            integration, answer, submitted=True, status=200 if answer.saved else 422, typed=submitted
+        )
 
     def toggle(self, request: Request, integration_id: str) -> Response:
         """Enable or disable an integration, then go back where the button was."""
@@ -287,8 +306,9 @@ class AdminPages:
             self.host.integrations.set_enabled(integration_id, enabled)
         except LookupError:
             return _not_found(f"There is no integration {integration_id!r}.")
-        self.host.integrations.log(integration_id, "info", f"Integration {'enabled' if enabled else 'disabled'} "
-                                   "in the admin.")
+        self.host.integrations.log(
+            integration_id, "info", f"Integration {'enabled' if enabled else 'disabled'} in the admin."
+        )
         back = integration_url(integration_id) if request.form.get("back") == "integration" else ADMIN_ROOT
         return redirect(back, 303)
 
@@ -312,11 +332,23 @@ class AdminPages:
             return self._integration_page(integration, None, problem=_PLUGIN_FAILED, status=500)
         offered = _offered(form, name, target) if form is not None else None
         if form is None or offered is None:
-            return self._integration_page(integration, form, status=409, problem=(
-                "That button is no longer offered (the conflict may have been resolved meanwhile); nothing was done."))
+            return self._integration_page(
+                integration,
+                form,
+                status=409,
+                problem=(
+                    "That button is no longer offered (the conflict may have been resolved meanwhile); "
+                    "nothing was done."
+                ),
+            )
         if offered.confirm and request.form.get("confirmed") != "yes":
-            return self._confirm(integration, offered.confirm, integration_url(integration_id, "/action"),
-                                 {ACTION_FIELD: name, TARGET_FIELD: target}, offered.label)
+            return self._confirm(
+                integration,
+                offered.confirm,
+                integration_url(integration_id, "/action"),
+                {ACTION_FIELD: name, TARGET_FIELD: target},
+                offered.label,
+            )
         try:
             answer = self.host.hooks.config_form(integration, {ACTION_FIELD: name, TARGET_FIELD: target})
         except Exception:
@@ -324,8 +356,9 @@ class AdminPages:
             return self._integration_page(integration, form, problem=_PLUGIN_FAILED, status=500)
         self.host.integrations.log(integration_id, "info", f"Admin pressed {offered.label!r}.")
         if answer is None:
-            return self._integration_page(integration, form, problem="The plugin no longer serves this form.",
-                                          status=409)
+            return self._integration_page(
+                integration, form, problem="The plugin no longer serves this form.", status=409
+            )
         return self._integration_page(integration, answer, status=422 if answer.errors else 200)
 
     def delete(self, request: Request, integration_id: str) -> Response:
@@ -337,20 +370,34 @@ class AdminPages:
         if integration is None:
             return _not_found(f"There is no integration {integration_id!r}.")
         if request.form.get("confirmed") != "yes":
-            question = (f"Delete the integration {integration.name or integration.id}? Its settings, stored tokens "
-                        "and log are removed from this host; bookings stay. Disconnect the account first if its "
-                        "grant should also be revoked at the provider.")
-            return self._confirm(integration, question, integration_url(integration_id, "/delete"), {},
-                                 "Delete integration")
+            question = (
+                f"Delete the integration {integration.name or integration.id}? Its settings, stored tokens "
+                "and log are removed from this host; bookings stay. Disconnect the account first if its "
+                "grant should also be revoked at the provider."
+            )
+            return self._confirm(
+                integration, question, integration_url(integration_id, "/delete"), {}, "Delete integration"
+            )
         self.host.integrations.delete(integration_id)
         log.info("integration %s deleted in the admin", integration_id)
         return redirect(ADMIN_ROOT, 303)
 
-    def _confirm(self, integration: Integration, question: str, action: str, fields: dict[str, str],
-                 label: str) -> Response:
+    def _confirm(
+        self, integration: Integration, question: str, action: str, fields: dict[str, str], label: str
+    ) -> Response:
         crumbs = [("Integrations", ADMIN_ROOT), (integration.id, integration_url(integration.id))]
-        return _page("confirm.html", 200, title="Please confirm", crumbs=crumbs, question=question, action=action,
-                     fields=fields, label=label, back=integration_url(integration.id), csrf_token=self.csrf_token)
+        return _page(
+            "confirm.html",
+            200,
+            title="Please confirm",
+            crumbs=crumbs,
+            question=question,
+            action=action,
+            fields=fields,
+            label=label,
+            back=integration_url(integration.id),
+            csrf_token=self.csrf_token,
+        )
 
     def rename_object(self, request: Request, object_id: int) -> Response:
         """Rename a bookable object from its row on the index (a taken name is refused)."""
@@ -365,8 +412,12 @@ class AdminPages:
             object_values({"name": name, "timezone": obj.timezone})
             self.host.objects.rename(object_id, name)
         except ValueError as exc:
-            return self.index(request, object_error=f"Object {object_id} was not renamed: {exc}", status=400,
-                              rename_values=(object_id, name))
+            return self.index(
+                request,
+                object_error=f"Object {object_id} was not renamed: {exc}",
+                status=400,
+                rename_values=(object_id, name),
+            )
         return redirect(f"{ADMIN_ROOT}#object-{object_id}", 303)
 
     def add_object(self, request: Request) -> Response:
@@ -400,8 +451,13 @@ class AdminPages:
         try:
             new = booking_values(values, {obj.id: obj for obj in self.host.objects.all()})
             booking = self.host.bookings.create(
-                object_id=new.object_id, start=new.start, end=new.end, status=new.status, title=new.title,
-                channel=ADMIN_CHANNEL, origin=ADMIN_ORIGIN,
+                object_id=new.object_id,
+                start=new.start,
+                end=new.end,
+                status=new.status,
+                title=new.title,
+                channel=ADMIN_CHANNEL,
+                origin=ADMIN_ORIGIN,
             )
         except (BookingConflictError, ValueError) as exc:
             return self._bookings_page(back, error=_refusal(exc), new_values=values, status=_refusal_status(exc))
@@ -432,17 +488,29 @@ class AdminPages:
             booking = self.host.bookings.get(booking_id)
             obj = self.host.objects.get(booking.object_id)
             start, end = move_times(values, booking, obj.timezone if obj else "UTC")
-            self.host.bookings.update_times(booking_id, start=start, end=end, all_day=booking.all_day,
-                                            origin=ADMIN_ORIGIN)
+            self.host.bookings.update_times(
+                booking_id, start=start, end=end, all_day=booking.all_day, origin=ADMIN_ORIGIN
+            )
         except BookingNotFoundError:
             return _not_found(f"There is no booking {booking_id}.", crumbs=[("Bookings", BOOKINGS_PATH)])
         except (BookingConflictError, ValueError) as exc:
-            return self._bookings_page(back, error=f"Booking {booking_id} was not moved: {_refusal(exc)}",
-                                       move_values=(booking_id, values), status=_refusal_status(exc))
+            return self._bookings_page(
+                back,
+                error=f"Booking {booking_id} was not moved: {_refusal(exc)}",
+                move_values=(booking_id, values),
+                status=_refusal_status(exc),
+            )
         return redirect(bookings_url(back, anchor=f"booking-{booking_id}"), 303)
 
-    def _bookings_page(self, selected: int | None, *, error: str = "", new_values: dict[str, str] | None = None,
-                       move_values: tuple[int, dict[str, str]] | None = None, status: int = 200) -> Response:
+    def _bookings_page(
+        self,
+        selected: int | None,
+        *,
+        error: str = "",
+        new_values: dict[str, str] | None = None,
+        move_values: tuple[int, dict[str, str]] | None = None,
+        status: int = 200,
+    ) -> Response:
         objects = {obj.id: obj for obj in self.host.objects.all()}
         if selected not in objects:
             selected = None
@@ -462,8 +530,15 @@ class AdminPages:
         crumbs: list[tuple[str, str | None]] = [("Bookings", BOOKINGS_PATH if selected is not None else None)]
         if selected is not None:
             crumbs.append((objects[selected].name, None))
-        return _page("bookings.html", status, title="Bookings", crumbs=crumbs, view=view, rows=booking_rows(view),
-                     csrf_token=self.csrf_token)
+        return _page(
+            "bookings.html",
+            status,
+            title="Bookings",
+            crumbs=crumbs,
+            view=view,
+            rows=booking_rows(view),
+            csrf_token=self.csrf_token,
+        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -473,8 +548,10 @@ class AdminPages:
             return None
         log.warning("refused an admin %s to %s: CSRF token %s", request.method, request.path, verdict.value)
         if verdict is CsrfVerdict.EXPIRED:
-            why = (f"This form was opened more than {CSRF_MAX_AGE // 3600} hours ago, so it can no longer be "
-                   "sent. Nothing was changed.")
+            why = (
+                f"This form was opened more than {CSRF_MAX_AGE // 3600} hours ago, so it can no longer be "
+                "sent. Nothing was changed."
+            )
         else:
             why = "This form did not come from this host's admin pages, so it was not accepted. Nothing was changed."
         back = request.referrer if request.referrer and _same_site(request) else ADMIN_ROOT
@@ -488,8 +565,11 @@ class AdminPages:
             log.exception("on_config_form failed for integration %s", integration.id)
             return IndexRow(integration, _PLUGIN_FAILED, DISABLED if not integration.enabled else UNKNOWN)
         if form is None:
-            return IndexRow(integration, f"No installed plugin serves provider {integration.provider!r}.",
-                            DISABLED if not integration.enabled else UNKNOWN)
+            return IndexRow(
+                integration,
+                f"No installed plugin serves provider {integration.provider!r}.",
+                DISABLED if not integration.enabled else UNKNOWN,
+            )
         state = self._state(form) if integration.enabled else DISABLED
         return IndexRow(integration, form.status, state, form.next_step)
 
@@ -497,9 +577,16 @@ class AdminPages:
         judged = problems(form.status, form.health, self.host.now()) if form.state is None else ()
         return state_of(form, judged_problems=judged)
 
-    def _integration_page(self, integration: Integration, form: ConfigForm | None, *, submitted: bool = False,
-                          problem: str = "", status: int = 200,
-                          typed: dict[str, object] | None = None) -> Response:
+    def _integration_page(
+        self,
+        integration: Integration,
+        form: ConfigForm | None,
+        *,
+        submitted: bool = False,
+        problem: str = "",
+        status: int = 200,
+        typed: dict[str, object] | None = None,
+    ) -> Response:
         if form is not None and submitted and not form.saved:
             form = _keep_typed(form, typed or {})
         rows = form.rows if form is not None else ()
@@ -515,8 +602,13 @@ class AdminPages:
             "problem": problem,
         }
         crumbs = [("Integrations", ADMIN_ROOT), (integration.id, None)]
-        return _page("integration.html", status, title=form.title if form else integration.name or integration.id,
-                     crumbs=crumbs, **context)
+        return _page(
+            "integration.html",
+            status,
+            title=form.title if form else integration.name or integration.id,
+            crumbs=crumbs,
+            **context,
+        )
 
 
 def _offered(form: ConfigForm, name: str, target: str) -> FormAction | None:
@@ -573,11 +665,26 @@ def _not_found(what: str, *, crumbs: list[tuple[str, str | None]] | None = None)
     return _message("Not found", [what], 404, crumbs=crumbs or [("Integrations", ADMIN_ROOT)])
 
 
-def _message(heading: str, lines: list[str], status: int, *, crumbs: list[tuple[str, str | None]] | None = None,
-             back: tuple[str, str] | None = None, banner: str = "") -> Response:
+def _message(
+    heading: str,
+    lines: list[str],
+    status: int,
+    *,
+    crumbs: list[tuple[str, str | None]] | None = None,
+    back: tuple[str, str] | None = None,
+    banner: str = "",
+) -> Response:
     """A short page: a heading, a few sentences and a way back."""
-    return _page("message.html", status, title=heading, crumbs=crumbs or [], heading=heading, lines=lines,
-                 back=back, banner=banner)
+    return _page(
+        "message.html",
+        status,
+        title=heading,
+        crumbs=crumbs or [],
+        heading=heading,
+        lines=lines,
+        back=back,
+        banner=banner,
+    )
 
 
 def _same_site(request: Request) -> bool:

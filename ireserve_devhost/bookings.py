@@ -157,9 +157,18 @@ class BookingStore:
                 )
         # what was just written, without reading it back (as ``_select`` would return it)
         booking = Booking(
-            id=booking_id, object_id=object_id, start=from_db_time(start_at), end=from_db_time(end_at),
-            status=status, title=title, customer_id=customer_id, channel=channel, all_day=bool(all_day),
-            version=1, fields=dict(sorted(field_items)), remarks=(remark,) if remark else (),
+            id=booking_id,
+            object_id=object_id,
+            start=from_db_time(start_at),
+            end=from_db_time(end_at),
+            status=status,
+            title=title,
+            customer_id=customer_id,
+            channel=channel,
+            all_day=bool(all_day),
+            version=1,
+            fields=dict(sorted(field_items)),
+            remarks=(remark,) if remark else (),
         )
         self._notify(booking, None, origin)
         return booking

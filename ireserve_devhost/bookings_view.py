@@ -72,12 +72,26 @@ def booking_rows(view: BookingsView) -> list[BookingRow]:
         typed: Mapping[str, str] = {}
         if view.move_values is not None and view.move_values[0] == booking.id:
             typed = view.move_values[1]
-        notices = tuple(value for name, value in sorted(booking.fields.items())
-                        if name.startswith(BOOKING_NOTICE_PREFIX) and value)
-        fields = tuple((name, value) for name, value in sorted(booking.fields.items())
-                       if not name.startswith(BOOKING_NOTICE_PREFIX))
-        rows.append(BookingRow(booking, obj, timezone, _when(booking, timezone), typed.get("date", day),
-                               typed.get("time", moment), notices, fields))
+        notices = tuple(
+            value for name, value in sorted(booking.fields.items()) if name.startswith(BOOKING_NOTICE_PREFIX) and value
+        )
+        fields = tuple(
+            (name, value)
+            for name, value in sorted(booking.fields.items())
+            if not name.startswith(BOOKING_NOTICE_PREFIX)
+        )
+        rows.append(
+            BookingRow(
+                booking,
+                obj,
+                timezone,
+                _when(booking, timezone),
+                typed.get("date", day),
+                typed.get("time", moment),
+                notices,
+                fields,
+            )
+        )
     return rows
 
 

@@ -33,14 +33,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     host = sub.add_parser("host", help="run the reference host (HTTP routes, cron, job worker) on a SQLite file")
-    host.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file (must exist, "
-                      "unless --create)")
+    host.add_argument(
+        "--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file (must exist, unless --create)"
+    )
     host.add_argument("--create", action="store_true", help="create the database (and its key file) if missing")
     host.add_argument("--port", type=int, default=8080)
     host.add_argument("--public-url", default=None, help="public base URL (default http://127.0.0.1:PORT)")
     host.add_argument("--cron-interval", type=float, default=30.0, help="seconds between cron ticks")
     add_serve_arguments(host)
-
 
     status = sub.add_parser(
         "status",
@@ -128,11 +128,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "rotate-keys":
         from ireserve_devhost.operations import rotate_keys
 
-        return rotate_keys(
-            args.db, drop_old=args.drop_old, key_file=args.key_file, wait=args.wait, settle=args.settle
-        )
+        return rotate_keys(args.db, drop_old=args.drop_old, key_file=args.key_file, wait=args.wait, settle=args.settle)
     return 2  # pragma: no cover - argparse enforces the choices
-
 
 
 if __name__ == "__main__":  # pragma: no cover

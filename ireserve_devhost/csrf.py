@@ -52,8 +52,9 @@ class CsrfTokens:
     host's clock (timezone-aware), which stamps and ages the tokens.
     """
 
-    def __init__(self, keyring: Callable[[], KeyRing], clock: Callable[[], datetime], *,
-                 max_age: int = CSRF_MAX_AGE) -> None:
+    def __init__(
+        self, keyring: Callable[[], KeyRing], clock: Callable[[], datetime], *, max_age: int = CSRF_MAX_AGE
+    ) -> None:
         self._keyring = keyring
         self._clock = clock
         self.max_age = max_age
@@ -63,8 +64,7 @@ class CsrfTokens:
         older = [kid for kid in sorted(ring.keys) if kid != ring.current]
         # itsdangerous signs with the last key and accepts any of them
         secrets = [_derive(ring.keys[kid]) for kid in (*older, ring.current)]
-        return URLSafeTimedSerializer(secrets, salt=_SALT, signer=_ClockSigner,
-                                      signer_kwargs={"clock": self._clock})
+        return URLSafeTimedSerializer(secrets, salt=_SALT, signer=_ClockSigner, signer_kwargs={"clock": self._clock})
 
     def issue(self) -> str:
         """A fresh token to embed in a form."""

@@ -31,8 +31,9 @@ def check_database(path: str | os.PathLike[str], *, create: bool = False) -> Non
     db = Path(path)
     if not db.exists():
         if not create:
-            raise DatabaseProblem(f"no host database at {str(db)!r}; check the path, or give --create to make "
-                                  "a new one there")
+            raise DatabaseProblem(
+                f"no host database at {str(db)!r}; check the path, or give --create to make a new one there"
+            )
         if not db.parent.is_dir():
             raise DatabaseProblem(f"cannot create {str(db)!r}: the folder {str(db.parent)!r} does not exist")
         return
@@ -50,8 +51,10 @@ def check_database(path: str | os.PathLike[str], *, create: bool = False) -> Non
     except sqlite3.DatabaseError as err:
         raise DatabaseProblem(database_error_line(db, err)) from err
     if names and not names >= _HOST_TABLES:
-        raise DatabaseProblem(f"{str(db)!r} is a SQLite database, but not a reference host's (tables missing: "
-                              f"{', '.join(sorted(_HOST_TABLES - names))})")
+        raise DatabaseProblem(
+            f"{str(db)!r} is a SQLite database, but not a reference host's (tables missing: "
+            f"{', '.join(sorted(_HOST_TABLES - names))})"
+        )
 
 
 def database_error_line(path: str | os.PathLike[str], err: sqlite3.Error) -> str:

@@ -168,8 +168,10 @@ class IntegrationStore:
             cursor = conn.execute("DELETE FROM integrations WHERE id = ?", (integration_id,))
             if cursor.rowcount == 0:
                 raise LookupError(f"no integration {integration_id!r}")
-            conn.execute("UPDATE config SET value = NULL, version = version + 1"
-                         " WHERE integration_id = ? AND value IS NOT NULL", (integration_id,))
+            conn.execute(
+                "UPDATE config SET value = NULL, version = version + 1 WHERE integration_id = ? AND value IS NOT NULL",
+                (integration_id,),
+            )
             conn.execute("DELETE FROM integration_log WHERE integration_id = ?", (integration_id,))
 
     def entries(self, integration_id: str, limit: int = 200) -> list[LogEntry]:
@@ -188,8 +190,7 @@ def _refuse_duplicate(conn: sqlite3.Connection, name: str, object_id: int | None
     wanted = name.strip().casefold()
     for other_id, other_name in conn.execute("SELECT id, name FROM objects").fetchall():
         if other_id != object_id and other_name.strip().casefold() == wanted:
-            raise ValueError(f"another object (id {other_id}) is already called {other_name!r}; "
-                             "choose another name")
+            raise ValueError(f"another object (id {other_id}) is already called {other_name!r}; choose another name")
 
 
 def _integration(row: tuple[str, str, int, str]) -> Integration:

@@ -94,8 +94,10 @@ def activity_bars(hours: Sequence[ActivityHour], zone: str, now: datetime) -> li
         else:
             css = "idle"
         end = hour.start + timedelta(hours=1)
-        title = (f"{local_time(hour.start, zone, now)} to {local_time(end, zone, now)}: {hour.rounds} "
-                 f"round{'s' if hour.rounds != 1 else ''}, {hour.changes} change{'s' if hour.changes != 1 else ''}, "
-                 f"{hour.failures} failure{'s' if hour.failures != 1 else ''}")
+        title = (
+            f"{local_time(hour.start, zone, now)} to {local_time(end, zone, now)}: {hour.rounds} "
+            f"round{'s' if hour.rounds != 1 else ''}, {hour.changes} change{'s' if hour.changes != 1 else ''}, "
+            f"{hour.failures} failure{'s' if hour.failures != 1 else ''}"
+        )
         bars.append(Bar(index * BAR_WIDTH, css, title))
     return bars

@@ -110,14 +110,17 @@ def rotate_keys(
                 break
             if time.monotonic() >= deadline:
                 what = ", ".join(f"{n} with {kid}" for kid, n in sorted(stale.items())) or "none yet settled"
-                print(f"gave up after {wait:.0f} s: value(s) still sealed with an old key ({what}); "
-                      "old keys kept. Is a disabled integration holding them? Run rotate-keys again later.",
-                      file=stream)
+                print(
+                    f"gave up after {wait:.0f} s: value(s) still sealed with an old key ({what}); "
+                    "old keys kept. Is a disabled integration holding them? Run rotate-keys again later.",
+                    file=stream,
+                )
                 return 1
             if stale:
                 total = sum(stale.values())
-                print(f"waiting: {total} value(s) still sealed with {', '.join(sorted(stale))}", file=stream,
-                      flush=True)
+                print(
+                    f"waiting: {total} value(s) still sealed with {', '.join(sorted(stale))}", file=stream, flush=True
+                )
             time.sleep(poll)
         print("every stored value is sealed with the new key", file=stream)
         if drop_old:

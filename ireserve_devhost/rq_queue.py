@@ -128,8 +128,13 @@ class RedisJobQueue:
         self, job_id: str, name: str, payload: Mapping[str, str], dedupe_key: str | None, run_at: datetime | None
     ) -> None:
         args = (name, json.dumps(dict(payload), sort_keys=True), dedupe_key or "")
-        options = {"job_id": job_id, "retry": self._retry, "job_timeout": self.job_timeout, "result_ttl": 600,
-                   "failure_ttl": 7 * 24 * 3600}
+        options = {
+            "job_id": job_id,
+            "retry": self._retry,
+            "job_timeout": self.job_timeout,
+            "result_ttl": 600,
+            "failure_ttl": 7 * 24 * 3600,
+        }
         if run_at is not None and run_at > datetime.now(UTC):
             self.queue.enqueue_at(run_at, perform, *args, **options)
         else:

@@ -271,8 +271,11 @@ def serve(
 
 
 def _start_banner(listening: str, host: ReferenceHost) -> str:
-    lines = [f"Reference host listening on {listening}", f"  admin page:    {listening}{ADMIN_ROOT}",
-             f"  plugin routes: {host.url_for('/')}"]
+    lines = [
+        f"Reference host listening on {listening}",
+        f"  admin page:    {listening}{ADMIN_ROOT}",
+        f"  plugin routes: {host.url_for('/')}",
+    ]
     if host.public_url != listening:
         lines.append(f"  public URL:    {host.public_url} (OAuth redirects and push notifications use it)")
     lines.append("Ctrl-C stops.")

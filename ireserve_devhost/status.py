@@ -177,8 +177,18 @@ def collect(host: ReferenceHost) -> list[IntegrationReport]:
         health = tuple({str(k): str(v) for k, v in row.items()} for row in form.health)
         found = problems(form.status, health, now) if form.state is None else typed_problems(form)
         state = None if form.state is None else HealthState(form.state).value
-        reports.append(IntegrationReport(integration, form.status, health, _if_enabled(integration, found), state,
-                                         form.next_step, tuple(form.rows), len(form.conflicts)))
+        reports.append(
+            IntegrationReport(
+                integration,
+                form.status,
+                health,
+                _if_enabled(integration, found),
+                state,
+                form.next_step,
+                tuple(form.rows),
+                len(form.conflicts),
+            )
+        )
     return reports
 
 

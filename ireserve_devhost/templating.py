@@ -51,8 +51,7 @@ _NOT_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 #: No scripts, no foreign resources, forms only to this host, never framed.
 CONTENT_SECURITY_POLICY = (
-    f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; form-action 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'"
+    f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
 
@@ -106,8 +105,18 @@ def _environment() -> Environment:
         default_timezone=DEFAULT_TIMEZONE,
         max_duration=MAX_DURATION,
     )
-    for name in ("chosen", "described_by", "field_lines", "field_text", "health_columns", "multiselect_options",
-                 "sections", "select_options", "table_rows", "truthy"):
+    for name in (
+        "chosen",
+        "described_by",
+        "field_lines",
+        "field_text",
+        "health_columns",
+        "multiselect_options",
+        "sections",
+        "select_options",
+        "table_rows",
+        "truthy",
+    ):
         env.globals[name] = getattr(form_view, name)
     return env
 

@@ -51,8 +51,11 @@ def _bench(args: argparse.Namespace) -> int:
     try:
         from benchmarks.__main__ import main as run_benchmarks
     except ImportError:
-        print("ireserve-lab bench: the benchmarks live in the source checkout; run it from there "
-              "(or python -m benchmarks).", file=sys.stderr)
+        print(
+            "ireserve-lab bench: the benchmarks live in the source checkout; run it from there "
+            "(or python -m benchmarks).",
+            file=sys.stderr,
+        )
         return 2
     argv = ["--quick"] if args.quick else []
     argv += [f"--only={name}" for name in args.only]

@@ -62,10 +62,17 @@ def _google_story(world: World, p: _Printer) -> bool:
     google, base = world.google()
     p.say(f"Google Calendar emulator on {base}; reference host on {world.server.url}")
     room = world.host.add_object("Room A", timezone="Europe/Amsterdam")
-    integration = world.integration("google-demo", "google", {
-        "client_id": "demo-client", "client_secret": "demo-secret", "allow_booking_update": True,
-        "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}], **World.google_urls(base),
-    })
+    integration = world.integration(
+        "google-demo",
+        "google",
+        {
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "allow_booking_update": True,
+            "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}],
+            **World.google_urls(base),
+        },
+    )
     p.say(f"Admin saved the settings: object '{room.name}' -> calendar {DEMO_ROOM} (stored encrypted)")
     page = world.connect(integration)
     p.say(f"Admin clicked 'Connect account' and consented: \"{page[:80]}\"")
@@ -73,13 +80,22 @@ def _google_story(world: World, p: _Printer) -> bool:
     form = world.host.hooks.config_form(integration, None)
     assert form is not None
     row = form.health[0] if form.health else {}
-    p.say(f"First sync done: {form.status}; calendar state {row.get('state')}, push channel until "
-          f"{row.get('channel_expires')}")
+    p.say(
+        f"First sync done: {form.status}; calendar state {row.get('state')}, push channel until "
+        f"{row.get('channel_expires')}"
+    )
     ok = True
 
     start = _hour(1, 9)
-    booking = world.host.bookings.create(object_id=room.id, start=start, end=start + timedelta(hours=1),
-                                         status="confirmed", title="Project kick-off", channel="web", origin=USER)
+    booking = world.host.bookings.create(
+        object_id=room.id,
+        start=start,
+        end=start + timedelta(hours=1),
+        status="confirmed",
+        title="Project kick-off",
+        channel="web",
+        origin=USER,
+    )
     p.say(f"A user booked '{booking.title}' on {_when(start)} (booking {booking.id})")
     world.settle()
     events = google.events(DEMO_ROOM, include_cancelled=False)
@@ -95,13 +111,20 @@ def _google_story(world: World, p: _Printer) -> bool:
     ok &= p.check(moved.start == new_start, f"the booking followed: now {_when(moved.start)}, still {moved.status}")
 
     ext_start = _hour(2, 14)
-    google.create_event(DEMO_ROOM, summary="Supplier visit", description="Bring the <b>contracts</b>",
-                        start=ext_start, end=ext_start + timedelta(hours=2))
+    google.create_event(
+        DEMO_ROOM,
+        summary="Supplier visit",
+        description="Bring the <b>contracts</b>",
+        start=ext_start,
+        end=ext_start + timedelta(hours=2),
+    )
     p.say(f"Someone created 'Supplier visit' in Google Calendar for {_when(ext_start)}")
     world.settle()
     created = [b for b in world.host.list_bookings(room.id) if b.channel == "external/google"]
-    ok &= p.check(len(created) == 1, f"a booking was created from it (channel external/google, status "
-                  f"{created[0].status if created else '-'})")
+    ok &= p.check(
+        len(created) == 1,
+        f"a booking was created from it (channel external/google, status {created[0].status if created else '-'})",
+    )
     if created:
         google.delete_event(DEMO_ROOM, created[0].fields.get("external_id", ""))
         p.say("Someone deleted that event in Google Calendar")
@@ -115,9 +138,11 @@ def _google_story(world: World, p: _Printer) -> bool:
 
     log = google.requests
     p.say("API calls made to Google in this story:")
-    p.detail(f"list {log.count(method='GET', path=r'/events$')}, insert {log.count(method='POST', path=r'/events$')}, "
-             f"patch {log.count(method='PATCH')}, delete {log.count(method='DELETE')}, "
-             f"watch {log.count(path=r'/watch$')}, token {log.count(path=r'^/token$')}")
+    p.detail(
+        f"list {log.count(method='GET', path=r'/events$')}, insert {log.count(method='POST', path=r'/events$')}, "
+        f"patch {log.count(method='PATCH')}, delete {log.count(method='DELETE')}, "
+        f"watch {log.count(path=r'/watch$')}, token {log.count(path=r'^/token$')}"
+    )
     return ok
 
 
@@ -127,33 +152,54 @@ def _outlook_delegated_story(world: World, p: _Printer) -> bool:
     graph, base = world.graph()
     p.say(f"Microsoft Graph + identity emulator on {base}; reference host on {world.server.url}")
     room = world.host.add_object("Board room", timezone="Europe/Amsterdam")
-    integration = world.integration("outlook-demo", "outlook", {
-        "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "delegated", "tenant": tenant,
-        "object_id": str(room.id), "meeting_link": True, **World.graph_urls(base),
-    })
+    integration = world.integration(
+        "outlook-demo",
+        "outlook",
+        {
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "auth_mode": "delegated",
+            "tenant": tenant,
+            "object_id": str(room.id),
+            "meeting_link": True,
+            **World.graph_urls(base),
+        },
+    )
     p.say(f"Admin saved the settings: delegated mode, object '{room.name}', Teams links on")
     page = world.connect(integration)
-    p.say(f"Admin connected {alex}: \"{page[:60]}\"")
+    p.say(f'Admin connected {alex}: "{page[:60]}"')
     world.settle()
     form = world.host.hooks.config_form(integration, None)
     assert form is not None
-    p.say(f"First delta round done: {form.status}; subscription until "
-          f"{form.health[0].get('channel_expires') if form.health else '-'}")
+    p.say(
+        f"First delta round done: {form.status}; subscription until "
+        f"{form.health[0].get('channel_expires') if form.health else '-'}"
+    )
     ok = True
 
     start = _hour(1, 13)
-    booking = world.host.bookings.create(object_id=room.id, start=start, end=start + timedelta(hours=1),
-                                         status="confirmed", title="Quarterly review", channel="web", origin=USER)
+    booking = world.host.bookings.create(
+        object_id=room.id,
+        start=start,
+        end=start + timedelta(hours=1),
+        status="confirmed",
+        title="Quarterly review",
+        channel="web",
+        origin=USER,
+    )
     p.say(f"A user booked '{booking.title}' on {_when(start)} (booking {booking.id})")
     world.settle()
     stored = world.host.bookings.get(booking.id)
     events = graph.events(alex)
     ok &= p.check(len(events) == 1, f"Outlook now has the event: {events[0]['subject'] if events else '-'}")
-    ok &= p.check(bool(stored.fields.get("meeting_url")), f"the Teams join URL was stored: "
-                  f"{stored.fields.get('meeting_url', '')[:48]}...")
+    ok &= p.check(
+        bool(stored.fields.get("meeting_url")),
+        f"the Teams join URL was stored: {stored.fields.get('meeting_url', '')[:48]}...",
+    )
 
-    made = graph.person_create_event(alex, "Client lunch", _hour(2, 11), _hour(2, 12), "UTC",
-                                     organizer="pat@fabrikam.com")
+    made = graph.person_create_event(
+        alex, "Client lunch", _hour(2, 11), _hour(2, 12), "UTC", organizer="pat@fabrikam.com"
+    )
     p.say("Someone created 'Client lunch' in Outlook; Graph notified the host's webhook")
     world.settle()
     created = [b for b in world.host.list_bookings(room.id) if b.channel == "external/outlook"]
@@ -174,8 +220,10 @@ def _outlook_delegated_story(world: World, p: _Printer) -> bool:
     world.host.bookings.set_status(booking.id, "cancelled", origin=USER)
     p.say(f"A user cancelled booking {booking.id}")
     world.settle()
-    ok &= p.check(not [e for e in graph.events(alex) if e["id"] == stored.fields.get("external_id")],
-                  "its Outlook event was deleted")
+    ok &= p.check(
+        not [e for e in graph.events(alex) if e["id"] == stored.fields.get("external_id")],
+        "its Outlook event was deleted",
+    )
     return ok
 
 
@@ -188,16 +236,24 @@ def _outlook_application_story(world: World, p: _Printer) -> bool:
     for upn in rooms[:3]:
         at = _hour(1, 10)
         graph.person_create_event(upn, f"Meeting in {upn.split('@')[0]}", at, at + timedelta(hours=1), "UTC")
-    world.integration("rooms-demo", "outlook", {
-        "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "application", "tenant": tenant,
-        "rooms": [{"upn": upn, "object": obj.id} for upn, obj in zip(rooms, objects, strict=True)],
-        **World.graph_urls(base),
-    })
+    world.integration(
+        "rooms-demo",
+        "outlook",
+        {
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "auth_mode": "application",
+            "tenant": tenant,
+            "rooms": [{"upn": upn, "object": obj.id} for upn, obj in zip(rooms, objects, strict=True)],
+            **World.graph_urls(base),
+        },
+    )
     p.say(f"Admin mapped {len(rooms)} room mailboxes to {len(objects)} objects (application mode: no sign-in)")
     world.tick()
     world.settle()
-    ok = p.check(len(graph.list_subscriptions()) == len(rooms), f"one subscription per room: "
-                 f"{len(graph.list_subscriptions())}")
+    ok = p.check(
+        len(graph.list_subscriptions()) == len(rooms), f"one subscription per room: {len(graph.list_subscriptions())}"
+    )
     imported = sum(len(world.host.list_bookings(o.id)) for o in objects)
     ok &= p.check(imported == 3, f"the rooms' existing meetings became {imported} bookings")
     at = _hour(3, 9)
@@ -209,11 +265,19 @@ def _outlook_application_story(world: World, p: _Printer) -> bool:
     synced = [upn for upn in rooms if after[upn] != before[upn]]
     ok &= p.check(synced == [rooms[4]], f"exactly that room was synced: {', '.join(synced) or '-'}")
     ok &= p.check(len(world.host.list_bookings(objects[4].id)) == 1, "its booking exists")
-    booking = world.host.bookings.create(object_id=objects[0].id, start=_hour(4, 9), end=_hour(4, 10),
-                                         status="confirmed", title="Walk-in", channel="web", origin=USER)
+    booking = world.host.bookings.create(
+        object_id=objects[0].id,
+        start=_hour(4, 9),
+        end=_hour(4, 10),
+        status="confirmed",
+        title="Walk-in",
+        channel="web",
+        origin=USER,
+    )
     world.settle()
-    logged = any(str(booking.id) in e.message and "inbound only" in e.message
-                 for e in world.host.integration_log("rooms-demo"))
+    logged = any(
+        str(booking.id) in e.message and "inbound only" in e.message for e in world.host.integration_log("rooms-demo")
+    )
     ok &= p.check(logged, "a booking made in the host was not written to the room (inbound only) and was logged")
     tokens = graph.token_request_count(tenant)
     ok &= p.check(tokens == 1, f"token requests for all rooms: {tokens}")

@@ -24,8 +24,10 @@ TENANT = "contoso.onmicrosoft.com"
 DOMAIN = "example.com"
 ADMIN = f"admin@{DOMAIN}"
 SERVICE_ACCOUNT = "rooms-sync@demo-project.iam.gserviceaccount.com"
-CALENDAR_SCOPES = ("https://www.googleapis.com/auth/calendar.events",
-                   "https://www.googleapis.com/auth/calendar.readonly")
+CALENDAR_SCOPES = (
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/calendar.readonly",
+)
 DIRECTORY_SCOPE = "https://www.googleapis.com/auth/admin.directory.resource.calendar.readonly"
 ROOMS = 20
 
@@ -57,10 +59,19 @@ def _outlook(world: World, p: Printer) -> tuple[Any, list[str], Any]:
     graph.add_room_list(TENANT, f"annex@{TENANT}", "Annex rooms", [r.upn for r in rooms[10:]])
     upns = [r.upn for r in rooms]
     graph.set_writable_mailboxes("demo-client", upns[:-1])  # RBAC for Applications leaves the last room out
-    integration = world.integration("rooms-m365", "outlook", {
-        "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "application", "tenant": TENANT,
-        "room_outbound": True, "rooms": [], **World.graph_urls(base),
-    })
+    integration = world.integration(
+        "rooms-m365",
+        "outlook",
+        {
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "auth_mode": "application",
+            "tenant": TENANT,
+            "room_outbound": True,
+            "rooms": [],
+            **World.graph_urls(base),
+        },
+    )
     mapped = _pick_all(world, integration)
     p.say(f"Microsoft 365: {mapped} rooms discovered through Graph places (2 room lists) and matched by name")
     return graph, upns, integration
@@ -71,12 +82,24 @@ def _google(world: World, p: Printer) -> tuple[Any, list[str], Any]:
     google.set_workspace(DOMAIN, admins=[ADMIN])
     key = google.add_service_account(SERVICE_ACCOUNT, f"{base}/token")
     google.delegate(SERVICE_ACCOUNT, (*CALENDAR_SCOPES, DIRECTORY_SCOPE))
-    resources = [google.add_resource(f"Room {n:03d}", capacity=4 + n % 8, building="HQ" if n <= 10 else "Annex",
-                                     floor=str(n % 4)) for n in range(1, ROOMS + 1)]
-    integration = world.integration("rooms-google", "google", {
-        "auth_mode": "service_account", "service_account_key": json.dumps(key), "subject": ADMIN,
-        "ires_field": "google_event_id", **World.google_urls(base), "directory_base_url": base,
-    })
+    resources = [
+        google.add_resource(
+            f"Room {n:03d}", capacity=4 + n % 8, building="HQ" if n <= 10 else "Annex", floor=str(n % 4)
+        )
+        for n in range(1, ROOMS + 1)
+    ]
+    integration = world.integration(
+        "rooms-google",
+        "google",
+        {
+            "auth_mode": "service_account",
+            "service_account_key": json.dumps(key),
+            "subject": ADMIN,
+            "ires_field": "google_event_id",
+            **World.google_urls(base),
+            "directory_base_url": base,
+        },
+    )
     mapped = _pick_all(world, integration)
     p.say(f"Google Workspace: {mapped} resource calendars discovered through the Admin SDK and matched by name")
     return google, [r.email for r in resources], integration
@@ -91,19 +114,30 @@ def rooms_story(world: World, p: Printer, hour: Callable[..., datetime], user: s
     google, calendars, _ = _google(world, p)
     world.tick()
     world.settle()
-    ok = p.check(len(graph.list_subscriptions()) == ROOMS and len(google.channels()) == ROOMS,
-                 f"push on every room: {len(graph.list_subscriptions())} Graph subscriptions, "
-                 f"{len(google.channels())} Google channels")
+    ok = p.check(
+        len(graph.list_subscriptions()) == ROOMS and len(google.channels()) == ROOMS,
+        f"push on every room: {len(graph.list_subscriptions())} Graph subscriptions, "
+        f"{len(google.channels())} Google channels",
+    )
 
     start = hour(2, 9)
-    booking = world.host.bookings.create(object_id=objects[2].id, start=start, end=hour(2, 10), status="confirmed",
-                                         title="Board meeting", channel="web", origin=user)
+    booking = world.host.bookings.create(
+        object_id=objects[2].id,
+        start=start,
+        end=hour(2, 10),
+        status="confirmed",
+        title="Board meeting",
+        channel="web",
+        origin=user,
+    )
     p.say(f"Someone books Room 003 in the host: 'Board meeting' (booking {booking.id})")
     world.settle()
     in_m365 = [e for e in graph.events(upns[2]) if e["subject"].startswith("Board meeting")]
     in_google = [e for e in google.events(calendars[2], include_cancelled=False) if e["summary"].startswith("Board")]
-    ok &= p.check(len(in_m365) == 1 and in_m365[0]["organizer"]["emailAddress"]["address"] == upns[2],
-                  f"it is in {upns[2]}'s calendar, organised by the room")
+    ok &= p.check(
+        len(in_m365) == 1 and in_m365[0]["organizer"]["emailAddress"]["address"] == upns[2],
+        f"it is in {upns[2]}'s calendar, organised by the room",
+    )
     ok &= p.check(len(in_google) == 1, f"and in the resource calendar {calendars[2]}")
 
     graph.person_create_event(upns[6], "Walk-in (Outlook)", hour(3, 11), hour(3, 12), "UTC")
@@ -115,20 +149,31 @@ def rooms_story(world: World, p: Printer, hour: Callable[..., datetime], user: s
     ok &= p.check("Walk-in (Outlook)" in titles7, f"Room 007 has the booking {titles7}")
     ok &= p.check("Walk-in (Google)" in titles9, f"Room 009 has the booking {titles9}")
 
-    last = world.host.bookings.create(object_id=objects[-1].id, start=hour(4, 9), end=hour(4, 10),
-                                      status="confirmed", title="Training", channel="web", origin=user)
+    last = world.host.bookings.create(
+        object_id=objects[-1].id,
+        start=hour(4, 9),
+        end=hour(4, 10),
+        status="confirmed",
+        title="Training",
+        channel="web",
+        origin=user,
+    )
     p.say(f"Someone books Room {ROOMS:03d}, which the Entra app may read but not write")
     world.settle()
     form = world.host.hooks.config_form(m365, None)
     row = next(r for r in form.health if r["calendar"] == upns[-1]) if form else {}
     p.detail(f"health of {upns[-1]}: {row.get('writes', '')}")
-    ok &= p.check(row.get("writes", "").startswith(f"This app may read but not write room {upns[-1]}"),
-                  "its health row says what to grant")
-    ok &= p.check(bool(world.host.bookings.get(last.id).fields.get("google_event_id")),
-                  "the booking still reached Google")
+    ok &= p.check(
+        row.get("writes", "").startswith(f"This app may read but not write room {upns[-1]}"),
+        "its health row says what to grant",
+    )
+    ok &= p.check(
+        bool(world.host.bookings.get(last.id).fields.get("google_event_id")), "the booking still reached Google"
+    )
     healthy = [r for r in (form.health if form else ()) if r.get("writes") == "ok"]
     ok &= p.check(len(healthy) == ROOMS - 1, f"the other {len(healthy)} Microsoft 365 rooms write normally")
     tokens = graph.token_request_count(TENANT), google.requests.count(method="POST", path=r"/token$")
-    ok &= p.check(tokens == (1, 2), f"token requests: Graph {tokens[0]} (all rooms), Google {tokens[1]} "
-                  "(calendars + directory)")
+    ok &= p.check(
+        tokens == (1, 2), f"token requests: Graph {tokens[0]} (all rooms), Google {tokens[1]} (calendars + directory)"
+    )
     return ok

@@ -128,8 +128,14 @@ class FaultProxy:
                     self._answer(501, {}, b"sync-collection is not supported here")
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP and k.lower() != "host"}
-                upstream = requests.request(self.command, proxy.upstream + self.path, data=body,
-                                                  headers=headers, allow_redirects=False, timeout=60)
+                upstream = requests.request(
+                    self.command,
+                    proxy.upstream + self.path,
+                    data=body,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=60,
+                )
                 out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP}
                 self._answer(upstream.status_code, out, upstream.content)
 

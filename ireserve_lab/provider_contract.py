@@ -152,9 +152,15 @@ def _day(days: int, hour: int) -> datetime:
 
 def _draft(booking_id: int = 4711, *, hour: int = 10, title: str = "") -> EventDraft:
     start = _day(3, hour)
-    return EventDraft(booking_id=booking_id, title=title or f"Room A [{booking_id}]",
-                      description=f"i-Reserve booking {booking_id}", start=start, end=start + timedelta(hours=1),
-                      all_day=False, timezone="Europe/Amsterdam")
+    return EventDraft(
+        booking_id=booking_id,
+        title=title or f"Room A [{booking_id}]",
+        description=f"i-Reserve booking {booking_id}",
+        start=start,
+        end=start + timedelta(hours=1),
+        all_day=False,
+        timezone="Europe/Amsterdam",
+    )
 
 
 def _drain(pages: Iterator[ChangePage]) -> list[ChangePage]:
@@ -207,8 +213,12 @@ class ProviderContractTests:
         self, rig: ProviderRig, backend: CalendarBackend
     ) -> None:
         _needs(rig.set_page_size, 3)
-        made = {rig.person_creates(f"Meeting {i}", _day(1, 8) + timedelta(minutes=30 * i),
-                                   _day(1, 8) + timedelta(minutes=30 * i + 25)) for i in range(7)}
+        made = {
+            rig.person_creates(
+                f"Meeting {i}", _day(1, 8) + timedelta(minutes=30 * i), _day(1, 8) + timedelta(minutes=30 * i + 25)
+            )
+            for i in range(7)
+        }
         pages = backend.list_changes(rig.calendar(backend), None, Window.around(_now()))
         try:
             before = rig.list_calls()
@@ -231,8 +241,9 @@ class ProviderContractTests:
         self, rig: ProviderRig, backend: CalendarBackend
     ) -> None:
         calendar = rig.calendar(backend)
-        kept, moved, deleted = (rig.person_creates(f"Meeting {i}", _day(1, 9 + i), _day(1, 9 + i) + timedelta(
-            minutes=30)) for i in range(3))
+        kept, moved, deleted = (
+            rig.person_creates(f"Meeting {i}", _day(1, 9 + i), _day(1, 9 + i) + timedelta(minutes=30)) for i in range(3)
+        )
         cursor = _cursor(_drain(backend.list_changes(calendar, None, Window.around(_now()))))
         later = _day(2, 14)
         rig.person_moves(moved, later, later + timedelta(hours=1))

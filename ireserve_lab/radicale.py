@@ -63,15 +63,25 @@ class RadicaleServer:
     def start(self, timeout: float = 20.0) -> RadicaleServer:
         self.port = self.port or free_port()
         args = [
-            sys.executable, "-m", "radicale",
-            "--server-hosts", f"127.0.0.1:{self.port}",
-            "--storage-filesystem-folder", str(self.storage),
-            "--auth-type", "htpasswd",
-            "--auth-htpasswd-filename", str(self.htpasswd),
-            "--auth-htpasswd-encryption", "plain",
-            "--rights-type", "owner_only",
-            "--logging-level", "error",
-            "--auth-delay", "0",
+            sys.executable,
+            "-m",
+            "radicale",
+            "--server-hosts",
+            f"127.0.0.1:{self.port}",
+            "--storage-filesystem-folder",
+            str(self.storage),
+            "--auth-type",
+            "htpasswd",
+            "--auth-htpasswd-filename",
+            str(self.htpasswd),
+            "--auth-htpasswd-encryption",
+            "plain",
+            "--rights-type",
+            "owner_only",
+            "--logging-level",
+            "error",
+            "--auth-delay",
+            "0",
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + timeout
@@ -112,11 +122,14 @@ class RadicaleServer:
     def make_calendar(self, user: str, name: str, display: str = "") -> str:
         """Create a calendar collection (MKCALENDAR) as ``user``; returns its path."""
         path = f"/{user}/{name}/"
-        body = ('<?xml version="1.0" encoding="utf-8"?><C:mkcalendar xmlns:D="DAV:" '
-                'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
-                f"<D:displayname>{display or name}</D:displayname></D:prop></D:set></C:mkcalendar>")
-        response = requests.request("MKCALENDAR", self.url + path, data=body.encode(),
-                                    auth=(user, self.users[user]), timeout=10)
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><C:mkcalendar xmlns:D="DAV:" '
+            'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'
+            f"<D:displayname>{display or name}</D:displayname></D:prop></D:set></C:mkcalendar>"
+        )
+        response = requests.request(
+            "MKCALENDAR", self.url + path, data=body.encode(), auth=(user, self.users[user]), timeout=10
+        )
         if response.status_code not in (201, 405):
             raise RuntimeError(f"MKCALENDAR {path}: HTTP {response.status_code}")
         return path

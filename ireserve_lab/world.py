@@ -59,8 +59,14 @@ class World:
         self.clock = ShiftedClock()
         # virtual_sleep: the plugin's waits (request pacing, retry backoff) move every clock of the world
         # forward instead of sleeping, so minutes of pacing pass in milliseconds (meant for one worker)
-        self.host = ReferenceHost(str(db_path), plugin_manager=get_plugin_manager(), keyring=keyring, clock=self.clock,
-                                  job_queue=job_queue, sleep=self.advance if virtual_sleep else None)
+        self.host = ReferenceHost(
+            str(db_path),
+            plugin_manager=get_plugin_manager(),
+            keyring=keyring,
+            clock=self.clock,
+            job_queue=job_queue,
+            sleep=self.advance if virtual_sleep else None,
+        )
         self.server = HostServer(self.host, cron_interval=None, workers=0).start()
         self.worker = Worker(self.host)
         self.http = requests.Session()
@@ -95,8 +101,12 @@ class World:
 
     @staticmethod
     def google_urls(base: str) -> dict[str, str]:
-        return {"api_base_url": f"{base}/calendar/v3", "auth_url": f"{base}/o/oauth2/v2/auth",
-                "token_url": f"{base}/token", "revoke_url": f"{base}/revoke"}
+        return {
+            "api_base_url": f"{base}/calendar/v3",
+            "auth_url": f"{base}/o/oauth2/v2/auth",
+            "token_url": f"{base}/token",
+            "revoke_url": f"{base}/revoke",
+        }
 
     @staticmethod
     def graph_urls(base: str) -> dict[str, str]:

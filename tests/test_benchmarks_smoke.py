@@ -31,8 +31,12 @@ def test_quick_benchmarks_of_two_groups_measure_print_and_write(
     assert doc["options"] == {"quick": True, "runs": 1}
     assert {"nproc", "cpu", "python", "date"} <= set(doc["machine"])
     ids = [f["id"] for f in doc["figures"]]
-    assert ids == ["outbound.google.create", "outbound.google.update", "outbound.google.delete",
-                   "pacing.rolling_minute"]
+    assert ids == [
+        "outbound.google.create",
+        "outbound.google.update",
+        "outbound.google.delete",
+        "pacing.rolling_minute",
+    ]
     for figure in doc["figures"]:
         assert figure["met"] is not None and figure["value"] is not None, figure
         assert figure["verdict"] in ("met", "MISSED")
@@ -51,11 +55,19 @@ def test_the_floor_parses_maps_and_inserts_every_live_event_of_the_pages() -> No
     from benchmarks.floor import floor_seconds
 
     def item(i: int) -> dict[str, object]:
-        return {"id": f"ev{i}", "etag": f'"{i}"', "status": "confirmed", "summary": f"Event {i}",
-                "start": {"dateTime": f"2030-01-01T{i:02d}:00:00Z"}, "end": {"dateTime": f"2030-01-01T{i:02d}:30:00Z"}}
+        return {
+            "id": f"ev{i}",
+            "etag": f'"{i}"',
+            "status": "confirmed",
+            "summary": f"Event {i}",
+            "start": {"dateTime": f"2030-01-01T{i:02d}:00:00Z"},
+            "end": {"dateTime": f"2030-01-01T{i:02d}:30:00Z"},
+        }
 
-    pages = [json.dumps({"items": [item(i) for i in range(10)]}).encode(),
-             json.dumps({"items": [item(i) for i in range(10, 15)] + [{"id": "gone", "status": "cancelled"}]}).encode()]
+    pages = [
+        json.dumps({"items": [item(i) for i in range(10)]}).encode(),
+        json.dumps({"items": [item(i) for i in range(10, 15)] + [{"id": "gone", "status": "cancelled"}]}).encode(),
+    ]
     seconds, inserted = floor_seconds("google", pages)
     assert inserted == 15  # the tombstone is not a booking
     assert seconds > 0

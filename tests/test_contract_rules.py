@@ -32,9 +32,7 @@ def _modules(folder: Path) -> list[Path]:
 
 
 def test_the_five_hooks_exist() -> None:
-    assert sorted(
-        ["on_booking_status_changed", "on_config_form", "on_cron_tick", "on_http_route", "on_job"]
-    ) == HOOKS
+    assert sorted(["on_booking_status_changed", "on_config_form", "on_cron_tick", "on_http_route", "on_job"]) == HOOKS
 
 
 @pytest.mark.parametrize("name", HOOKS)
@@ -99,11 +97,7 @@ def test_the_import_rule_checker_sees_a_violation(tmp_path: Path) -> None:
 
 
 def _bad_imports_in(folder: Path, forbidden: tuple[str, ...]) -> dict[str, set[str]]:
-    return {
-        str(path): bad
-        for path in _modules(folder)
-        if (bad := {m for m in _imports(path) if _top(m) in forbidden})
-    }
+    return {str(path): bad for path in _modules(folder) if (bad := {m for m in _imports(path) if _top(m) in forbidden})}
 
 
 def test_sync_engine_knows_no_provider() -> None:

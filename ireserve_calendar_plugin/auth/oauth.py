@@ -73,8 +73,9 @@ class OAuthStates:
             return None
         if datetime.fromisoformat(doc.data["expires"]) <= now:
             return None
-        return PendingAuthorization(f"{nonce}~{self._store.integration_id}", doc.data["verifier"], "",
-                                    doc.data["redirect_uri"])
+        return PendingAuthorization(
+            f"{nonce}~{self._store.integration_id}", doc.data["verifier"], "", doc.data["redirect_uri"]
+        )
 
     def _sweep(self, now: datetime) -> None:
         """Drop abandoned flows so they do not pile up."""

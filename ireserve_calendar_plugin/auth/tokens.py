@@ -72,8 +72,13 @@ class TokenSet:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TokenSet:
-        return cls(data["access_token"], datetime.fromisoformat(data["expires_at"]), data.get("refresh_token"),
-                   tuple(data.get("scopes", ())), data.get("account", ""))
+        return cls(
+            data["access_token"],
+            datetime.fromisoformat(data["expires_at"]),
+            data.get("refresh_token"),
+            tuple(data.get("scopes", ())),
+            data.get("account", ""),
+        )
 
     def fresh(self, now: datetime) -> bool:
         return bool(self.access_token) and self.expires_at - REFRESH_SKEW > now
@@ -146,12 +151,14 @@ class AuthStatus:
 
     def mark_not_connected(self, reason: str, now: datetime) -> None:
         """The grant was dropped on purpose (for example an endpoint setting changed): connect again."""
-        self._store.update(self.KEY, lambda _: {"state": "not_connected", "reason": reason[:300],
-                                                "since": now.isoformat()}, default={})
+        self._store.update(
+            self.KEY, lambda _: {"state": "not_connected", "reason": reason[:300], "since": now.isoformat()}, default={}
+        )
 
     def mark_connected(self, account: str, now: datetime) -> None:
-        self._store.update(self.KEY, lambda _: {"state": "connected", "account": account, "since": now.isoformat()},
-                           default={})
+        self._store.update(
+            self.KEY, lambda _: {"state": "connected", "account": account, "since": now.isoformat()}, default={}
+        )
 
 
 class AccessTokens:
@@ -220,7 +227,7 @@ class AccessTokens:
         except AuthExpiredError as exc:
             reason = str(exc)
             if interrupted:
-                reason = (f"{INTERRUPTED_REFRESH} ({reason})")
+                reason = f"{INTERRUPTED_REFRESH} ({reason})"
             # no further attempt until reconnect
             self._status.mark_needs_reconnect(reason, self._now(), interrupted=interrupted)
             self._store.delete(marker_key)
@@ -263,5 +270,4 @@ class AccessTokens:
         """The service rejected ``access_token`` (401): make the next :meth:`get` refresh."""
         tokens, version = self._tokens.load()
         if tokens is not None and tokens.access_token == access_token:
-            self._tokens.save(replace(tokens, expires_at=self._now() - timedelta(seconds=1)),
-                              expected_version=version)
+            self._tokens.save(replace(tokens, expires_at=self._now() - timedelta(seconds=1)), expected_version=version)

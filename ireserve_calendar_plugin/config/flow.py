@@ -53,11 +53,17 @@ def redirect_uri_field(callback_url: str, provider: str) -> FormField:
     """The redirect URI to paste into the provider's console, as a read-only field."""
     where = {
         "google": "Google Cloud Console: APIs & Services > Credentials > your OAuth client (type Web application) "
-                  "> Authorized redirect URIs",
+        "> Authorized redirect URIs",
         "outlook": "Microsoft Entra admin center: App registrations > your app > Authentication > Web > Redirect URIs",
     }.get(provider, "the OAuth client's settings at the provider")
-    return FormField(_REDIRECT_FIELD, "Redirect URI", "readonly", callback_url, section="connection",
-                     help=f"Register exactly this address in {where}.")
+    return FormField(
+        _REDIRECT_FIELD,
+        "Redirect URI",
+        "readonly",
+        callback_url,
+        section="connection",
+        help=f"Register exactly this address in {where}.",
+    )
 
 
 def admin_consent_url(settings: Mapping[str, Any], redirect_uri: str) -> str:
@@ -86,14 +92,22 @@ def bulk_field(schema: Schema, value: str = "", error: str = "") -> FormField | 
     if table is None:
         return None
     label = schema.fields[table[0]].metadata.get("label", table[0])
-    return FormField(BULK_FIELD, f"Add to {label} (paste a list)", "textarea", value, section="mapping",
-                     error=error, placeholder="Room A, room-a@example.com",
-                     help="One row per line: the object's name (or id), a comma, then the calendar id or room "
-                          "address. Rows are added to the table above when you save.")
+    return FormField(
+        BULK_FIELD,
+        f"Add to {label} (paste a list)",
+        "textarea",
+        value,
+        section="mapping",
+        error=error,
+        placeholder="Room A, room-a@example.com",
+        help="One row per line: the object's name (or id), a comma, then the calendar id or room "
+        "address. Rows are added to the table above when you save.",
+    )
 
 
-def apply_bulk(host: HostApi, schema: Schema, stored: Mapping[str, Any],
-               submitted: Mapping[str, object]) -> tuple[dict[str, object], str]:
+def apply_bulk(
+    host: HostApi, schema: Schema, stored: Mapping[str, Any], submitted: Mapping[str, object]
+) -> tuple[dict[str, object], str]:
     """Lay pasted rows over the submitted (or stored) mapping table. Returns the submission without the
     pasted text, and an error for the admin ("" when every line was understood; then nothing is dropped)."""
     values = dict(submitted)

@@ -89,7 +89,12 @@ def _column(host: HostApi, table: str, spec: tuple[str, str, str], remote: Mappi
 
 
 def _form_field(
-    host: HostApi, name: str, field: fields.Field[Any], value: Any, secret: bool, error: str,
+    host: HostApi,
+    name: str,
+    field: fields.Field[Any],
+    value: Any,
+    secret: bool,
+    error: str,
     remote: Mapping[str, Choices],
 ) -> FormField:
     meta = field.metadata
@@ -101,8 +106,11 @@ def _form_field(
     elif meta.get("remote"):  # a select filled from what a job fetched from the provider
         choices = tuple(remote.get(name, ())) or (("", "(nothing discovered yet)"),)
     elif meta.get("objects"):
-        choices = (("", "(none)"),) + _object_choices(host, wildcard=False) if not field.required else \
-            _object_choices(host, wildcard=False)
+        choices = (
+            (("", "(none)"),) + _object_choices(host, wildcard=False)
+            if not field.required
+            else _object_choices(host, wildcard=False)
+        )
     return FormField(
         name=name,
         label=meta.get("label", name),
@@ -170,8 +178,13 @@ def _flatten(messages: Any) -> str:
         parts = []
         for key, value in messages.items():
             text = _flatten(value)
-            parts.append(f"row {int(key) + 1}: {text}" if isinstance(key, int) else
-                         text if key == "_schema" else f"{key}: {text}")
+            parts.append(
+                f"row {int(key) + 1}: {text}"
+                if isinstance(key, int)
+                else text
+                if key == "_schema"
+                else f"{key}: {text}"
+            )
         return "; ".join(parts)
     return str(messages)
 
@@ -219,13 +232,21 @@ def _reapproval_errors(schema: Schema, moved: Sequence[str], not_entered: set[st
     if not moved or not not_entered:
         return {}
     what = ", ".join(_label(schema, name) for name in moved)
-    message = (f"You changed {what}: the credentials would be sent to a new place. Enter the client secret "
-               "again to approve it (the account must then be connected again).")
+    message = (
+        f"You changed {what}: the credentials would be sent to a new place. Enter the client secret "
+        "again to approve it (the account must then be connected again)."
+    )
     return dict.fromkeys(sorted(not_entered), message)
 
 
-def _forget_grant(host: HostApi, integration: Integration, provider: CalendarProvider, store: SecureConfig,
-                  moved: Sequence[str], settings: Mapping[str, Any]) -> None:
+def _forget_grant(
+    host: HostApi,
+    integration: Integration,
+    provider: CalendarProvider,
+    store: SecureConfig,
+    moved: Sequence[str],
+    settings: Mapping[str, Any],
+) -> None:
     """Drop what was obtained under the old endpoints; the status says "not connected", once in the log."""
     for key in provider.grant_keys:
         store.delete(key)
@@ -233,11 +254,17 @@ def _forget_grant(host: HostApi, integration: Integration, provider: CalendarPro
         store.delete(key)
     reason = "endpoint settings changed (" + ", ".join(moved) + ")"
     AuthStatus(store).mark_not_connected(reason, host.now())
-    then = ("Connect the account again." if provider.uses_authorization_code(settings) else
-            "The next token is requested from the new endpoints with the client secret just entered.")
-    host.integrations.log(integration.id, "warning",
-                          f"The {reason}: the stored authorization was dropped, so nothing obtained under the "
-                          f"old endpoints is sent to the new ones. {then}")
+    then = (
+        "Connect the account again."
+        if provider.uses_authorization_code(settings)
+        else "The next token is requested from the new endpoints with the client secret just entered."
+    )
+    host.integrations.log(
+        integration.id,
+        "warning",
+        f"The {reason}: the stored authorization was dropped, so nothing obtained under the "
+        f"old endpoints is sent to the new ones. {then}",
+    )
 
 
 def submit_form(
@@ -285,7 +312,10 @@ def submit_form(
                 if store.save(SETTINGS_KEY, data, expected_version=current.version):
                     return build_form(host, integration, provider, data, saved=True, links=links), data
                 return build_form(
-                    host, integration, provider, display,
+                    host,
+                    integration,
+                    provider,
+                    display,
                     form_errors=["The settings were changed by someone else meanwhile; nothing was saved."],
                     links=links,
                 ), None

@@ -119,8 +119,7 @@ class SyncOptionsSchema(Schema):
         load_default=list,
         metadata=field_meta(
             "Delete calendar entry on status",
-            "The event is deleted when the booking reaches one of these statuses. "
-            "The cancel status always deletes.",
+            "The event is deleted when the booking reaches one of these statuses. The cancel status always deletes.",
             section="Outbound",
         ),
     )
@@ -168,8 +167,7 @@ class SyncOptionsSchema(Schema):
         load_default=False,
         metadata=field_meta(
             "Ignore validation errors on update",
-            "Apply a calendar move even when it conflicts with another booking (otherwise it is "
-            "written as a remark).",
+            "Apply a calendar move even when it conflicts with another booking (otherwise it is written as a remark).",
             kind="boolean",
             section="Inbound",
         ),
@@ -185,33 +183,38 @@ class SyncOptionsSchema(Schema):
     )
     meeting_link = fields.Boolean(
         load_default=False,
-        metadata=field_meta("Create a meeting link", "Add a video meeting to new events.", kind="boolean",
-                            section="Outbound"),
+        metadata=field_meta(
+            "Create a meeting link", "Add a video meeting to new events.", kind="boolean", section="Outbound"
+        ),
     )
     meeting_url_field = fields.String(
         load_default="meeting_url",
         validate=_booking_field_name,
-        metadata=field_meta("Booking field for the join URL", "Where the meeting join URL is stored.",
-                            section="Outbound"),
+        metadata=field_meta(
+            "Booking field for the join URL", "Where the meeting join URL is stored.", section="Outbound"
+        ),
     )
     popup_reminder_minutes = fields.Integer(
         load_default=None,
         allow_none=True,
         validate=validate.Range(min=0, max=40320),
-        metadata=field_meta("Popup reminder (minutes before)", "Empty: no popup reminder.", kind="integer",
-                            section="Outbound"),
+        metadata=field_meta(
+            "Popup reminder (minutes before)", "Empty: no popup reminder.", kind="integer", section="Outbound"
+        ),
     )
     email_reminder_minutes = fields.Integer(
         load_default=None,
         allow_none=True,
         validate=validate.Range(min=0, max=40320),
-        metadata=field_meta("E-mail reminder (minutes before)", "Empty: no e-mail reminder.", kind="integer",
-                            section="Outbound"),
+        metadata=field_meta(
+            "E-mail reminder (minutes before)", "Empty: no e-mail reminder.", kind="integer", section="Outbound"
+        ),
     )
     customer_as_attendee = fields.Boolean(
         load_default=False,
-        metadata=field_meta("Customer as attendee", "Invite the booking's customer to the event.", kind="boolean",
-                            section="Outbound"),
+        metadata=field_meta(
+            "Customer as attendee", "Invite the booking's customer to the event.", kind="boolean", section="Outbound"
+        ),
     )
 
 
@@ -226,8 +229,9 @@ class ProviderSettingsSchema(SyncOptionsSchema):
     client_secret = fields.String(
         required=True,
         validate=validate.Length(min=1, max=512),
-        metadata=field_meta("Client secret", "Stored encrypted; never shown again.", kind="secret",
-                            section="Connection", secret=True),
+        metadata=field_meta(
+            "Client secret", "Stored encrypted; never shown again.", kind="secret", section="Connection", secret=True
+        ),
     )
 
     @validates_schema

@@ -122,8 +122,7 @@ class CalendarProvider:
         everything under :attr:`grant_keys`. Default: every :class:`BaseUrl` field of the schema and every
         field whose metadata says ``endpoint=True``, so a new provider gets the rule by declaring its URLs."""
         schema = self.settings_schema()
-        return tuple(name for name, f in schema.fields.items()
-                     if isinstance(f, BaseUrl) or f.metadata.get("endpoint"))
+        return tuple(name for name, f in schema.fields.items() if isinstance(f, BaseUrl) or f.metadata.get("endpoint"))
 
     def validate_settings(self, host: HostApi, settings: Mapping[str, Any]) -> dict[str, str]:
         """Check what only the host can tell (for example that mapped objects exist).
@@ -143,9 +142,7 @@ class CalendarProvider:
         """The consent URL to send the admin to (PKCE S256 challenge included)."""
         raise NotImplementedError
 
-    def exchange_code(
-        self, ctx: BackendContext, *, code: str, redirect_uri: str, code_verifier: str
-    ) -> TokenSet:
+    def exchange_code(self, ctx: BackendContext, *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
         """Trade an authorization code for tokens. Raises our error types on failure."""
         raise NotImplementedError
 

@@ -79,7 +79,10 @@ def refuse_redirect(provider: str, status: int, what: str = "request") -> None:
         raise RedirectRefusedError(
             f"{provider}: the {what} was answered with a redirect (HTTP {status}); requests carrying "
             "credentials never follow redirects. Check the endpoint URLs in the integration's settings.",
-            provider=provider, status=status, reason="redirect")
+            provider=provider,
+            status=status,
+            reason="redirect",
+        )
 
 
 _MAX_DECODE = 4
@@ -164,8 +167,16 @@ class Pacer:
     margin whether spent or not, so the budget is never exceeded, only sometimes underused.
     """
 
-    def __init__(self, store: SecureConfig | None, per_minute: int, *, now: Callable[[], datetime],
-                 sleep: Callable[[float], None] = time.sleep, batch: int = 10, key: str = "pace") -> None:
+    def __init__(
+        self,
+        store: SecureConfig | None,
+        per_minute: int,
+        *,
+        now: Callable[[], datetime],
+        sleep: Callable[[float], None] = time.sleep,
+        batch: int = 10,
+        key: str = "pace",
+    ) -> None:
         self._store = store
         self.per_minute = per_minute
         self._now = now
@@ -284,22 +295,26 @@ class ApiClient:
             origin = (parts.scheme, (parts.hostname or "").lower(), parts.port)
         except ValueError:
             raise UnsafeUrlError("malformed URL") from None
-        if parts.username is not None or parts.password is not None or any(
-            c == "\\" or c.isspace() or ord(c) < 0x20 for c in url
+        if (
+            parts.username is not None
+            or parts.password is not None
+            or any(c == "\\" or c.isspace() or ord(c) < 0x20 for c in url)
         ):
             raise UnsafeUrlError(f"refusing a {self.provider} URL with user info, a backslash or a control character")
         segments = normalized_segments(parts.path or "/")
         if segments is None:
-            raise UnsafeUrlError(f"refusing a {self.provider} URL whose path has dot segments, empty segments or "
-                                 "encoded separators")
+            raise UnsafeUrlError(
+                f"refusing a {self.provider} URL whose path has dot segments, empty segments or encoded separators"
+            )
         rule = paths or self._allowed_paths
         for base_origin, base_segments in self._bases:
-            if origin == base_origin and segments[:len(base_segments)] == base_segments:
-                if rule is None or rule(segments[len(base_segments):]):
+            if origin == base_origin and segments[: len(base_segments)] == base_segments:
+                if rule is None or rule(segments[len(base_segments) :]):
                     return
                 break
-        raise UnsafeUrlError(f"refusing to send a {self.provider} request to a URL outside the configured hosts "
-                             "and API paths")
+        raise UnsafeUrlError(
+            f"refusing to send a {self.provider} request to a URL outside the configured hosts and API paths"
+        )
 
     def request(
         self,
@@ -337,8 +352,9 @@ class ApiClient:
                 continue
             try:
                 if response is None:
-                    raise TransientError(f"{self.provider}: no answer (timeout or connection reset)",
-                                         provider=self.provider)
+                    raise TransientError(
+                        f"{self.provider}: no answer (timeout or connection reset)", provider=self.provider
+                    )
                 refuse_redirect(self.provider, response.status_code, f"{method} request")
                 self._raise_for_status(response)
                 return response
@@ -377,9 +393,16 @@ class ApiClient:
             self._gate.acquire()
         try:
             self.calls += 1
-            return self.session.request(method, url, params=params, json=json, data=data, headers=merged,
-                                        timeout=self.timeout,
-                                        allow_redirects=False)
+            return self.session.request(
+                method,
+                url,
+                params=params,
+                json=json,
+                data=data,
+                headers=merged,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
         except (requests.Timeout, requests.ConnectionError) as exc:
             log.info("%s %s: %s (attempt %d)", self.provider, method, type(exc).__name__, attempt)
             return None
@@ -391,12 +414,25 @@ class ApiClient:
         self.session.close()
 
 
-def error_from(provider: str, response: requests.Response, message: str, reason: str, *,
-               retryable: type[ProviderError] | None = None, request_id: str = "") -> ProviderError:
+def error_from(
+    provider: str,
+    response: requests.Response,
+    message: str,
+    reason: str,
+    *,
+    retryable: type[ProviderError] | None = None,
+    request_id: str = "",
+) -> ProviderError:
     """Helper for providers' ``raise_for_status``: build an error with status and Retry-After filled in."""
     cls = retryable or ProviderError
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if cls is ProviderError and response.status_code == 429:
         cls = RateLimitedError
-    return cls(message, provider=provider, status=response.status_code, reason=reason,
-               request_id=request_id, retry_after=retry_after)
+    return cls(
+        message,
+        provider=provider,
+        status=response.status_code,
+        reason=reason,
+        request_id=request_id,
+        retry_after=retry_after,
+    )

@@ -74,7 +74,10 @@ class SharedPause:
         if remaining > self.max_wait:
             raise RateLimitedError(
                 f"{self._provider}: the provider asked every worker to wait {remaining:.0f} s",
-                provider=self._provider, status=429, reason="shared Retry-After", retry_after=remaining,
+                provider=self._provider,
+                status=429,
+                reason="shared Retry-After",
+                retry_after=remaining,
             )
         self.waited += remaining
         self._sleep(remaining)

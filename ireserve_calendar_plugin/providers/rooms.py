@@ -27,15 +27,24 @@ class DiscoveredRoom:
     floor: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"address": self.address, "name": self.name, "capacity": self.capacity, "building": self.building,
-                "floor": self.floor}
+        return {
+            "address": self.address,
+            "name": self.name,
+            "capacity": self.capacity,
+            "building": self.building,
+            "floor": self.floor,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DiscoveredRoom:
         capacity = data.get("capacity")
-        return cls(address=str(data["address"]), name=str(data.get("name") or data["address"]),
-                   capacity=int(capacity) if isinstance(capacity, int) else None,
-                   building=str(data.get("building") or ""), floor=str(data.get("floor") or ""))
+        return cls(
+            address=str(data["address"]),
+            name=str(data.get("name") or data["address"]),
+            capacity=int(capacity) if isinstance(capacity, int) else None,
+            building=str(data.get("building") or ""),
+            floor=str(data.get("floor") or ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -51,8 +60,11 @@ class RoomGroup:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RoomGroup:
-        return cls(id=str(data["id"]), name=str(data.get("name") or data["id"]),
-                   members=tuple(str(m) for m in data.get("members") or ()))
+        return cls(
+            id=str(data["id"]),
+            name=str(data.get("name") or data["id"]),
+            members=tuple(str(m) for m in data.get("members") or ()),
+        )
 
 
 @dataclass(frozen=True)

@@ -110,9 +110,12 @@ class ActivityLog:
         def change(data: dict[str, Any] | None) -> dict[str, Any]:
             data = dict(data or {})
             self._bump(data, now, 1, 0, 1)
-            data.update(last_failure=now.isoformat(), problem=problem,
-                        failures_in_a_row=int(data.get("failures_in_a_row") or 0) + 1,
-                        retry_at=retry_at.isoformat() if retry_at else None)
+            data.update(
+                last_failure=now.isoformat(),
+                problem=problem,
+                failures_in_a_row=int(data.get("failures_in_a_row") or 0) + 1,
+                retry_at=retry_at.isoformat() if retry_at else None,
+            )
             return data
 
         self._store.update(self.PREFIX + calendar_key, change, default={})
@@ -140,9 +143,16 @@ class PendingWrites:
 
     def all(self) -> list[PendingWrite]:
         data = self._store.load(self.KEY, {}).data or {}
-        return [PendingWrite(int(bid), str(w["calendar"]), str(w["problem"]), datetime.fromisoformat(w["since"]),
-                             _dt(w.get("retry_at")))
-                for bid, w in sorted(data.items(), key=lambda item: int(item[0]))]
+        return [
+            PendingWrite(
+                int(bid),
+                str(w["calendar"]),
+                str(w["problem"]),
+                datetime.fromisoformat(w["since"]),
+                _dt(w.get("retry_at")),
+            )
+            for bid, w in sorted(data.items(), key=lambda item: int(item[0]))
+        ]
 
     def get(self, booking_id: int) -> PendingWrite | None:
         return next((w for w in self.all() if w.booking_id == booking_id), None)
@@ -151,8 +161,12 @@ class PendingWrites:
         def change(data: dict[str, Any] | None) -> dict[str, Any]:
             data = dict(data or {})
             since = (data.get(str(booking_id)) or {}).get("since") or now.isoformat()
-            data[str(booking_id)] = {"calendar": calendar_key, "problem": problem, "since": since,
-                                     "retry_at": retry_at.isoformat() if retry_at else None}
+            data[str(booking_id)] = {
+                "calendar": calendar_key,
+                "problem": problem,
+                "since": since,
+                "retry_at": retry_at.isoformat() if retry_at else None,
+            }
             return data
 
         self._store.update(self.KEY, change, default={})
@@ -162,6 +176,5 @@ class PendingWrites:
         doc = self._store.load(self.KEY, {})
         if str(booking_id) not in (doc.data or {}):
             return False
-        self._store.update(self.KEY, lambda d: {k: v for k, v in (d or {}).items() if k != str(booking_id)},
-                           default={})
+        self._store.update(self.KEY, lambda d: {k: v for k, v in (d or {}).items() if k != str(booking_id)}, default={})
         return True

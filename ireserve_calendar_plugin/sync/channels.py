@@ -191,8 +191,11 @@ class ChannelKeeper:
         self.store.delete(f"chan/{channel.id}")
 
     def _index(self, channel: Channel, calendar_key: str) -> None:
-        self.store.save(f"chan/{channel.id}", {"calendar": calendar_key, "secret": channel.secret,
-                                               "resource": channel.resource}, expected_version=None)
+        self.store.save(
+            f"chan/{channel.id}",
+            {"calendar": calendar_key, "secret": channel.secret, "resource": channel.resource},
+            expected_version=None,
+        )
 
     def drop(self, calendar: CalendarRef) -> None:
         """Stop every channel of a calendar that is no longer synced."""

@@ -144,10 +144,18 @@ class ConflictEntry:
         detected = dt(data["detected"])
         assert detected is not None
         return cls(
-            id=data["id"], calendar_key=data["calendar_key"], event_id=data["event_id"], etag=data.get("etag", ""),
-            kind=ConflictKind(data["kind"]), wanted=Wanted(**wanted), reason=data.get("reason", ""),
-            detected=detected, booking_id=data.get("booking_id"), has_start=dt(data.get("has_start")),
-            has_end=dt(data.get("has_end")), has_status=data.get("has_status", ""),
+            id=data["id"],
+            calendar_key=data["calendar_key"],
+            event_id=data["event_id"],
+            etag=data.get("etag", ""),
+            kind=ConflictKind(data["kind"]),
+            wanted=Wanted(**wanted),
+            reason=data.get("reason", ""),
+            detected=detected,
+            booking_id=data.get("booking_id"),
+            has_start=dt(data.get("has_start")),
+            has_end=dt(data.get("has_end")),
+            has_status=data.get("has_status", ""),
             status=ConflictStatus(data.get("status", "open")),
         )
 
@@ -196,7 +204,7 @@ class ConflictBook:
         return {cid: ConflictEntry.from_json(entry) for cid, entry in data.items()}
 
     def calendar_keys(self) -> list[str]:
-        return [k[len(self.PREFIX):] for k in self._store.list_keys(self.PREFIX)]
+        return [k[len(self.PREFIX) :] for k in self._store.list_keys(self.PREFIX)]
 
     def get(self, entry_id: str) -> ConflictEntry | None:
         calendar_key = entry_id.rpartition(".")[0]

@@ -39,6 +39,7 @@ __all__ = ["JOB_CHANNEL", "JOB_OUTBOUND", "JOB_SYNC", "QueuedJob", "SyncEngine",
 
 log = logging.getLogger("ireserve_calendar_plugin.sync")
 
+
 class Work(StrEnum):
     """The per-calendar work whose failure pushes the next attempt out (its value names it in logs)."""
 
@@ -71,8 +72,12 @@ class QueuedJob:
 
 
 def sync_job(integration_id: str, calendar_key: str, run_at: datetime | None = None) -> QueuedJob:
-    return QueuedJob(JOB_SYNC, {"integration": integration_id, "calendar": calendar_key},
-                     f"{JOB_SYNC}:{integration_id}:{calendar_key}", run_at)
+    return QueuedJob(
+        JOB_SYNC,
+        {"integration": integration_id, "calendar": calendar_key},
+        f"{JOB_SYNC}:{integration_id}:{calendar_key}",
+        run_at,
+    )
 
 
 def channel_job(
@@ -85,8 +90,12 @@ def channel_job(
 
 
 def outbound_job(integration_id: str, booking_id: int, run_at: datetime | None = None, attempt: int = 1) -> QueuedJob:
-    return QueuedJob(JOB_OUTBOUND, {"integration": integration_id, "booking": str(booking_id), "attempt": str(attempt)},
-                     f"{JOB_OUTBOUND}:{integration_id}:{booking_id}", run_at)
+    return QueuedJob(
+        JOB_OUTBOUND,
+        {"integration": integration_id, "booking": str(booking_id), "attempt": str(attempt)},
+        f"{JOB_OUTBOUND}:{integration_id}:{booking_id}",
+        run_at,
+    )
 
 
 class SyncEngine:
@@ -111,10 +120,24 @@ class SyncEngine:
         self.options = options
         self.now = now
         self.push_address = push_address
-        self.inbound = InboundRound(host=host, integration_id=integration_id, backend=backend, store=store,
-                                    options=options, now=now, lease_ttl=lease_ttl)
-        self.outbound = OutboundSync(host=host, integration_id=integration_id, backend=backend, store=store,
-                                     options=options, now=now, lease_ttl=lease_ttl)
+        self.inbound = InboundRound(
+            host=host,
+            integration_id=integration_id,
+            backend=backend,
+            store=store,
+            options=options,
+            now=now,
+            lease_ttl=lease_ttl,
+        )
+        self.outbound = OutboundSync(
+            host=host,
+            integration_id=integration_id,
+            backend=backend,
+            store=store,
+            options=options,
+            now=now,
+            lease_ttl=lease_ttl,
+        )
         self.outbound.on_event_gone = self._sync_now
         self.channels = ChannelKeeper(backend=backend, store=store, now=now, lease_ttl=lease_ttl)
         self.states = StateStore(store)
@@ -152,9 +175,11 @@ class SyncEngine:
             return ChannelOutcome.NO_PUSH_ADDRESS
         return self.channels.ensure(self.calendar(calendar_key), self.push_address, force=force)
 
-    def record_failure(self, calendar_key: str, error: BaseException, *, retry_after: float | None = None,
-                       what: Work = Work.SYNC) -> datetime:
+    def record_failure(
+        self, calendar_key: str, error: BaseException, *, retry_after: float | None = None, what: Work = Work.SYNC
+    ) -> datetime:
         """Note a failed round on the calendar's health and push its next attempt out. Returns when."""
+
         def describe(exc: BaseException) -> str:
             return f"{type(exc).__name__}: {exc}"[:300] if isinstance(exc, CalendarPluginError) else type(exc).__name__
 

@@ -231,16 +231,36 @@ class InboundRound(IntegrationScoped):
                         self.apply(calendar, anchor_all_day(event, timezone), window, result)
                     except (ValueError, HostError) as exc:
                         # the host refused this one event's data: queue it for review, do not block the calendar
-                        log.info("integration %s calendar %s: event %s refused by the host: %s: %s",
-                                 self.integration_id, calendar.key, event.id[:64], type(exc).__name__, str(exc)[:200])
+                        log.info(
+                            "integration %s calendar %s: event %s refused by the host: %s: %s",
+                            self.integration_id,
+                            calendar.key,
+                            event.id[:64],
+                            type(exc).__name__,
+                            str(exc)[:200],
+                        )
                         result.count(Applied.REJECTED)
-                        self._conflict(calendar, event, ConflictKind.REJECTED, None, str(exc)[:200],
-                                       self._wanted(event), result, counted=True)
+                        self._conflict(
+                            calendar,
+                            event,
+                            ConflictKind.REJECTED,
+                            None,
+                            str(exc)[:200],
+                            self._wanted(event),
+                            result,
+                            counted=True,
+                        )
                 if page.cursor is not None:
                     new_cursor = page.cursor
                 if result.pages % PROGRESS_EVERY == 0:
-                    log.info("integration %s calendar %s: page %d, %d events so far (%s)", self.integration_id,
-                             calendar.key, result.pages, result.events, _counts(result.counts))
+                    log.info(
+                        "integration %s calendar %s: page %d, %d events so far (%s)",
+                        self.integration_id,
+                        calendar.key,
+                        result.pages,
+                        result.events,
+                        _counts(result.counts),
+                    )
                 if self.leases.extend(lease, self.now(), self.lease_ttl) is None:
                     raise LeaseLostError(f"lease on calendar {calendar.key} lost mid-round")
             if new_cursor is None:
@@ -273,8 +293,14 @@ class InboundRound(IntegrationScoped):
     def _match(self, calendar: CalendarRef, event: RemoteEvent) -> Booking | None:
         by_field = self.host.bookings.find_by_field(self.options.ires_field, event.id)
         if by_field:
-            return plan.match_booking(event, by_field=by_field, by_embedded_id=None, by_title_suffix=None,
-                                      options=self.options, calendar_objects=frozenset())
+            return plan.match_booking(
+                event,
+                by_field=by_field,
+                by_embedded_id=None,
+                by_title_suffix=None,
+                options=self.options,
+                calendar_objects=frozenset(),
+            )
         by_embedded_id = self._booking_or_none(event.booking_id)
         by_title_suffix = self._booking_or_none(plan.title_suffix_id(event.title))
         if by_embedded_id is None and by_title_suffix is None:
@@ -309,15 +335,30 @@ class InboundRound(IntegrationScoped):
         if isinstance(action, plan.CreateBooking):
             try:
                 created = bookings.create(
-                    object_id=action.object_id, start=action.start, end=action.end, status=action.status,
-                    title=action.title[:200], channel=self.options.channel, origin=self.origin,
-                    customer_id=action.customer_id, all_day=action.all_day, fields={field_name: event.id},
-                    ignore_validation=action.ignore_validation, remark=action.remark,
+                    object_id=action.object_id,
+                    start=action.start,
+                    end=action.end,
+                    status=action.status,
+                    title=action.title[:200],
+                    channel=self.options.channel,
+                    origin=self.origin,
+                    customer_id=action.customer_id,
+                    all_day=action.all_day,
+                    fields={field_name: event.id},
+                    ignore_validation=action.ignore_validation,
+                    remark=action.remark,
                 )
             except BookingConflictError as exc:
-                wanted = Wanted(start=action.start, end=action.end, all_day=action.all_day, title=action.title[:200],
-                                object_id=action.object_id, status=action.status, customer_id=action.customer_id,
-                                remark=action.remark[:1000])
+                wanted = Wanted(
+                    start=action.start,
+                    end=action.end,
+                    all_day=action.all_day,
+                    title=action.title[:200],
+                    object_id=action.object_id,
+                    status=action.status,
+                    customer_id=action.customer_id,
+                    remark=action.remark[:1000],
+                )
                 self._conflict(calendar, event, ConflictKind.OVERLAP, None, exc.reason[:300], wanted, result)
                 return
             self._remember(calendar, created.id, event, link=None)
@@ -327,12 +368,19 @@ class InboundRound(IntegrationScoped):
             raise CalendarPluginError(f"{type(action).__name__} for event {event.id} without a booking")
         if isinstance(action, plan.MoveBooking):
             try:
-                bookings.update_times(action.booking_id, start=action.start, end=action.end, all_day=action.all_day,
-                                      origin=self.origin, ignore_validation=action.ignore_validation)
+                bookings.update_times(
+                    action.booking_id,
+                    start=action.start,
+                    end=action.end,
+                    all_day=action.all_day,
+                    origin=self.origin,
+                    ignore_validation=action.ignore_validation,
+                )
                 result.count(Applied.UPDATED)
             except BookingConflictError as exc:
-                self._conflict(calendar, event, ConflictKind.OVERLAP, booking, exc.reason[:300], self._wanted(event),
-                               result)
+                self._conflict(
+                    calendar, event, ConflictKind.OVERLAP, booking, exc.reason[:300], self._wanted(event), result
+                )
             self._ensure_field(booking, event.id)
             self._remember(calendar, action.booking_id, event, link)
             return
@@ -355,17 +403,40 @@ class InboundRound(IntegrationScoped):
     # -- the review queue -----------------------------------------------------------------------
     @staticmethod
     def _wanted(event: RemoteEvent) -> Wanted:
-        return Wanted(deleted=event.deleted, start=event.start, end=event.end, all_day=event.all_day,
-                      title=(event.title or "")[:200])
+        return Wanted(
+            deleted=event.deleted,
+            start=event.start,
+            end=event.end,
+            all_day=event.all_day,
+            title=(event.title or "")[:200],
+        )
 
-    def _conflict(self, calendar: CalendarRef, event: RemoteEvent, kind: ConflictKind, booking: Booking | None,
-                  reason: str, wanted: Wanted, result: RoundResult, *, counted: bool = False) -> None:
+    def _conflict(
+        self,
+        calendar: CalendarRef,
+        event: RemoteEvent,
+        kind: ConflictKind,
+        booking: Booking | None,
+        reason: str,
+        wanted: Wanted,
+        result: RoundResult,
+        *,
+        counted: bool = False,
+    ) -> None:
         """Queue one event the host refused for review (one entry per event, however many rounds meet it)."""
         cid = conflict_id(calendar.key, event.id)
         fresh = ConflictEntry(
-            id=cid, calendar_key=calendar.key, event_id=event.id, etag=event.etag or "", kind=kind, wanted=wanted,
-            reason=reason, detected=self.now(), booking_id=booking.id if booking else None,
-            has_start=booking.start if booking else None, has_end=booking.end if booking else None,
+            id=cid,
+            calendar_key=calendar.key,
+            event_id=event.id,
+            etag=event.etag or "",
+            kind=kind,
+            wanted=wanted,
+            reason=reason,
+            detected=self.now(),
+            booking_id=booking.id if booking else None,
+            has_start=booking.start if booking else None,
+            has_end=booking.end if booking else None,
             has_status=booking.status if booking else "",
         )
         self._found[cid] = fresh
@@ -381,8 +452,10 @@ class InboundRound(IntegrationScoped):
         numbers = (c.get("created", 0), moved, c.get("cancelled", 0), c.get("conflicts", 0), c.get("rejected", 0))
         if not any(numbers):
             return
-        line = (f"Calendar {calendar.label or calendar.key}: {numbers[0]} created, {numbers[1]} moved, "
-                f"{numbers[2]} cancelled, {numbers[3]} conflicts, {numbers[4]} errors.")
+        line = (
+            f"Calendar {calendar.label or calendar.key}: {numbers[0]} created, {numbers[1]} moved, "
+            f"{numbers[2]} cancelled, {numbers[3]} conflicts, {numbers[4]} errors."
+        )
         key = f"roundlog/{calendar.key}"
         if self.store.load(key).data == line:
             return
@@ -396,8 +469,13 @@ class InboundRound(IntegrationScoped):
             self._confirmed.add(booking_id)
             return
         base = link or Link(booking_id, calendar.key)
-        fresh = base.but(event_id=event.id, etag=event.etag, state=LinkState.LINKED, idempotency_key="",
-                         join_url=event.join_url or base.join_url)
+        fresh = base.but(
+            event_id=event.id,
+            etag=event.etag,
+            state=LinkState.LINKED,
+            idempotency_key="",
+            join_url=event.join_url or base.join_url,
+        )
         if self.links.save(fresh):
             self._confirmed.add(booking_id)
         else:
@@ -454,7 +532,8 @@ class InboundRound(IntegrationScoped):
         if not seen and len(missing) > MASS_DELETE_GUARD:
             result.count(Applied.HELD_BACK_DELETIONS)
             self.host.integrations.log(
-                self.integration_id, "error",
+                self.integration_id,
+                "error",
                 f"Calendar {calendar.label or calendar.key} listed no events at all, which would cancel "
                 f"{len(missing)} linked bookings; nothing was cancelled. Check the calendar, then resync.",
             )

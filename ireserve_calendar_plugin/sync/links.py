@@ -104,4 +104,4 @@ class LinkStore:
 
     def booking_ids(self, calendar_key: str) -> list[int]:
         prefix = f"{_PREFIX}{calendar_key}/"
-        return [int(k[len(prefix):]) for k in self._store.list_keys(prefix)]
+        return [int(k[len(prefix) :]) for k in self._store.list_keys(prefix)]

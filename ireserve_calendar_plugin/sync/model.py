@@ -159,13 +159,23 @@ class Channel:
     resource: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "secret": self.secret, "expires": self.expires.isoformat(), "extra": dict(self.extra),
-                "resource": self.resource}
+        return {
+            "id": self.id,
+            "secret": self.secret,
+            "expires": self.expires.isoformat(),
+            "extra": dict(self.extra),
+            "resource": self.resource,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Channel:
-        return cls(data["id"], data["secret"], datetime.fromisoformat(data["expires"]), dict(data.get("extra", {})),
-                   str(data.get("resource") or ""))
+        return cls(
+            data["id"],
+            data["secret"],
+            datetime.fromisoformat(data["expires"]),
+            dict(data.get("extra", {})),
+            str(data.get("resource") or ""),
+        )
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,9 @@ class OutboundSync(IntegrationScoped):
         calendar = self.backend.calendar_for_object(booking.object_id)
         link = self.links.find(booking.id, [calendar.key] if calendar else list(calendars))
         draft = draft_for(self.host, booking, self.options)
-        actions = plan.plan_outbound(booking, link, calendar, options=self.options,
-                                     draft_fingerprint=draft.fingerprint())
+        actions = plan.plan_outbound(
+            booking, link, calendar, options=self.options, draft_fingerprint=draft.fingerprint()
+        )
         planned = {link.calendar_key: link.version} if link is not None else {}
         done = []
         for action in actions:
@@ -108,8 +109,9 @@ class OutboundSync(IntegrationScoped):
             done.append(type(action).__name__)
         return done
 
-    def _write(self, action: plan.OutboundAction, target: CalendarRef, booking: Booking, draft: EventDraft,
-               link: Link | None) -> None:
+    def _write(
+        self, action: plan.OutboundAction, target: CalendarRef, booking: Booking, draft: EventDraft, link: Link | None
+    ) -> None:
         """One planned write; a refusal to write this calendar is remembered on it (once) and re-raised."""
         denials = WriteDenials(self.store)
         try:
@@ -131,19 +133,28 @@ class OutboundSync(IntegrationScoped):
         queued = self.on_event_gone(calendar.key) if self.on_event_gone is not None else None
         sync = "was queued now" if queued is not False else "is already queued"
         if write == "update":
-            text = (f"Booking {booking.id} could not be updated in {where}: its event was deleted there and the "
-                    f"change notification was lost or is late. A sync of that calendar {sync}; it applies the "
-                    "deletion (the booking is cancelled unless its status is locked).")
+            text = (
+                f"Booking {booking.id} could not be updated in {where}: its event was deleted there and the "
+                f"change notification was lost or is late. A sync of that calendar {sync}; it applies the "
+                "deletion (the booking is cancelled unless its status is locked)."
+            )
         else:
-            text = (f"The event of booking {booking.id} in {where} was already deleted there, and the change "
-                    f"notification was lost or is late. A sync of that calendar {sync} to catch up.")
+            text = (
+                f"The event of booking {booking.id} in {where} was already deleted there, and the change "
+                f"notification was lost or is late. A sync of that calendar {sync} to catch up."
+            )
         self.host.integrations.log(self.integration_id, "warning", text)
 
     # -- the three writes -----------------------------------------------------------------------
     def _create(self, calendar: CalendarRef, booking: Booking, draft: EventDraft, link: Link | None) -> None:
         if link is None or link.state != LinkState.CREATING:
-            link = Link(booking.id, calendar.key, state=LinkState.CREATING,
-                        idempotency_key=self.backend.new_idempotency_key(), version=link.version if link else 0)
+            link = Link(
+                booking.id,
+                calendar.key,
+                state=LinkState.CREATING,
+                idempotency_key=self.backend.new_idempotency_key(),
+                version=link.version if link else 0,
+            )
             if not self.links.save(link):
                 raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
             link = self.links.get(calendar.key, booking.id)
@@ -153,8 +164,13 @@ class OutboundSync(IntegrationScoped):
         fields.set_field(booking.id, self.options.ires_field, event.id, origin=self.origin)
         if self.options.meeting_link and event.join_url:
             fields.set_field(booking.id, self.options.meeting_url_field, event.join_url, origin=self.origin)
-        linked = link.but(event_id=event.id, etag=event.etag, content_hash=draft.fingerprint(), state=LinkState.LINKED,
-                          join_url=event.join_url)
+        linked = link.but(
+            event_id=event.id,
+            etag=event.etag,
+            content_hash=draft.fingerprint(),
+            state=LinkState.LINKED,
+            join_url=event.join_url,
+        )
         if not self.links.save(linked):
             raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
 
@@ -172,10 +188,10 @@ class OutboundSync(IntegrationScoped):
             self._event_gone(calendar, booking, "update")
             return
         if self.options.meeting_link and event.join_url and not booking.fields.get(self.options.meeting_url_field):
-            self.host.bookings.set_field(booking.id, self.options.meeting_url_field, event.join_url,
-                                         origin=self.origin)
-        if not self.links.save(link.but(etag=event.etag, content_hash=draft.fingerprint(),
-                                        join_url=event.join_url or link.join_url)):
+            self.host.bookings.set_field(booking.id, self.options.meeting_url_field, event.join_url, origin=self.origin)
+        if not self.links.save(
+            link.but(etag=event.etag, content_hash=draft.fingerprint(), join_url=event.join_url or link.join_url)
+        ):
             raise StaleStateError(f"link of booking {booking.id} changed meanwhile")
 
     def _delete(self, calendar: CalendarRef, booking: Booking, draft: EventDraft, link: Link | None) -> None:

@@ -219,8 +219,10 @@ def plan_inbound(
     if booking.start == event.start and booking.end == event.end and booking.all_day == event.all_day:
         return NoChange(booking.id)
     if booking.channel != options.channel and not options.allow_booking_update:
-        return Skip(f"booking {booking.id} was not created through this integration and updates are off",
-                    ConflictKind.UPDATES_OFF)
+        return Skip(
+            f"booking {booking.id} was not created through this integration and updates are off",
+            ConflictKind.UPDATES_OFF,
+        )
     return MoveBooking(booking.id, event.start, event.end, event.all_day, options.ignore_validation_errors)
 
 

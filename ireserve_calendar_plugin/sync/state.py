@@ -128,7 +128,7 @@ class StateStore:
         return self._store.save(f"cal/{calendar_key}", state.to_json(), expected_version=state.version)
 
     def keys(self) -> list[str]:
-        return [k[len("cal/"):] for k in self._store.list_keys("cal/")]
+        return [k[len("cal/") :] for k in self._store.list_keys("cal/")]
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,6 @@ class Leases:
             self._store.save(key, None, expected_version=doc.version)
 
 
-
 class Schedule:
     """When each calendar is next due: ``{key: {"sync": iso, "renew": iso | None}}`` in one document."""
 
@@ -211,5 +210,6 @@ class Schedule:
         self._store.update(self.KEY, change, default={})
 
     def drop(self, calendar_keys: set[str]) -> None:
-        self._store.update(self.KEY, lambda d: {k: v for k, v in (d or {}).items() if k not in calendar_keys},
-                           default={})
+        self._store.update(
+            self.KEY, lambda d: {k: v for k, v in (d or {}).items() if k not in calendar_keys}, default={}
+        )

@@ -67,8 +67,11 @@ _MAX_PUSH_BODY = 256 * 1024
 
 
 def _text(status: int, body: str, content_type: str = "text/plain; charset=utf-8") -> HttpResponse:
-    return HttpResponse(status, body.encode("utf-8"), {"Content-Type": content_type, "Cache-Control": "no-store",
-                                                        "X-Content-Type-Options": "nosniff"})
+    return HttpResponse(
+        status,
+        body.encode("utf-8"),
+        {"Content-Type": content_type, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def _page(status: int, title: str, message: str, integration_id: str = "") -> HttpResponse:
@@ -124,19 +127,29 @@ def _start(host: HostApi, integration_id: str, request: HttpRequest) -> HttpResp
     if ctx is None:
         return _page(404, "Unknown integration", "This integration does not exist or is disabled.")
     if not verify_link(host.keyring, "oauth-start", integration_id, request.arg("t"), host.now()):
-        return _page(403, "Link expired", "Open the integration's settings page again and use its connect button.",
-                     integration_id)
+        return _page(
+            403,
+            "Link expired",
+            "Open the integration's settings page again and use its connect button.",
+            integration_id,
+        )
     try:
         settings = load_settings(ctx.store, ctx.provider)
     except ConfigError:
-        return _page(409, "Not configured", "Save the integration's settings before connecting an account.",
-                     integration_id)
+        return _page(
+            409, "Not configured", "Save the integration's settings before connecting an account.", integration_id
+        )
     if not ctx.provider.uses_authorization_code(settings):
-        return _page(409, "Nothing to connect", "This integration authenticates as an application; no sign-in needed.",
-                     integration_id)
+        return _page(
+            409,
+            "Nothing to connect",
+            "This integration authenticates as an application; no sign-in needed.",
+            integration_id,
+        )
     pending = OAuthStates(ctx.store).begin(host.url_for(CALLBACK_PATH), host.now())
-    url = ctx.provider.authorization_url(settings, redirect_uri=pending.redirect_uri, state=pending.state,
-                                         code_challenge=pending.code_challenge)
+    url = ctx.provider.authorization_url(
+        settings, redirect_uri=pending.redirect_uri, state=pending.state, code_challenge=pending.code_challenge
+    )
     return HttpResponse(302, b"", {"Location": url, "Cache-Control": "no-store"})
 
 
@@ -144,10 +157,18 @@ def _callback(host: HostApi, request: HttpRequest) -> HttpResponse:
     if request.arg("admin_consent") or (request.arg("tenant") and not request.arg("code")):
         # back from Microsoft's admin-consent page (application mode): nothing to exchange
         if request.arg("admin_consent").lower() == "true":
-            return _page(200, "Admin consent granted", "The tenant's admin granted the app's permissions. Go back "
-                         "to the integration's settings page; syncing starts with the next round.")
-        return _page(400, "Admin consent not granted", "The consent was not given. Sign in as an admin of the "
-                     "tenant and try again from the integration's settings page.")
+            return _page(
+                200,
+                "Admin consent granted",
+                "The tenant's admin granted the app's permissions. Go back "
+                "to the integration's settings page; syncing starts with the next round.",
+            )
+        return _page(
+            400,
+            "Admin consent not granted",
+            "The consent was not given. Sign in as an admin of the "
+            "tenant and try again from the integration's settings page.",
+        )
     parts = split_state(request.arg("state"))
     if parts is None:
         return _page(400, "Connection failed", "The sign-in response was not recognised. Start again from settings.")
@@ -157,11 +178,13 @@ def _callback(host: HostApi, request: HttpRequest) -> HttpResponse:
         return _page(400, "Connection failed", "The sign-in response was not recognised. Start again from settings.")
     pending = OAuthStates(ctx.store).consume(nonce, host.now())
     if pending is None:
-        return _page(400, "Connection failed", "This sign-in link was already used or has expired. Start again.",
-                     integration_id)
+        return _page(
+            400, "Connection failed", "This sign-in link was already used or has expired. Start again.", integration_id
+        )
     if request.arg("error"):
-        return _page(400, "Connection cancelled", f"The provider answered: {request.arg('error')[:100]}.",
-                     integration_id)
+        return _page(
+            400, "Connection cancelled", f"The provider answered: {request.arg('error')[:100]}.", integration_id
+        )
     code = request.arg("code")
     if not code or len(code) > 4096:
         return _page(400, "Connection failed", "The provider sent no authorization code.", integration_id)
@@ -169,16 +192,21 @@ def _callback(host: HostApi, request: HttpRequest) -> HttpResponse:
         settings = load_settings(ctx.store, ctx.provider)
         # the admin's browser waits on this page: a few seconds for all provider calls, no retries
         with click_context(ctx, settings) as bctx:
-            tokens = ctx.provider.exchange_code(bctx, code=code, redirect_uri=pending.redirect_uri,
-                                                code_verifier=pending.code_verifier)
+            tokens = ctx.provider.exchange_code(
+                bctx, code=code, redirect_uri=pending.redirect_uri, code_verifier=pending.code_verifier
+            )
     except CalendarPluginError as exc:
         log.info("integration %s: code exchange failed: %s: %s", integration_id, type(exc).__name__, exc)
         host.integrations.log(integration_id, "error", f"Connecting the account failed: {type(exc).__name__}")
         kind = classify(exc)
         if kind in (ProblemKind.PROVIDER_DOWN, ProblemKind.THROTTLED):
-            return _page(504, "Connection failed", f"{provider_title(ctx.provider.name)} did not answer within "
-                         f"{CLICK_TIMEOUT:g} seconds; nothing was changed. Start again from settings in a minute.",
-                         integration_id)
+            return _page(
+                504,
+                "Connection failed",
+                f"{provider_title(ctx.provider.name)} did not answer within "
+                f"{CLICK_TIMEOUT:g} seconds; nothing was changed. Start again from settings in a minute.",
+                integration_id,
+            )
         said = message_for(kind, provider=ctx.provider.name)
         return _page(502, "Connection failed", f"{said.what} {said.next_step}", integration_id)
     store = TokenStore(ctx.store)
@@ -191,8 +219,12 @@ def _callback(host: HostApi, request: HttpRequest) -> HttpResponse:
     host.integrations.log(integration_id, "info", f"Account connected{account}.")
     queue_refresh(ctx)  # the account's calendars and label, for the form
     queued = resume_after_reconnect(ctx)
-    return _page(200, "Account connected", f"The calendar account is connected; {queued} sync job(s) were queued. "
-                 "You can close this page.", integration_id)
+    return _page(
+        200,
+        "Account connected",
+        f"The calendar account is connected; {queued} sync job(s) were queued. You can close this page.",
+        integration_id,
+    )
 
 
 # --------------------------------------------------------------------------- push

@@ -55,7 +55,8 @@ def _load(browser: webdriver.Chrome, url: str) -> float:
     the navigation's start to the response's last byte; drawing it is the browser's own time)."""
     browser.get(url)
     timing = browser.execute_script(
-        "const t = performance.getEntriesByType('navigation')[0]; return t.responseEnd - t.startTime;")
+        "const t = performance.getEntriesByType('navigation')[0]; return t.responseEnd - t.startTime;"
+    )
     return float(timing) / 1000
 
 
@@ -80,8 +81,12 @@ def test_failure_stories(browser: webdriver.Chrome, setup: Setup) -> None:  # no
 
     # -- the provider freezes: every request hangs; no page waits on it
     setup.emulator.faults.set_rate(1.0, Fault(kind="timeout", delay=20))
-    pages = (f"{setup.server.url}/admin/bookings", f"{setup.server.url}/admin/", setup.admin_url,
-             f"{setup.server.url}/admin/bookings")
+    pages = (
+        f"{setup.server.url}/admin/bookings",
+        f"{setup.server.url}/admin/",
+        setup.admin_url,
+        f"{setup.server.url}/admin/bookings",
+    )
     for url in pages:
         took = min(_load(browser, url), _load(browser, url))  # best of two: the machine is shared
         print(f"frozen provider: {url} answered in {took:.3f} s in the browser")
@@ -100,9 +105,15 @@ def test_failure_stories(browser: webdriver.Chrome, setup: Setup) -> None:  # no
     setup.emulator.faults.set_rate(1.0, Fault(kind="status", status=503, method="POST", path="/events"))
     zone = ZoneInfo("Europe/Amsterdam")
     start = (datetime.now(zone) + timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
-    booking = setup.host.bookings.create(object_id=setup.room_id, start=start, end=start + timedelta(hours=1),
-                                         status="confirmed", title="Cannot go out", channel="admin",
-                                         origin="user:admin")
+    booking = setup.host.bookings.create(
+        object_id=setup.room_id,
+        start=start,
+        end=start + timedelta(hours=1),
+        status="confirmed",
+        title="Cannot go out",
+        channel="admin",
+        origin="user:admin",
+    )
     _run_jobs(setup)
     browser.get(f"{setup.server.url}/admin/bookings")
     notice = browser.find_element(By.CSS_SELECTOR, f"#booking-{booking.id} p.notice").text
@@ -135,8 +146,13 @@ def test_failure_stories(browser: webdriver.Chrome, setup: Setup) -> None:  # no
     assert exit_code(collect(setup.host)) == EXIT_OK
 
     # -- an inbound event overlapping a booking: one conflict entry, "Apply anyway", then synced
-    setup.emulator.create_event(ROOM_CALENDAR, summary="Overlapping", start=start + timedelta(minutes=30),
-                                end=start + timedelta(minutes=90), time_zone="Europe/Amsterdam")
+    setup.emulator.create_event(
+        ROOM_CALENDAR,
+        summary="Overlapping",
+        start=start + timedelta(minutes=30),
+        end=start + timedelta(minutes=90),
+        time_zone="Europe/Amsterdam",
+    )
     for _ in range(2):  # the same overlap seen twice is still one entry
         setup.host.cron_tick(setup.host.now() + timedelta(hours=1))
         Worker(setup.host).run_until_idle(include_future=True)

@@ -71,8 +71,9 @@ class Person:
     def __init__(self, calendar: Any) -> None:
         self.calendar = calendar
 
-    def save_event(self, *, uid: str, summary: str, dtstart: Any, dtend: Any, rrule: dict[str, Any] | None = None
-                   ) -> Any:
+    def save_event(
+        self, *, uid: str, summary: str, dtstart: Any, dtend: Any, rrule: dict[str, Any] | None = None
+    ) -> Any:
         from icalendar import Calendar
         from icalendar import Event
 
@@ -126,8 +127,15 @@ class CalDavStory:
 
     def book(self, hours_from_now: int = 24, length: int = 1, title: str = "Team") -> Any:
         start = hour(hours_from_now)
-        return self.host.bookings.create(object_id=self.room.id, start=start, end=start + timedelta(hours=length),
-                                         status="confirmed", title=title, channel="web", origin="user:1")
+        return self.host.bookings.create(
+            object_id=self.room.id,
+            start=start,
+            end=start + timedelta(hours=length),
+            status="confirmed",
+            title=title,
+            channel="web",
+            origin="user:1",
+        )
 
     def bookings(self) -> list[Any]:
         return self.host.list_bookings(self.room.id)

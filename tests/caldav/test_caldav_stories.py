@@ -44,8 +44,9 @@ def test_discovery_runs_in_a_job_and_the_form_offers_the_calendars(story: CalDav
 def test_a_persons_events_become_bookings_and_an_idle_poll_is_one_request(story: CalDavStory) -> None:
     calendar = story.account.person()
     calendar.save_event(dtstart=hour(30), dtend=hour(31), summary="Board meeting", uid="board")
-    calendar.save_event(dtstart=hour(50).date(), dtend=(hour(50) + timedelta(days=1)).date(), summary="Offsite",
-                        uid="offsite")
+    calendar.save_event(
+        dtstart=hour(50).date(), dtend=(hour(50) + timedelta(days=1)).date(), summary="Offsite", uid="offsite"
+    )
     story.poll()
     by_title = {b.title: b for b in story.bookings()}
     assert set(by_title) == {"Board meeting", "Offsite"}
@@ -144,9 +145,16 @@ def test_all_day_bookings_are_date_events(story: CalDavStory) -> None:
     from zoneinfo import ZoneInfo
 
     local = start.astimezone(ZoneInfo("Europe/Amsterdam")).replace(hour=0)
-    booking = story.host.bookings.create(object_id=story.room.id, start=local, end=local + timedelta(days=1),
-                                         status="confirmed", title="Closed", channel="web", origin="user:1",
-                                         all_day=True)
+    booking = story.host.bookings.create(
+        object_id=story.room.id,
+        start=local,
+        end=local + timedelta(days=1),
+        status="confirmed",
+        title="Closed",
+        channel="web",
+        origin="user:1",
+        all_day=True,
+    )
     story.world.settle()
     (text,) = story.members().values()
     assert "DTSTART;VALUE=DATE:" + local.strftime("%Y%m%d") in text
@@ -157,8 +165,9 @@ def test_all_day_bookings_are_date_events(story: CalDavStory) -> None:
 
 def test_a_recurring_event_is_one_booking_per_instance_with_exdate_and_override(story: CalDavStory) -> None:
     calendar = story.account.person()
-    series = calendar.save_event(dtstart=hour(24), dtend=hour(25), summary="Weekly", uid="weekly",
-                                 rrule={"FREQ": "WEEKLY", "COUNT": 3})
+    series = calendar.save_event(
+        dtstart=hour(24), dtend=hour(25), summary="Weekly", uid="weekly", rrule={"FREQ": "WEEKLY", "COUNT": 3}
+    )
     story.poll()
     weekly = sorted((b for b in story.bookings() if b.title == "Weekly"), key=lambda b: b.start)
     assert [b.start for b in weekly] == [hour(24), hour(24 + 168), hour(24 + 336)]
@@ -190,8 +199,10 @@ def test_a_wrong_password_is_said_in_words_and_a_new_one_resumes(story: CalDavSt
     story.poll()
     form = story.host.hooks.config_form(story.integration, None)
     assert form is not None and "The CalDAV server refused the username or app password" in form.status
-    assert "The CalDAV server refused the username or app password; nothing is synced until they are corrected. " \
+    assert (
+        "The CalDAV server refused the username or app password; nothing is synced until they are corrected. "
         "Enter the username and a valid app password on the settings page and save" in " ".join(story.log())
+    )
     assert not any("not-the-password" in line for line in story.log())
     story.poll()
     assert story.bookings() == []  # cron leaves an integration that needs new credentials alone

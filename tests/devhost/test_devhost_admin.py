@@ -43,24 +43,35 @@ ROOMS = (("1", "Room 1"), ("2", "Room 2"))
 def every_kind_form(integration: Integration, **changes: Any) -> ConfigForm:
     """A hand-made form with one field of each kind (and a secret the plugin wrongly sends in clear)."""
     fields = (
-        FormField("title", "Title", "text", "Team <calendar>", required=True, help="Shown <b>above</b>",
-                  section="General"),
+        FormField(
+            "title", "Title", "text", "Team <calendar>", required=True, help="Shown <b>above</b>", section="General"
+        ),
         FormField("token", "API token", "secret", STORED_SECRET, section="General"),
         FormField("minutes", "Reminder minutes", "integer", 15, section="Outbound"),
         FormField("enabled_flag", "Send invites", "boolean", True, section="Outbound"),
         FormField("quiet", "Quiet mode", "boolean", False, section="Outbound"),
         FormField("mode", "Mode", "select", "b", choices=(("a", "Alpha"), ("b", "Beta")), section="Outbound"),
-        FormField("statuses", "Statuses", "multiselect", ["confirmed", "tentative"],
-                  choices=(("confirmed", "Confirmed"), ("tentative", "Tentative"), ("cancelled", "Cancelled")),
-                  section="Outbound"),
+        FormField(
+            "statuses",
+            "Statuses",
+            "multiselect",
+            ["confirmed", "tentative"],
+            choices=(("confirmed", "Confirmed"), ("tentative", "Tentative"), ("cancelled", "Cancelled")),
+            section="Outbound",
+        ),
         FormField(
             "rooms",
             "Rooms",
             "table",
-            [{"object": "1", "calendar": "room-1@example.com", "busy": "true"},
-             {"object": "2", "calendar": "room-2@example.com", "busy": "false"}],
-            columns=(FormColumn("object", "Object", "select", ROOMS), FormColumn("calendar", "Calendar"),
-                     FormColumn("busy", "Busy", "boolean")),
+            [
+                {"object": "1", "calendar": "room-1@example.com", "busy": "true"},
+                {"object": "2", "calendar": "room-2@example.com", "busy": "false"},
+            ],
+            columns=(
+                FormColumn("object", "Object", "select", ROOMS),
+                FormColumn("calendar", "Calendar"),
+                FormColumn("busy", "Busy", "boolean"),
+            ),
             section="Calendars",
         ),
         FormField("api_url", "API URL", "url", "https://api.example.com/v1", section="Advanced"),
@@ -69,8 +80,10 @@ def every_kind_form(integration: Integration, **changes: Any) -> ConfigForm:
         integration_id=integration.id,
         title="Fake <plugin> form",
         fields=fields,
-        links=(FormLink("Connect <account>", "https://auth.example.com/start?a=1&b=2"),
-               FormLink("Evil", "javascript:alert(1)", kind="secondary")),
+        links=(
+            FormLink("Connect <account>", "https://auth.example.com/start?a=1&b=2"),
+            FormLink("Evil", "javascript:alert(1)", kind="secondary"),
+        ),
         status="Connected (<alice@example.com>)",
         health=({"calendar": "<room-1>", "state": "idle", "last_sync": "never", "last_error": "boom <b>"},),
     )
@@ -246,7 +259,10 @@ def test_the_integration_page_renders_every_field_kind(client: Client) -> None:
 
     mode = form.find("select", name="mode")
     assert [(o.attrs["value"], o.text, "selected" in o.attrs) for o in mode.find_all("option")] == [
-        ("", "\u2014", False), ("a", "Alpha", False), ("b", "Beta", True)]
+        ("", "\u2014", False),
+        ("a", "Alpha", False),
+        ("b", "Beta", True),
+    ]
 
     statuses = form.find("select", name="statuses")
     assert "multiple" in statuses.attrs
@@ -257,8 +273,9 @@ def test_the_integration_page_renders_every_field_kind(client: Client) -> None:
     assert [th.text for th in table.find_all("th")] == ["Object", "Calendar", "Busy", "Remove"]
     body_rows = table.find_all("tr", class_="row") + table.find_all("tr", class_="new-row")
     assert len(body_rows) == 3  # two rows and the empty "add row"
-    selected = [o.attrs["value"] for o in form.find("select", name="rooms.1.object").find_all("option")
-                if "selected" in o.attrs]
+    selected = [
+        o.attrs["value"] for o in form.find("select", name="rooms.1.object").find_all("option") if "selected" in o.attrs
+    ]
     assert selected == ["2"]
     assert form.find("input", name="rooms.0.calendar").attrs["value"] == "room-1@example.com"
     assert "checked" in form.find_all("input", name="rooms.0.busy")[1].attrs
@@ -275,7 +292,8 @@ def test_the_integration_page_renders_every_field_kind(client: Client) -> None:
     assert [td.text for td in health.find_all("td")] == ["<room-1>", "idle", "never", "boom <b>"]
     links = page.by_id("health-card").find_all("a")
     assert [(a.text, a.attrs["href"]) for a in links] == [
-        ("Connect <account>", "https://auth.example.com/start?a=1&b=2")]
+        ("Connect <account>", "https://auth.example.com/start?a=1&b=2")
+    ]
     assert "javascript:" not in client.get("/admin/integrations/fake1").get_data(as_text=True)
 
 
@@ -328,44 +346,60 @@ def _post_form(client: Client, data: list[tuple[str, str]], *, token: str | None
 
 
 def test_post_turns_the_html_form_into_the_submitted_mapping(fake: FormPlugin, client: Client) -> None:
-    response = _post_form(client, [
-        ("title", "  New title "),
-        ("token", ""),                      # an untouched secret is left out
-        ("minutes", "30"),
-        ("enabled_flag", "false"),          # hidden only: unticked
-        ("quiet", "false"), ("quiet", "true"),  # hidden + ticked box
-        ("mode", "a"),
-        ("statuses", "confirmed"), ("statuses", "cancelled"),
-        ("rooms.0.object", "1"), ("rooms.0.calendar", "keep@example.com"), ("rooms.0.busy", "false"),
-        ("rooms.0.busy", "true"),
-        ("rooms.1.object", "2"), ("rooms.1.calendar", "removed@example.com"), ("rooms.1.busy", "false"),
-        (REMOVE_FIELD, "rooms.1"),
-        ("rooms.10.object", ""), ("rooms.10.calendar", "after@example.com"), ("rooms.10.busy", "false"),
-        ("rooms.2.object", ""), ("rooms.2.calendar", " "), ("rooms.2.busy", "false"),  # the empty add-row
-        ("rooms.3.nonsense", "x"),         # not a column
-        ("api_url", "https://other.example.com"),
-        ("unrelated", "ignored"),
-    ])
-    assert response.status_code == 200
-    assert fake.submissions == [{
-        "title": "  New title ",
-        "minutes": "30",
-        "enabled_flag": "false",
-        "quiet": "true",
-        "mode": "a",
-        "statuses": ["confirmed", "cancelled"],
-        "rooms": [
-            {"object": "1", "calendar": "keep@example.com", "busy": "true"},
-            {"object": "", "calendar": "after@example.com", "busy": "false"},
+    response = _post_form(
+        client,
+        [
+            ("title", "  New title "),
+            ("token", ""),  # an untouched secret is left out
+            ("minutes", "30"),
+            ("enabled_flag", "false"),  # hidden only: unticked
+            ("quiet", "false"),
+            ("quiet", "true"),  # hidden + ticked box
+            ("mode", "a"),
+            ("statuses", "confirmed"),
+            ("statuses", "cancelled"),
+            ("rooms.0.object", "1"),
+            ("rooms.0.calendar", "keep@example.com"),
+            ("rooms.0.busy", "false"),
+            ("rooms.0.busy", "true"),
+            ("rooms.1.object", "2"),
+            ("rooms.1.calendar", "removed@example.com"),
+            ("rooms.1.busy", "false"),
+            (REMOVE_FIELD, "rooms.1"),
+            ("rooms.10.object", ""),
+            ("rooms.10.calendar", "after@example.com"),
+            ("rooms.10.busy", "false"),
+            ("rooms.2.object", ""),
+            ("rooms.2.calendar", " "),
+            ("rooms.2.busy", "false"),  # the empty add-row
+            ("rooms.3.nonsense", "x"),  # not a column
+            ("api_url", "https://other.example.com"),
+            ("unrelated", "ignored"),
         ],
-        "api_url": "https://other.example.com",
-    }]
+    )
+    assert response.status_code == 200
+    assert fake.submissions == [
+        {
+            "title": "  New title ",
+            "minutes": "30",
+            "enabled_flag": "false",
+            "quiet": "true",
+            "mode": "a",
+            "statuses": ["confirmed", "cancelled"],
+            "rooms": [
+                {"object": "1", "calendar": "keep@example.com", "busy": "true"},
+                {"object": "", "calendar": "after@example.com", "busy": "false"},
+            ],
+            "api_url": "https://other.example.com",
+        }
+    ]
     assert dom(response).by_id("banner").text == "Settings saved."
 
 
 def test_post_sends_a_typed_secret_empty_multiselect_and_empty_table(fake: FormPlugin, client: Client) -> None:
-    _post_form(client, [("token", "new-secret"), ("rooms.0.object", ""), ("rooms.0.calendar", ""),
-                        ("rooms.0.busy", "false")])
+    _post_form(
+        client, [("token", "new-secret"), ("rooms.0.object", ""), ("rooms.0.calendar", ""), ("rooms.0.busy", "false")]
+    )
     [submitted] = fake.submissions
     assert submitted["token"] == "new-secret"
     assert submitted["statuses"] == [] and submitted["rooms"] == []
@@ -377,8 +411,10 @@ def test_a_rejected_post_is_422_and_shows_the_plugin_errors(fake: FormPlugin, cl
         form = every_kind_form(integration)
         if submitted is None:
             return form
-        fields = tuple(replace(f, error="Must be at most 40320.", value=submitted["minutes"]) if f.name == "minutes"
-                       else f for f in form.fields)
+        fields = tuple(
+            replace(f, error="Must be at most 40320.", value=submitted["minutes"]) if f.name == "minutes" else f
+            for f in form.fields
+        )
         return replace(form, fields=fields)
 
     fake.answer = answer
@@ -405,8 +441,9 @@ def test_a_post_without_the_csrf_token_is_403_and_calls_no_hook(
 
 def test_the_toggle_disables_and_enables(host: ReferenceHost, client: Client, app: HostApp) -> None:
     token = app.pages.csrf_token
-    response = client.post("/admin/integrations/fake1/enabled",
-                           data={CSRF_FIELD: token, "enabled": "false", "back": "integration"})
+    response = client.post(
+        "/admin/integrations/fake1/enabled", data={CSRF_FIELD: token, "enabled": "false", "back": "integration"}
+    )
     assert response.status_code == 303 and response.headers["Location"] == "/admin/integrations/fake1"
     assert host.integrations.get("fake1").enabled is False  # type: ignore[union-attr]
     page = dom(client.get("/admin/integrations/fake1"))
@@ -416,18 +453,24 @@ def test_the_toggle_disables_and_enables(host: ReferenceHost, client: Client, ap
     assert response.headers["Location"] == "/admin/"
     assert host.integrations.get("fake1").enabled is True  # type: ignore[union-attr]
     assert [e.message for e in host.integration_log("fake1")] == [
-        "Integration enabled in the admin.", "Integration disabled in the admin."]
+        "Integration enabled in the admin.",
+        "Integration disabled in the admin.",
+    ]
     assert client.post("/admin/integrations/ghost/enabled", data={CSRF_FIELD: token}).status_code == 404
 
 
 def test_adding_an_integration(host: ReferenceHost, client: Client, app: HostApp) -> None:
     token = app.pages.csrf_token
-    response = client.post("/admin/integrations",
-                           data={CSRF_FIELD: token, "id": "team-2", "provider": "fake", "name": "Second"})
+    response = client.post(
+        "/admin/integrations", data={CSRF_FIELD: token, "id": "team-2", "provider": "fake", "name": "Second"}
+    )
     assert response.status_code == 303 and response.headers["Location"] == "/admin/integrations/team-2"
     assert host.integrations.get("team-2") == Integration("team-2", "fake", True, "Second")
-    for bad in ({"id": "team-2", "provider": "fake"}, {"id": "no spaces", "provider": "fake"},
-                {"id": "ok", "provider": "Not A Provider"}):
+    for bad in (
+        {"id": "team-2", "provider": "fake"},
+        {"id": "no spaces", "provider": "fake"},
+        {"id": "ok", "provider": "Not A Provider"},
+    ):
         response = client.post("/admin/integrations", data={CSRF_FIELD: token, "name": "<x>", **bad})
         assert response.status_code == 400
         page = dom(response)
@@ -480,8 +523,15 @@ def _post(client: Client, app: HostApp, path: str, **data: str) -> TestResponse:
 
 
 def _new_booking(**changes: str) -> dict[str, str]:
-    return {"object": "1", "date": "2024-05-02", "time": "09:00", "duration": "60", "title": "Stand-up",
-            "status": "confirmed", **changes}
+    return {
+        "object": "1",
+        "date": "2024-05-02",
+        "time": "09:00",
+        "duration": "60",
+        "title": "Stand-up",
+        "status": "confirmed",
+        **changes,
+    }
 
 
 def test_the_index_lists_objects_and_adds_one(host: ReferenceHost, client: Client, app: HostApp) -> None:
@@ -498,20 +548,28 @@ def test_the_index_lists_objects_and_adds_one(host: ReferenceHost, client: Clien
     [room] = host.objects.all()
     assert (room.name, room.timezone) == ("Room <A>", "Europe/Amsterdam")
     row = dom(client.get("/admin/")).by_id(f"object-{room.id}")
-    assert [td.text for td in row.find_all("td")] == [str(room.id), "Room <A>", "Europe/Amsterdam", "bookings",
-                                                      "Rename"]
+    assert [td.text for td in row.find_all("td")] == [
+        str(room.id),
+        "Room <A>",
+        "Europe/Amsterdam",
+        "bookings",
+        "Rename",
+    ]
     assert row.find("a").attrs["href"] == f"/admin/bookings?object={room.id}"
     assert row.find("input", name="name").attrs["value"] == "Room <A>"
     assert "Room &lt;A&gt;" in client.get("/admin/").get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("name", "timezone", "problem"), [
-    ("Room B", "Mars/Olympus_Mons", "not a known IANA time zone"),
-    ("Room B", "../../etc/passwd", "not a known IANA time zone"),
-    ("Room B", "", "not a known IANA time zone"),
-    ("", "UTC", "needs a name"),
-    ("x" * 201, "UTC", "at most 200"),
-])
+@pytest.mark.parametrize(
+    ("name", "timezone", "problem"),
+    [
+        ("Room B", "Mars/Olympus_Mons", "not a known IANA time zone"),
+        ("Room B", "../../etc/passwd", "not a known IANA time zone"),
+        ("Room B", "", "not a known IANA time zone"),
+        ("", "UTC", "needs a name"),
+        ("x" * 201, "UTC", "at most 200"),
+    ],
+)
 def test_a_refused_object_shows_its_error_with_the_typed_values(
     host: ReferenceHost, client: Client, app: HostApp, name: str, timezone: str, problem: str
 ) -> None:
@@ -528,14 +586,25 @@ def test_a_refused_object_shows_its_error_with_the_typed_values(
 def test_booking_and_object_posts_without_the_csrf_token_are_403(
     host: ReferenceHost, plugin: Any, client: Client, room: int, token: str
 ) -> None:
-    booking = host.bookings.create(object_id=room, start=T0, end=T0 + timedelta(hours=1), status="confirmed",
-                                   title="Kept", channel="web", origin="user:1")
+    booking = host.bookings.create(
+        object_id=room,
+        start=T0,
+        end=T0 + timedelta(hours=1),
+        status="confirmed",
+        title="Kept",
+        channel="web",
+        origin="user:1",
+    )
     before = len(plugin.of("on_booking_status_changed"))
     data = {"name": "Room 2", "timezone": "UTC", **_new_booking(object=str(room)), "date": "2024-06-01"}
     if token:
         data[CSRF_FIELD] = token
-    for path in ("/admin/objects", "/admin/bookings", f"/admin/bookings/{booking.id}/cancel",
-                 f"/admin/bookings/{booking.id}/move"):
+    for path in (
+        "/admin/objects",
+        "/admin/bookings",
+        f"/admin/bookings/{booking.id}/cancel",
+        f"/admin/bookings/{booking.id}/move",
+    ):
         response = client.post(path, data=data)
         assert response.status_code == 403, path
         assert "Refused" in response.get_data(as_text=True)
@@ -548,16 +617,37 @@ def test_the_bookings_page_lists_bookings_newest_first_in_their_zone(
     host: ReferenceHost, client: Client, room: int
 ) -> None:
     desk = host.add_object("Desk", "America/New_York").id
-    first = host.bookings.create(object_id=room, start=T0 + timedelta(days=2), end=T0 + timedelta(days=2, hours=1),
-                                 status="confirmed", title="Later but older", channel="web", origin="user:1",
-                                 fields={"external_id": "evt-1", "meeting_url": "https://meet.example/x"})
+    first = host.bookings.create(
+        object_id=room,
+        start=T0 + timedelta(days=2),
+        end=T0 + timedelta(days=2, hours=1),
+        status="confirmed",
+        title="Later but older",
+        channel="web",
+        origin="user:1",
+        fields={"external_id": "evt-1", "meeting_url": "https://meet.example/x"},
+    )
     host.bookings.add_remark(first.id, "Calendar move refused: overlap", origin="calendar:g1")
     midnight = datetime(2024, 5, 4, 22, 0, tzinfo=UTC)  # 2024-05-05 00:00 in Amsterdam
-    offsite = host.bookings.create(object_id=room, start=midnight, end=midnight + timedelta(days=2),
-                                   status="tentative", title="Offsite", channel="calendar", origin="calendar:g1",
-                                   all_day=True)
-    call = host.bookings.create(object_id=desk, start=T0, end=T0 + timedelta(minutes=30), status="confirmed",
-                                title="Call", channel="phone", origin="user:1")
+    offsite = host.bookings.create(
+        object_id=room,
+        start=midnight,
+        end=midnight + timedelta(days=2),
+        status="tentative",
+        title="Offsite",
+        channel="calendar",
+        origin="calendar:g1",
+        all_day=True,
+    )
+    call = host.bookings.create(
+        object_id=desk,
+        start=T0,
+        end=T0 + timedelta(minutes=30),
+        status="confirmed",
+        title="Call",
+        channel="phone",
+        origin="user:1",
+    )
 
     response = client.get("/admin/bookings")
     assert response.status_code == 200 and "script-src" not in response.headers["Content-Security-Policy"]
@@ -574,28 +664,40 @@ def test_the_bookings_page_lists_bookings_newest_first_in_their_zone(
         return cell.find("time").text, cell.find("span", class_="zone").text
 
     assert {key: value for key, value in cells(first.id).items() if key not in ("when", "fields", "actions")} == {
-        "id": str(first.id), "object": "Room 1", "all_day": "", "status": "confirmed", "title": "Later but older",
-        "channel": "web", "remarks": "Calendar move refused: overlap",
+        "id": str(first.id),
+        "object": "Room 1",
+        "all_day": "",
+        "status": "confirmed",
+        "title": "Later but older",
+        "channel": "web",
+        "remarks": "Calendar move refused: overlap",
     }
     assert when(first.id) == ("2024-05-03 10:00\u201311:00", "Europe/Amsterdam")
     fields = table.by_id(f"booking-{first.id}").find("td", class_="col-fields").find_all("li")
     assert [(li.find("code").text, "".join(li.text_parts).strip()) for li in fields] == [
-        ("external_id", "evt-1"), ("meeting_url", "https://meet.example/x")]
+        ("external_id", "evt-1"),
+        ("meeting_url", "https://meet.example/x"),
+    ]
     assert when(offsite.id) == ("2024-05-05 \u2013 2024-05-06", "Europe/Amsterdam")
     assert cells(offsite.id)["all_day"] == "yes"
     assert when(call.id) == ("2024-05-01 04:00\u201304:30", "America/New_York")
     # the move form proposes the booking's own local start; all-day bookings move by date only
     move = table.by_id(f"booking-{first.id}").find("form", action=f"/admin/bookings/{first.id}/move")
     assert [(i.attrs["name"], i.attrs["value"]) for i in move.find_all("input")[2:]] == [
-        ("date", "2024-05-03"), ("time", "10:00")]
+        ("date", "2024-05-03"),
+        ("time", "10:00"),
+    ]
     all_day_move = table.by_id(f"booking-{offsite.id}").find("form", action=f"/admin/bookings/{offsite.id}/move")
     assert [i.attrs["name"] for i in all_day_move.find_all("input")] == [CSRF_FIELD, "back", "date"]
 
     page = dom(client.get(f"/admin/bookings?object={desk}"))
     assert [row.attrs["id"] for row in page.by_id("bookings").find_all("tr")[1:]] == [f"booking-{call.id}"]
     assert page.find("h1").text == "Bookings of Desk"
-    selected = [o.attrs["value"] for o in page.find("select", name="object", id="new-object").find_all("option")
-                if "selected" in o.attrs]
+    selected = [
+        o.attrs["value"]
+        for o in page.find("select", name="object", id="new-object").find_all("option")
+        if "selected" in o.attrs
+    ]
     assert selected == [str(desk)]
     assert {i.attrs["value"] for i in page.find_all("input", name="back")} == {str(desk)}  # back to this filter
     for bad in ("999", "abc", "1" * 40):
@@ -621,13 +723,23 @@ def test_creating_a_booking_writes_it_as_the_admin(
     [booking] = host.list_bookings()
     assert response.status_code == 303
     assert response.headers["Location"] == f"/admin/bookings?object={room}#booking-{booking.id}"
-    assert (booking.start, booking.end) == (datetime(2024, 5, 2, 7, 0, tzinfo=UTC), datetime(2024, 5, 2, 8, 30,
-                                                                                                tzinfo=UTC))
-    assert (booking.title, booking.status, booking.channel, booking.all_day) == ("Stand-up", "confirmed", "admin",
-                                                                                 False)
+    assert (booking.start, booking.end) == (
+        datetime(2024, 5, 2, 7, 0, tzinfo=UTC),
+        datetime(2024, 5, 2, 8, 30, tzinfo=UTC),
+    )
+    assert (booking.title, booking.status, booking.channel, booking.all_day) == (
+        "Stand-up",
+        "confirmed",
+        "admin",
+        False,
+    )
     [call] = plugin.of("on_booking_status_changed")
     assert (call["booking"].id, call["old_status"], call["new_status"], call["origin"]) == (
-        booking.id, None, "confirmed", "user:admin")
+        booking.id,
+        None,
+        "confirmed",
+        "user:admin",
+    )
 
 
 def test_a_booking_title_is_escaped(host: ReferenceHost, client: Client, app: HostApp, room: int) -> None:
@@ -658,9 +770,15 @@ def test_a_conflicting_booking_is_an_error_and_nothing_is_written(
     assert host.list_bookings() == before
     assert len(plugin.of("on_booking_status_changed")) == calls
 
-    other = host.bookings.create(object_id=room, start=datetime(2024, 5, 2, 12, tzinfo=UTC),
-                                 end=datetime(2024, 5, 2, 13, tzinfo=UTC), status="confirmed", title="Other",
-                                 channel="web", origin="user:1")
+    other = host.bookings.create(
+        object_id=room,
+        start=datetime(2024, 5, 2, 12, tzinfo=UTC),
+        end=datetime(2024, 5, 2, 13, tzinfo=UTC),
+        status="confirmed",
+        title="Other",
+        channel="web",
+        origin="user:1",
+    )
     before, calls = host.list_bookings(), len(plugin.of("on_booking_status_changed"))
     response = _post(client, app, f"/admin/bookings/{other.id}/move", date="2024-05-02", time="09:15")
     assert response.status_code == 409
@@ -672,23 +790,31 @@ def test_a_conflicting_booking_is_an_error_and_nothing_is_written(
     assert len(plugin.of("on_booking_status_changed")) == calls
 
 
-@pytest.mark.parametrize(("changes", "problem"), [
-    ({"date": "02-05-2024"}, "The date must look like"),
-    ({"date": ""}, "The date must look like"),
-    ({"time": "9 am"}, "The time must look like"),
-    ({"time": "09:00+02:00"}, "The time must look like"),
-    ({"date": "2024-03-31", "time": "02:30"}, "does not exist in Europe/Amsterdam"),
-    ({"duration": "0"}, "1 to 44640 minutes"),
-    ({"duration": "-5"}, "whole number"),
-    ({"duration": "99999999999999"}, "whole number"),
-    ({"object": "77"}, "Choose one of the objects"),
-    ({"object": ""}, "Choose an object"),
-    ({"status": ""}, "needs a status"),
-    ({"title": "x" * 201}, "at most 200"),
-])
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"date": "02-05-2024"}, "The date must look like"),
+        ({"date": ""}, "The date must look like"),
+        ({"time": "9 am"}, "The time must look like"),
+        ({"time": "09:00+02:00"}, "The time must look like"),
+        ({"date": "2024-03-31", "time": "02:30"}, "does not exist in Europe/Amsterdam"),
+        ({"duration": "0"}, "1 to 44640 minutes"),
+        ({"duration": "-5"}, "whole number"),
+        ({"duration": "99999999999999"}, "whole number"),
+        ({"object": "77"}, "Choose one of the objects"),
+        ({"object": ""}, "Choose an object"),
+        ({"status": ""}, "needs a status"),
+        ({"title": "x" * 201}, "at most 200"),
+    ],
+)
 def test_a_malformed_booking_is_an_error_and_nothing_is_written(
-    host: ReferenceHost, plugin: Any, client: Client, app: HostApp, room: int,
-    changes: dict[str, str], problem: str,
+    host: ReferenceHost,
+    plugin: Any,
+    client: Client,
+    app: HostApp,
+    room: int,
+    changes: dict[str, str],
+    problem: str,
 ) -> None:
     response = _post(client, app, "/admin/bookings", **{**_new_booking(object=str(room)), **changes})
     assert response.status_code == 400
@@ -699,8 +825,15 @@ def test_a_malformed_booking_is_an_error_and_nothing_is_written(
 def test_cancel_fires_the_hook_with_the_admin_origin(
     host: ReferenceHost, plugin: Any, client: Client, app: HostApp, room: int
 ) -> None:
-    booking = host.bookings.create(object_id=room, start=T0, end=T0 + timedelta(hours=1), status="confirmed",
-                                   title="To cancel", channel="web", origin="user:1")
+    booking = host.bookings.create(
+        object_id=room,
+        start=T0,
+        end=T0 + timedelta(hours=1),
+        status="confirmed",
+        title="To cancel",
+        channel="web",
+        origin="user:1",
+    )
     row = dom(client.get("/admin/bookings")).by_id(f"booking-{booking.id}")
     cancel = row.find("form", action=f"/admin/bookings/{booking.id}/cancel")
     assert cancel.find("button").text == "Cancel"
@@ -711,7 +844,11 @@ def test_cancel_fires_the_hook_with_the_admin_origin(
     assert host.bookings.get(booking.id).status == "cancelled"
     last = plugin.of("on_booking_status_changed")[-1]
     assert (last["booking"].id, last["old_status"], last["new_status"], last["origin"]) == (
-        booking.id, "confirmed", "cancelled", "user:admin")
+        booking.id,
+        "confirmed",
+        "cancelled",
+        "user:admin",
+    )
     row = dom(client.get("/admin/bookings")).by_id(f"booking-{booking.id}")
     assert row.find("td", class_="col-status").text == "cancelled"
     assert row.find_all("form", action=f"/admin/bookings/{booking.id}/cancel") == []  # nothing left to cancel
@@ -721,23 +858,43 @@ def test_cancel_fires_the_hook_with_the_admin_origin(
 def test_move_keeps_the_length_and_fires_the_hook_with_the_admin_origin(
     host: ReferenceHost, plugin: Any, client: Client, app: HostApp, room: int
 ) -> None:
-    booking = host.bookings.create(object_id=room, start=T0, end=T0 + timedelta(minutes=45), status="confirmed",
-                                   title="To move", channel="web", origin="user:1")
+    booking = host.bookings.create(
+        object_id=room,
+        start=T0,
+        end=T0 + timedelta(minutes=45),
+        status="confirmed",
+        title="To move",
+        channel="web",
+        origin="user:1",
+    )
     response = _post(client, app, f"/admin/bookings/{booking.id}/move", date="2024-05-03", time="14:15")
     assert response.status_code == 303 and response.headers["Location"] == f"/admin/bookings#booking-{booking.id}"
     moved = host.bookings.get(booking.id)
-    assert (moved.start, moved.end) == (datetime(2024, 5, 3, 12, 15, tzinfo=UTC),
-                                        datetime(2024, 5, 3, 13, 0, tzinfo=UTC))
+    assert (moved.start, moved.end) == (
+        datetime(2024, 5, 3, 12, 15, tzinfo=UTC),
+        datetime(2024, 5, 3, 13, 0, tzinfo=UTC),
+    )
     last = plugin.of("on_booking_status_changed")[-1]
     assert (last["booking"].id, last["origin"]) == (booking.id, "user:admin")
 
     midnight = datetime(2024, 5, 4, 22, 0, tzinfo=UTC)
-    offsite = host.bookings.create(object_id=room, start=midnight, end=midnight + timedelta(days=2),
-                                   status="confirmed", title="Offsite", channel="web", origin="user:1", all_day=True)
+    offsite = host.bookings.create(
+        object_id=room,
+        start=midnight,
+        end=midnight + timedelta(days=2),
+        status="confirmed",
+        title="Offsite",
+        channel="web",
+        origin="user:1",
+        all_day=True,
+    )
     assert _post(client, app, f"/admin/bookings/{offsite.id}/move", date="2024-10-26").status_code == 303
     moved = host.bookings.get(offsite.id)  # two local days across the end of summer time
-    assert (moved.start, moved.end, moved.all_day) == (datetime(2024, 10, 25, 22, 0, tzinfo=UTC),
-                                                       datetime(2024, 10, 27, 23, 0, tzinfo=UTC), True)
+    assert (moved.start, moved.end, moved.all_day) == (
+        datetime(2024, 10, 25, 22, 0, tzinfo=UTC),
+        datetime(2024, 10, 27, 23, 0, tzinfo=UTC),
+        True,
+    )
     response = _post(client, app, f"/admin/bookings/{offsite.id}/move", date="soon")
     assert response.status_code == 400 and "The date must look like" in dom(response).by_id("banner").text
     assert _post(client, app, "/admin/bookings/4242/move", date="2024-05-03", time="10:00").status_code == 404

@@ -279,9 +279,16 @@ def test_create_writes_its_first_remark_in_the_same_transaction(host: ReferenceH
     """A booking and its first remark are one write: no booking without it after a crash, one commit."""
     obj = host.add_object("Room")
     start = datetime(2030, 1, 1, 9, tzinfo=UTC)
-    booking = host.bookings.create(object_id=obj.id, start=start, end=start + timedelta(hours=1),
-                                          status="confirmed", title="T", channel="web", origin="user:1",
-                                          remark="from <b>Outlook</b>")
+    booking = host.bookings.create(
+        object_id=obj.id,
+        start=start,
+        end=start + timedelta(hours=1),
+        status="confirmed",
+        title="T",
+        channel="web",
+        origin="user:1",
+        remark="from <b>Outlook</b>",
+    )
     assert booking.remarks == ("from <b>Outlook</b>",)
     assert host.bookings.get(booking.id).remarks == ("from <b>Outlook</b>",)
     again = host.bookings.add_remark(booking.id, "second", origin="user:1")

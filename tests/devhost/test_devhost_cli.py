@@ -30,10 +30,13 @@ def test_python_dash_m_also_needs_create(tmp_path: Path, capsys: pytest.CaptureF
     assert "no host database" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize(("content", "words"), [
-    (b"this is not a database at all, just text" * 50, "not a readable SQLite database or it is damaged"),
-    (b"SQLite format 3\x00" + b"\xff" * 4000, "not a readable SQLite database or it is damaged"),
-])
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"this is not a database at all, just text" * 50, "not a readable SQLite database or it is damaged"),
+        (b"SQLite format 3\x00" + b"\xff" * 4000, "not a readable SQLite database or it is damaged"),
+    ],
+)
 def test_a_damaged_database_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, words: str
 ) -> None:
@@ -65,8 +68,9 @@ def test_an_unreadable_database_is_one_line(tmp_path: Path, capsys: pytest.Captu
     assert "permission denied" in capsys.readouterr().err
 
 
-def test_an_existing_database_works_and_create_is_only_needed_once(tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_existing_database_works_and_create_is_only_needed_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "host.db"
     with ReferenceHost(db):
         pass

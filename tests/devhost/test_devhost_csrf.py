@@ -26,8 +26,9 @@ def _add_object(app: HostApp, token: str, name: str) -> int:
     return Client(app).post("/admin/objects", data={CSRF_FIELD: token, "name": name, "timezone": "UTC"}).status_code
 
 
-def test_a_form_opened_before_a_restart_still_posts(pm: pluggy.PluginManager, clock: ManualClock,
-                                                     db_file: Path) -> None:
+def test_a_form_opened_before_a_restart_still_posts(
+    pm: pluggy.PluginManager, clock: ManualClock, db_file: Path
+) -> None:
     with ReferenceHost(db_file, plugin_manager=pm, clock=clock) as before:
         token = HostApp(before).pages.csrf_token
     clock.advance(hours=1)
@@ -48,8 +49,9 @@ def test_an_old_form_is_refused_and_says_why(file_host: ReferenceHost, clock: Ma
     assert [o.name for o in file_host.objects.all()] == ["Still fresh"]
 
 
-def test_forged_and_foreign_tokens_are_refused(pm: pluggy.PluginManager, clock: ManualClock, file_host: ReferenceHost,
-                                               tmp_path: Path) -> None:
+def test_forged_and_foreign_tokens_are_refused(
+    pm: pluggy.PluginManager, clock: ManualClock, file_host: ReferenceHost, tmp_path: Path
+) -> None:
     app = HostApp(file_host)
     good = app.pages.csrf_token
     payload, stamp, signature = good.split(".")
@@ -74,6 +76,7 @@ def test_a_key_rotation_keeps_open_forms_valid(file_host: ReferenceHost) -> None
 def test_every_template_is_package_data() -> None:
     config = tomllib.loads((ROOT / "ireserve_devhost" / "pyproject.toml").read_text("utf-8"))
     globs = config["tool"]["setuptools"]["package-data"]["ireserve_devhost"]
-    files = [p.relative_to(ROOT / "ireserve_devhost").as_posix()
-             for p in (ROOT / "ireserve_devhost" / "templates").iterdir()]
+    files = [
+        p.relative_to(ROOT / "ireserve_devhost").as_posix() for p in (ROOT / "ireserve_devhost" / "templates").iterdir()
+    ]
     assert files and all(any(fnmatch(name, glob) for glob in globs) for name in files), files

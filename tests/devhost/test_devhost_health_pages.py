@@ -38,27 +38,63 @@ STORED_SECRET = "stored-secret-value"
 
 
 def typed_form(integration: Integration) -> ConfigForm:
-    hours = tuple(ActivityHour(T0 - timedelta(hours=24 - i), rounds=2 if i < 20 else 0, changes=1 if i == 3 else 0,
-                               failures=1 if i >= 21 else 0) for i in range(24))
-    rows = (
-        HealthRow("Room <A>", HealthState.OK, last_success=T0 - timedelta(minutes=5), timezone="Europe/Amsterdam",
-                  channel=ChannelState.ACTIVE, channel_expires=T0 + timedelta(days=3), activity=hours),
-        HealthRow("Board room", HealthState.ERROR, message="Google Calendar does not answer.",
-                  next_step="Nothing to do: it is retried at 10:45.", last_success=None,
-                  last_failure=T0 - timedelta(minutes=2), pending_writes=2, conflicts=1, timezone="Europe/Amsterdam"),
+    hours = tuple(
+        ActivityHour(
+            T0 - timedelta(hours=24 - i),
+            rounds=2 if i < 20 else 0,
+            changes=1 if i == 3 else 0,
+            failures=1 if i >= 21 else 0,
+        )
+        for i in range(24)
     )
-    conflict = Conflict("c1", "Room <A>", "The event overlaps booking 7.", "May 01 11:00-12:00", "Stand-up 11:00",
-                        7, T0 - timedelta(hours=1), actions=(FormAction("conflict.apply", "Apply anyway", "c1"),
-                                                             FormAction("conflict.dismiss", "Dismiss", "c1")))
+    rows = (
+        HealthRow(
+            "Room <A>",
+            HealthState.OK,
+            last_success=T0 - timedelta(minutes=5),
+            timezone="Europe/Amsterdam",
+            channel=ChannelState.ACTIVE,
+            channel_expires=T0 + timedelta(days=3),
+            activity=hours,
+        ),
+        HealthRow(
+            "Board room",
+            HealthState.ERROR,
+            message="Google Calendar does not answer.",
+            next_step="Nothing to do: it is retried at 10:45.",
+            last_success=None,
+            last_failure=T0 - timedelta(minutes=2),
+            pending_writes=2,
+            conflicts=1,
+            timezone="Europe/Amsterdam",
+        ),
+    )
+    conflict = Conflict(
+        "c1",
+        "Room <A>",
+        "The event overlaps booking 7.",
+        "May 01 11:00-12:00",
+        "Stand-up 11:00",
+        7,
+        T0 - timedelta(hours=1),
+        actions=(FormAction("conflict.apply", "Apply anyway", "c1"), FormAction("conflict.dismiss", "Dismiss", "c1")),
+    )
     return ConfigForm(
-        integration_id=integration.id, title="Typed", state=HealthState.ERROR, status="One calendar fails.",
-        next_step="Look at Board room.", rows=rows, conflicts=(conflict,),
+        integration_id=integration.id,
+        title="Typed",
+        state=HealthState.ERROR,
+        status="One calendar fails.",
+        next_step="Look at Board room.",
+        rows=rows,
+        conflicts=(conflict,),
         actions=(FormAction("disconnect", "Disconnect account", kind="danger", confirm="Disconnect <really>?"),),
-        fields=(FormField("client_id", "Client id", "text", "stored-id", required=True, section="connection"),
-                FormField("client_secret", "Client secret", "secret", STORED_SECRET, section="connection"),
-                FormField("redirect", "Redirect URI", "readonly", "https://host/ext/cb", section="connection"),
-                FormField("rooms", "Rooms", "textarea", ["a@x", "b@x"], section="mapping"),
-                FormField("minutes", "Minutes", "integer", 10, section="options", advanced=True)),
+        fields=(
+            FormField("client_id", "Client id", "text", "stored-id", required=True, section="connection"),
+            FormField("client_secret", "Client secret", "secret", STORED_SECRET, section="connection"),
+            FormField("redirect", "Redirect URI", "readonly", "https://host/ext/cb", section="connection"),
+            FormField("rooms", "Rooms", "textarea", ["a@x", "b@x"], section="mapping"),
+            FormField("minutes", "Minutes", "integer", 10, section="options", advanced=True),
+        ),
     )
 
 
@@ -119,14 +155,18 @@ def test_the_conflicts_queue_runs_the_offered_buttons_only(client: Client, typed
     row = dom(client.get("/admin/integrations/t1")).by_id("conflict-c1")
     assert "The event overlaps booking 7." in row.text and "May 01 11:00-12:00" in row.text
     assert [b.text for b in row.find_all("button")] == ["Apply anyway", "Dismiss"]
-    response = client.post("/admin/integrations/t1/action",
-                           data={CSRF_FIELD: _token(client), ACTION_FIELD: "conflict.apply", TARGET_FIELD: "c1"})
+    response = client.post(
+        "/admin/integrations/t1/action",
+        data={CSRF_FIELD: _token(client), ACTION_FIELD: "conflict.apply", TARGET_FIELD: "c1"},
+    )
     assert response.status_code == 200
     assert dom(response).by_id("notices").text == "Ran conflict.apply on 'c1'."
     assert typed.received[-1] == {ACTION_FIELD: "conflict.apply", TARGET_FIELD: "c1"}
     calls = len(typed.received)
-    response = client.post("/admin/integrations/t1/action",
-                           data={CSRF_FIELD: _token(client), ACTION_FIELD: "conflict.apply", TARGET_FIELD: "gone"})
+    response = client.post(
+        "/admin/integrations/t1/action",
+        data={CSRF_FIELD: _token(client), ACTION_FIELD: "conflict.apply", TARGET_FIELD: "gone"},
+    )
     assert response.status_code == 409 and "no longer offered" in dom(response).by_id("banner").text
     assert all(s is None for s in typed.received[calls:])  # the plugin was never asked to run it
 
@@ -144,9 +184,17 @@ def test_a_button_with_a_question_asks_first(client: Client, typed: TypedPlugin)
 
 
 def test_a_refused_save_keeps_every_typed_value_but_no_secret(client: Client) -> None:
-    response = client.post("/admin/integrations/t1", data={
-        CSRF_FIELD: _token(client), "client_id": "typed-id", "client_secret": "typed-secret",
-        "rooms": "c@x\nd@x", "minutes": "99999", "redirect": "https://evil.example/"})
+    response = client.post(
+        "/admin/integrations/t1",
+        data={
+            CSRF_FIELD: _token(client),
+            "client_id": "typed-id",
+            "client_secret": "typed-secret",
+            "rooms": "c@x\nd@x",
+            "minutes": "99999",
+            "redirect": "https://evil.example/",
+        },
+    )
     assert response.status_code == 422
     page = dom(response)
     assert page.find("input", name="client_id").attrs["value"] == "typed-id"
@@ -177,10 +225,18 @@ def test_the_index_shows_the_worst_state_in_words(host: ReferenceHost, client: C
 
 
 def test_a_booking_notice_shows_on_its_row(host: ReferenceHost, client: Client, room: int) -> None:
-    booking = host.bookings.create(object_id=room, start=T0, end=T0 + timedelta(hours=1), status="confirmed",
-                                   title="Late", channel="web", origin="user:1")
-    host.bookings.set_field(booking.id, "notice:gcal", "Not in Google Calendar yet: <down>; retrying at 10:45.",
-                            origin="calendar:gcal")
+    booking = host.bookings.create(
+        object_id=room,
+        start=T0,
+        end=T0 + timedelta(hours=1),
+        status="confirmed",
+        title="Late",
+        channel="web",
+        origin="user:1",
+    )
+    host.bookings.set_field(
+        booking.id, "notice:gcal", "Not in Google Calendar yet: <down>; retrying at 10:45.", origin="calendar:gcal"
+    )
     row = dom(client.get("/admin/bookings")).by_id(f"booking-{booking.id}")
     assert row.find("p", class_="notice").text == "Not in Google Calendar yet: <down>; retrying at 10:45."
     assert "notice:gcal" not in row.find("td", class_="col-fields").text

@@ -94,9 +94,7 @@ def test_rotations_from_stale_processes_never_lose_a_key(pm: pluggy.PluginManage
     assert set(KeyStore(key_file_for(db_file)).snapshot().keys) == {"k1", "k2", "k3"}
 
 
-def test_an_unreadable_key_file_keeps_the_last_good_ring_and_says_why(
-    pm: pluggy.PluginManager, db_file: Path
-) -> None:
+def test_an_unreadable_key_file_keeps_the_last_good_ring_and_says_why(pm: pluggy.PluginManager, db_file: Path) -> None:
     with ReferenceHost(db_file, plugin_manager=pm) as host:
         ring = dict(host.keyring.keys)
         key_file_for(db_file).chmod(0o644)

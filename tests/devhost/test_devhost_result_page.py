@@ -19,10 +19,15 @@ class ResultPlugin:
     @hookimpl
     def on_http_route(self, host: Any, request: Any) -> HttpResponse | None:
         about = request.arg("about")
-        page = ResultPage("Account <connected>", "Your <b>account</b> is connected.", ok=request.arg("ok") == "1",
-                          integration_id=about)
-        return HttpResponse(int(request.arg("status") or "200"), b"<p>plain body</p>",
-                            {"Content-Type": "text/html"}, page=page)
+        page = ResultPage(
+            "Account <connected>",
+            "Your <b>account</b> is connected.",
+            ok=request.arg("ok") == "1",
+            integration_id=about,
+        )
+        return HttpResponse(
+            int(request.arg("status") or "200"), b"<p>plain body</p>", {"Content-Type": "text/html"}, page=page
+        )
 
 
 def _client(host: ReferenceHost, pm: pluggy.PluginManager) -> Client:

@@ -36,8 +36,13 @@ PAST = "2024-05-01T07:59:59+00:00"
 
 
 def row(**changes: str) -> dict[str, str]:
-    base = {"calendar": "room-1", "state": "idle", "last_sync": "2024-05-01T07:55:00+00:00",
-            "channel_expires": FUTURE, "last_error": ""}
+    base = {
+        "calendar": "room-1",
+        "state": "idle",
+        "last_sync": "2024-05-01T07:55:00+00:00",
+        "channel_expires": FUTURE,
+        "last_error": "",
+    }
     return {**base, **changes}
 
 
@@ -72,8 +77,10 @@ def _code(host: ReferenceHost, plugin: HealthPlugin, status: str, *rows: dict[st
 
 
 def test_healthy_integrations_exit_0(host: ReferenceHost, health: HealthPlugin) -> None:
-    assert _code(host, health, "Connected (alice@example.com)", row(), row(calendar="room-2",
-                                                                            channel_expires="none")) == EXIT_OK
+    assert (
+        _code(host, health, "Connected (alice@example.com)", row(), row(calendar="room-2", channel_expires="none"))
+        == EXIT_OK
+    )
 
 
 @pytest.mark.parametrize(
@@ -168,10 +175,23 @@ class TypedHealthPlugin:
     def on_config_form(self, host: Any, integration: Integration, submitted: Mapping[str, object] | None) -> Any:
         if integration.provider != "typed":
             return None
-        row = HealthRow("Room <A>", self.state, message="Said in words." if self.state != HealthState.OK else "",
-                        next_step="Do this.", last_success=T0, last_failure=None, timezone="Europe/Amsterdam")
-        return ConfigForm(integration_id=integration.id, title="Typed", status="Line.", state=self.state,
-                          next_step="Look.", rows=(row,))
+        row = HealthRow(
+            "Room <A>",
+            self.state,
+            message="Said in words." if self.state != HealthState.OK else "",
+            next_step="Do this.",
+            last_success=T0,
+            last_failure=None,
+            timezone="Europe/Amsterdam",
+        )
+        return ConfigForm(
+            integration_id=integration.id,
+            title="Typed",
+            status="Line.",
+            state=self.state,
+            next_step="Look.",
+            rows=(row,),
+        )
 
 
 @pytest.mark.parametrize("state", list(HealthState))
@@ -183,8 +203,11 @@ def test_every_attention_state_exits_1_and_the_others_0(
     pm.register(plugin, name="typed")
     host.add_integration("t", provider="typed")
     reports = collect(host)
-    wanted = EXIT_ATTENTION if state in (HealthState.WARNING, HealthState.NOT_CONFIGURED, HealthState.NOT_CONNECTED,
-                                         HealthState.ERROR) else EXIT_OK
+    wanted = (
+        EXIT_ATTENTION
+        if state in (HealthState.WARNING, HealthState.NOT_CONFIGURED, HealthState.NOT_CONNECTED, HealthState.ERROR)
+        else EXIT_OK
+    )
     assert exit_code(reports) == wanted
     if wanted == EXIT_ATTENTION:
         assert "Room <A>: Said in words. Do this." in reports[0].problems
@@ -192,8 +215,9 @@ def test_every_attention_state_exits_1_and_the_others_0(
     assert exit_code(collect(host)) == EXIT_OK  # a disabled integration never needs attention
 
 
-def test_the_json_has_typed_calendars_and_null_for_absent_times(host: ReferenceHost, pm: pluggy.PluginManager,
-                                                                 health: HealthPlugin) -> None:
+def test_the_json_has_typed_calendars_and_null_for_absent_times(
+    host: ReferenceHost, pm: pluggy.PluginManager, health: HealthPlugin
+) -> None:
     pm.register(TypedHealthPlugin(), name="typed")
     host.add_integration("t", provider="typed")
     host.add_integration("old", provider="fake")
@@ -202,7 +226,17 @@ def test_the_json_has_typed_calendars_and_null_for_absent_times(host: ReferenceH
     old, typed = doc["integrations"]
     assert old["state"] is None and old["health"][0]["last_sync"] is None  # not the string "never"
     [calendar] = typed["calendars"]
-    assert calendar == {"name": "Room <A>", "state": "ok", "message": "", "next_step": "Do this.",
-                        "last_success": T0.isoformat(), "last_failure": None, "pending_writes": 0, "conflicts": 0,
-                        "channel": "not_used", "channel_expires": None, "timezone": "Europe/Amsterdam"}
+    assert calendar == {
+        "name": "Room <A>",
+        "state": "ok",
+        "message": "",
+        "next_step": "Do this.",
+        "last_success": T0.isoformat(),
+        "last_failure": None,
+        "pending_writes": 0,
+        "conflicts": 0,
+        "channel": "not_used",
+        "channel_expires": None,
+        "timezone": "Europe/Amsterdam",
+    }
     assert (typed["state"], typed["status"], typed["next_step"], typed["conflicts"]) == ("ok", "Line.", "Look.", 0)

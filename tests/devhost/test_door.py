@@ -147,8 +147,9 @@ def test_pushes_reach_the_plugin_on_the_public_host_name(host: ReferenceHost, pl
     host.public_url = "https://hooks.booking.example"
     with HostServer(host, cron_interval=None, workers=0, update_public_url=False) as running:
         push = f"{running.url}/ext/google/push"
-        ok = requests.post(push, data=b"{}", headers={"Host": "hooks.booking.example", "X-Goog-Channel-ID": "c"},
-                           timeout=5)
+        ok = requests.post(
+            push, data=b"{}", headers={"Host": "hooks.booking.example", "X-Goog-Channel-ID": "c"}, timeout=5
+        )
         assert ok.status_code == 200
         refused = requests.post(push, data=b"{}", headers={"Host": ATTACKER}, timeout=5)
         assert refused.status_code == 400
@@ -193,9 +194,21 @@ def test_the_command_holds_its_door(tmp_path: Path) -> None:
         "IRESERVE_DISABLED_PLUGINS": "calendar",
         "IRESERVE_DEVHOST_ALLOWED_HOSTS": "intranet.lan, other.lan",
     }
-    command = [sys.executable, "-m", "ireserve_devhost.cli", "host", "--db", str(tmp_path / "host.db"),
-               "--create", "--port", str(port), "--public-url", "https://booking.example",
-               "--allowed-host", "extra.lan"]
+    command = [
+        sys.executable,
+        "-m",
+        "ireserve_devhost.cli",
+        "host",
+        "--db",
+        str(tmp_path / "host.db"),
+        "--create",
+        "--port",
+        str(port),
+        "--public-url",
+        "https://booking.example",
+        "--allowed-host",
+        "extra.lan",
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 15
@@ -208,8 +221,14 @@ def test_the_command_holds_its_door(tmp_path: Path) -> None:
                 assert process.poll() is None, process.communicate()[1]
                 assert time.monotonic() < deadline, "the host did not start"
                 time.sleep(0.05)
-        for name, status in [("127.0.0.1", 200), ("booking.example", 200), ("intranet.lan", 200),
-                             ("other.lan", 200), ("extra.lan", 200), (ATTACKER, 400)]:
+        for name, status in [
+            ("127.0.0.1", 200),
+            ("booking.example", 200),
+            ("intranet.lan", 200),
+            ("other.lan", 200),
+            ("extra.lan", 200),
+            (ATTACKER, 400),
+        ]:
             assert requests.get(url, headers={"Host": name}, timeout=5).status_code == status, name
     finally:
         process.terminate()

@@ -53,9 +53,7 @@ def test_database_wal_shm_and_key_file_are_created_0600(
         assert {str(path.name): _mode(path) for path in files} == {str(path.name): 0o600 for path in files}
 
 
-def test_an_existing_database_readable_by_others_is_tightened(
-    pm: pluggy.PluginManager, private_dir: Path
-) -> None:
+def test_an_existing_database_readable_by_others_is_tightened(pm: pluggy.PluginManager, private_dir: Path) -> None:
     db = private_dir / "host.db"
     with ReferenceHost(db, plugin_manager=pm):
         pass

@@ -150,8 +150,9 @@ def _connected_world(db: Path) -> tuple[World, Any, int]:
     room = world.host.add_object("Room A")
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
     for i in range(INITIAL_EVENTS):
-        google.create_event(DEMO_ROOM, summary=f"E{i}", start=start + timedelta(hours=2 * i),
-                            end=start + timedelta(hours=2 * i + 1))
+        google.create_event(
+            DEMO_ROOM, summary=f"E{i}", start=start + timedelta(hours=2 * i), end=start + timedelta(hours=2 * i + 1)
+        )
     integration = world.integration("g1", "google", {
         "client_id": "demo-client", "client_secret": "demo-secret",
         "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}], **World.google_urls(base),
@@ -201,8 +202,12 @@ def _run(tmp_path: Path, seed: int, kills: int, burst: float, new_events: int) -
         while time.monotonic() - began < burst or events_made < new_events:
             elapsed = time.monotonic() - began
             if events_made < new_events and elapsed >= events_made * burst / new_events:
-                google.create_event(DEMO_ROOM, summary=f"N{events_made}", start=start + timedelta(hours=events_made),
-                                    end=start + timedelta(hours=events_made, minutes=30))
+                google.create_event(
+                    DEMO_ROOM,
+                    summary=f"N{events_made}",
+                    start=start + timedelta(hours=events_made),
+                    end=start + timedelta(hours=events_made, minutes=30),
+                )
                 events_made += 1
             if not first_started and elapsed >= burst * 0.2:
                 first.start()
@@ -251,10 +256,12 @@ def _run(tmp_path: Path, seed: int, kills: int, burst: float, new_events: int) -
         for host in hosts:
             host.stop()
         world.close()
-    print(f"\nseed {seed}: {len(log.statuses)} pushes, {log.retried} retried after a kill, "
-          f"{sum(h.kills for h in hosts)} kill -9; rotations exit {[r.returncode for r in rotations.values()]}; "
-          f"keys left {sorted(ring.keys)}; {len(bookings)} bookings; setup {setup_done - t0:.1f} s, burst "
-          f"and rotations {burst_done - setup_done:.1f} s, catching up {time.monotonic() - burst_done:.1f} s")
+    print(
+        f"\nseed {seed}: {len(log.statuses)} pushes, {log.retried} retried after a kill, "
+        f"{sum(h.kills for h in hosts)} kill -9; rotations exit {[r.returncode for r in rotations.values()]}; "
+        f"keys left {sorted(ring.keys)}; {len(bookings)} bookings; setup {setup_done - t0:.1f} s, burst "
+        f"and rotations {burst_done - setup_done:.1f} s, catching up {time.monotonic() - burst_done:.1f} s"
+    )
     assert {name: r.returncode for name, r in rotations.items()} == {"rotate": 0, "drop": 0}, [
         r.stdout + r.stderr for r in rotations.values()
     ]

@@ -25,11 +25,17 @@ class Story:
         self.world, self.host = world, world.host
         self.google, base = world.google()
         self.room = self.host.add_object("Room A", timezone="Europe/Amsterdam")
-        self.integration = world.integration("g1", "google", {
-            "client_id": "demo-client", "client_secret": "demo-secret",
-            "calendar_mapping": [{"object": str(self.room.id), "calendar_id": DEMO_ROOM}],
-            **World.google_urls(base), **settings,
-        })
+        self.integration = world.integration(
+            "g1",
+            "google",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "calendar_mapping": [{"object": str(self.room.id), "calendar_id": DEMO_ROOM}],
+                **World.google_urls(base),
+                **settings,
+            },
+        )
         world.connect(self.integration)
         world.settle()
         self.base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
@@ -44,8 +50,15 @@ class Story:
 
     def book(self, hours: int, status: str = "confirmed") -> Any:
         start = self.base + timedelta(hours=hours)
-        return self.host.bookings.create(object_id=self.room.id, start=start, end=start + timedelta(hours=1),
-                                         status=status, title="Board", channel="web", origin=USER)
+        return self.host.bookings.create(
+            object_id=self.room.id,
+            start=start,
+            end=start + timedelta(hours=1),
+            status=status,
+            title="Board",
+            channel="web",
+            origin=USER,
+        )
 
     def person_adds(self, hours: int, title: str) -> dict[str, Any]:
         start = self.base + timedelta(hours=hours)

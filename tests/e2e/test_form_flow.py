@@ -20,10 +20,15 @@ def world(tmp_path: Any) -> Iterator[World]:
 
 def google(world: World) -> Any:
     room = world.host.add_object("Room A")
-    return world.integration("g1", "google", {
-        "client_id": "id", "client_secret": "secret",
-        "calendar_mapping": [{"object": str(room.id), "calendar_id": "a@group.calendar.google.com"}],
-    })
+    return world.integration(
+        "g1",
+        "google",
+        {
+            "client_id": "id",
+            "client_secret": "secret",
+            "calendar_mapping": [{"object": str(room.id), "calendar_id": "a@group.calendar.google.com"}],
+        },
+    )
 
 
 def test_connection_first_then_mapping_then_options_collapsed(world: World) -> None:
@@ -40,12 +45,21 @@ def test_connection_first_then_mapping_then_options_collapsed(world: World) -> N
 
 def test_application_mode_offers_the_admin_consent_link(world: World) -> None:
     room = world.host.add_object("Room 1")
-    integration = world.integration("o1", "outlook", {
-        "client_id": "app-id", "client_secret": "s", "tenant": "contoso.onmicrosoft.com", "auth_mode": "application",
-        "rooms": [{"upn": "room1@contoso.onmicrosoft.com", "object": str(room.id)}],
-    })
+    integration = world.integration(
+        "o1",
+        "outlook",
+        {
+            "client_id": "app-id",
+            "client_secret": "s",
+            "tenant": "contoso.onmicrosoft.com",
+            "auth_mode": "application",
+            "rooms": [{"upn": "room1@contoso.onmicrosoft.com", "object": str(room.id)}],
+        },
+    )
     (link,) = world.host.hooks.config_form(integration, None).links
-    assert link.url.startswith("https://login.microsoftonline.com/contoso.onmicrosoft.com/adminconsent?client_id=app-id")
+    assert link.url.startswith(
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/adminconsent?client_id=app-id"
+    )
     page = world.http.get(world.host.url_for("/calendar/oauth/callback") + "?admin_consent=True&tenant=x", timeout=10)
     assert page.status_code == 200 and "granted" in page.text
 
@@ -54,12 +68,16 @@ def test_mapping_rows_can_be_pasted_as_a_list_and_a_bad_line_saves_nothing(world
     integration = google(world)
     world.host.add_object("Room B")
     world.host.add_object("Room C")
-    form = world.host.hooks.config_form(integration, {"bulk_mapping": "Room B, b@group.calendar.google.com\n"
-                                                                      "room c ; c@group.calendar.google.com\n"})
+    form = world.host.hooks.config_form(
+        integration, {"bulk_mapping": "Room B, b@group.calendar.google.com\nroom c ; c@group.calendar.google.com\n"}
+    )
     assert form.saved, form.errors
     rows = next(f for f in form.fields if f.name == "calendar_mapping").value
-    assert [r["calendar_id"] for r in rows] == ["a@group.calendar.google.com", "b@group.calendar.google.com",
-                                                 "c@group.calendar.google.com"]
+    assert [r["calendar_id"] for r in rows] == [
+        "a@group.calendar.google.com",
+        "b@group.calendar.google.com",
+        "c@group.calendar.google.com",
+    ]
 
     pasted = "Room D, d@group.calendar.google.com"
     form = world.host.hooks.config_form(integration, {"bulk_mapping": pasted, "client_id": "changed"})

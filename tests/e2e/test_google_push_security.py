@@ -32,11 +32,16 @@ class Rig:
         self.host = world.host
         self.google, base = world.google(**emulator)
         room = self.host.add_object("Room A", timezone="Europe/Amsterdam")
-        self.integration = world.integration("g1", "google", {
-            "client_id": "demo-client", "client_secret": "demo-secret",
-            "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}],
-            **World.google_urls(base),
-        })
+        self.integration = world.integration(
+            "g1",
+            "google",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}],
+                **World.google_urls(base),
+            },
+        )
         ctx = context_for(self.host, self.integration)
         assert ctx is not None
         self.ctx = ctx
@@ -47,8 +52,12 @@ class Rig:
         return Channel.from_json(data)
 
     def push(self, channel_id: str, token: str, resource: str | None, state: str = "exists") -> int:
-        headers = {"X-Goog-Channel-ID": channel_id, "X-Goog-Channel-Token": token, "X-Goog-Resource-State": state,
-                   "X-Goog-Message-Number": "7"}
+        headers = {
+            "X-Goog-Channel-ID": channel_id,
+            "X-Goog-Channel-Token": token,
+            "X-Goog-Resource-State": state,
+            "X-Goog-Message-Number": "7",
+        }
         if resource is not None:
             headers["X-Goog-Resource-ID"] = resource
         return requests.post(push_address(self.ctx), headers=headers, timeout=10).status_code

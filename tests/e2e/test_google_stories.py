@@ -33,20 +33,31 @@ class GoogleStory:
         self.host = world.host
         self.google, base = world.google()
         self.room = self.host.add_object("Room A", timezone="Europe/Amsterdam")
-        self.integration = world.integration("g1", "google", {
-            "client_id": "demo-client",
-            "client_secret": "demo-secret",
-            "calendar_mapping": [{"object": str(self.room.id), "calendar_id": DEMO_ROOM}],
-            **World.google_urls(base),
-            **settings,
-        })
+        self.integration = world.integration(
+            "g1",
+            "google",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "calendar_mapping": [{"object": str(self.room.id), "calendar_id": DEMO_ROOM}],
+                **World.google_urls(base),
+                **settings,
+            },
+        )
         self.page = world.connect(self.integration)
         world.settle()
 
     def book(self, hours_from_now: int = 24, length: int = 1, status: str = "confirmed", title: str = "Team") -> Any:
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours_from_now)
-        return self.host.bookings.create(object_id=self.room.id, start=start, end=start + timedelta(hours=length),
-                                         status=status, title=title, channel="web", origin=USER)
+        return self.host.bookings.create(
+            object_id=self.room.id,
+            start=start,
+            end=start + timedelta(hours=length),
+            status=status,
+            title=title,
+            channel="web",
+            origin=USER,
+        )
 
     def live_events(self) -> list[dict[str, Any]]:
         return list(self.google.events(DEMO_ROOM, include_cancelled=False))
@@ -145,8 +156,13 @@ def test_event_deleted_in_the_calendar_cancels_the_booking(story: GoogleStory) -
 
 def test_new_event_becomes_a_booking_with_a_plain_text_remark(story: GoogleStory) -> None:
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
-    story.google.create_event(DEMO_ROOM, summary="Board <b>meeting</b>", description="<script>x</script>",
-                              start=start, end=start + timedelta(hours=1))
+    story.google.create_event(
+        DEMO_ROOM,
+        summary="Board <b>meeting</b>",
+        description="<script>x</script>",
+        start=start,
+        end=start + timedelta(hours=1),
+    )
     story.world.settle()
     (booking,) = story.host.list_bookings(story.room.id)
     assert (booking.start, booking.status, booking.channel) == (start, "confirmed", "external/google")
@@ -165,8 +181,9 @@ def test_burst_of_changes_is_one_round(story: GoogleStory) -> None:
     story.google.deliverer.configure(type(story.google.deliverer.faults)(hold=True))
     start = datetime.now(UTC) + timedelta(days=3)
     for i in range(50):
-        story.google.create_event(DEMO_ROOM, summary=f"E{i}", start=start + timedelta(hours=i),
-                                  end=start + timedelta(hours=i, minutes=30))
+        story.google.create_event(
+            DEMO_ROOM, summary=f"E{i}", start=start + timedelta(hours=i), end=start + timedelta(hours=i, minutes=30)
+        )
     story.google.deliverer.configure(type(story.google.deliverer.faults)())
     story.google.deliverer.release()
     before = story.list_calls()
@@ -230,8 +247,14 @@ def test_a_weekly_series_across_dst_becomes_one_booking_per_instance(story: Goog
     # Europe/Amsterdam leaves summer time on the last Sunday of October; a 09:00 series keeps 09:00 local
     zone = ZoneInfo("Europe/Amsterdam")
     first = datetime.now(zone).replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    story.google.create_recurring_event(DEMO_ROOM, summary="Weekly", start=first, end=first + timedelta(hours=1),
-                                        rrule="FREQ=WEEKLY;COUNT=20", time_zone="Europe/Amsterdam")
+    story.google.create_recurring_event(
+        DEMO_ROOM,
+        summary="Weekly",
+        start=first,
+        end=first + timedelta(hours=1),
+        rrule="FREQ=WEEKLY;COUNT=20",
+        time_zone="Europe/Amsterdam",
+    )
     story.world.settle()
     bookings = sorted(story.host.list_bookings(story.room.id), key=lambda b: b.start)
     assert len(bookings) == 20
@@ -254,9 +277,16 @@ def test_an_all_day_booking_becomes_an_all_day_event(story: GoogleStory) -> None
     zone = ZoneInfo("Europe/Amsterdam")
     day = (datetime.now(zone) + timedelta(days=3)).date()
     start = datetime.combine(day, time(0), zone)
-    booking = story.host.bookings.create(object_id=story.room.id, start=start, end=start + timedelta(days=1),
-                                         status="confirmed", title="Offsite", channel="web", origin=USER,
-                                         all_day=True)
+    booking = story.host.bookings.create(
+        object_id=story.room.id,
+        start=start,
+        end=start + timedelta(days=1),
+        status="confirmed",
+        title="Offsite",
+        channel="web",
+        origin=USER,
+        all_day=True,
+    )
     story.world.settle()
     (event,) = story.live_events()
     assert event["start"] == {"date": day.isoformat()}

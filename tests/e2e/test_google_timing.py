@@ -24,10 +24,16 @@ def world(tmp_path: Any) -> Iterator[tuple[World, Any]]:
     with World(tmp_path / "host.sqlite3") as world:
         google, base = world.google()
         room = world.host.add_object("Room A")
-        integration = world.integration("g1", "google", {
-            "client_id": "demo-client", "client_secret": "demo-secret",
-            "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}], **World.google_urls(base),
-        })
+        integration = world.integration(
+            "g1",
+            "google",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}],
+                **World.google_urls(base),
+            },
+        )
         world.connect(integration)
         world.settle()
         yield world, google

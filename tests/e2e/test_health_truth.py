@@ -28,12 +28,18 @@ class Story:
         zone = "Europe/Amsterdam"
         rooms = [self.host.add_object(f"Room {chr(65 + i)}", timezone=zone) for i in range(len(calendars))]
         self.room = rooms[0]
-        self.integration = world.integration("g1", "google", {
-            "client_id": "demo-client", "client_secret": "demo-secret",
-            "calendar_mapping": [{"object": str(r.id), "calendar_id": c}
-                                 for r, c in zip(rooms, calendars, strict=True)],
-            **World.google_urls(base),
-        })
+        self.integration = world.integration(
+            "g1",
+            "google",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "calendar_mapping": [
+                    {"object": str(r.id), "calendar_id": c} for r, c in zip(rooms, calendars, strict=True)
+                ],
+                **World.google_urls(base),
+            },
+        )
         world.connect(self.integration)
         world.settle()
 
@@ -44,8 +50,15 @@ class Story:
 
     def book(self) -> Any:
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
-        return self.host.bookings.create(object_id=self.room.id, start=start, end=start + timedelta(hours=1),
-                                         status="confirmed", title="Board", channel="web", origin="user:1")
+        return self.host.bookings.create(
+            object_id=self.room.id,
+            start=start,
+            end=start + timedelta(hours=1),
+            status="confirmed",
+            title="Board",
+            channel="web",
+            origin="user:1",
+        )
 
 
 @pytest.fixture
@@ -93,6 +106,7 @@ def test_a_calendar_answering_404_is_an_error_named_by_its_name(tmp_path: Any) -
         assert bad.last_failure is not None and bad.timezone == "Europe/Amsterdam"
         (report,) = collect(story.host)
         assert report.needs_attention
+
         def lines() -> list[str]:
             return [e.message for e in story.host.integration_log("g1", 1000) if "gone@group" in e.message]
 
@@ -119,7 +133,7 @@ def test_settings_that_no_longer_decrypt_are_an_error_in_words_not_a_crash(story
     with story.host.db.transaction() as conn:
         (value,) = conn.execute("SELECT value FROM config WHERE integration_id = 'g1' AND key = 'settings'").fetchone()
         middle = len(value) // 2 + 7
-        flipped = value[:middle] + ("A" if value[middle] != "A" else "B") + value[middle + 1:]
+        flipped = value[:middle] + ("A" if value[middle] != "A" else "B") + value[middle + 1 :]
         conn.execute("UPDATE config SET value = ? WHERE integration_id = 'g1' AND key = 'settings'", (flipped,))
     form = story.form()
     assert form.state is HealthState.ERROR and "can no longer be decrypted" in form.status

@@ -29,10 +29,16 @@ def world(tmp_path: Any) -> Iterator[World]:
 def _google(world: World) -> Any:
     _, base = world.google()
     room = world.host.add_object("Room A", timezone="Europe/Amsterdam")
-    integration = world.integration("g1", "google", {
-        "client_id": "demo-client", "client_secret": SECRET,
-        "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}], **World.google_urls(base),
-    })
+    integration = world.integration(
+        "g1",
+        "google",
+        {
+            "client_id": "demo-client",
+            "client_secret": SECRET,
+            "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}],
+            **World.google_urls(base),
+        },
+    )
     return room, integration
 
 
@@ -59,8 +65,11 @@ def test_hook_on_http_route(world: World) -> None:
     base = world.host.url_for("/calendar/x")[: -len("/calendar/x")]
     assert requests.get(base + "/calendar/nothing-here", timeout=5).status_code == 404
     assert requests.get(base + "/not-ours", timeout=5).status_code == 404
-    forged = requests.post(base + "/calendar/push/google/g1", headers={
-        "X-Goog-Channel-ID": "made-up", "X-Goog-Channel-Token": "guess", "X-Goog-Resource-State": "exists"}, timeout=5)
+    forged = requests.post(
+        base + "/calendar/push/google/g1",
+        headers={"X-Goog-Channel-ID": "made-up", "X-Goog-Channel-Token": "guess", "X-Goog-Resource-State": "exists"},
+        timeout=5,
+    )
     assert forged.status_code == 403
     assert requests.post(base + "/calendar/push/google/nope", timeout=5).status_code == 404
     assert requests.get(base + "/calendar/oauth/start/g1?t=forged", timeout=5, allow_redirects=False).status_code == 403
@@ -86,8 +95,15 @@ def test_hook_on_booking_status_changed(world: World) -> None:
     world.connect(integration)
     world.settle()
     start = datetime.now(UTC) + timedelta(days=1)
-    booking = world.host.bookings.create(object_id=room.id, start=start, end=start + timedelta(hours=1),
-                                         status="confirmed", title="T", channel="web", origin="user:7")
+    booking = world.host.bookings.create(
+        object_id=room.id,
+        start=start,
+        end=start + timedelta(hours=1),
+        status="confirmed",
+        title="T",
+        channel="web",
+        origin="user:7",
+    )
     outbound = [j for j in world.host.jobs.all() if j.name == "calendar.outbound"]
     assert [j.payload["booking"] for j in outbound] == [str(booking.id)]
     # the integration's own writes are its echo: no job

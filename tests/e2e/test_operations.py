@@ -22,12 +22,19 @@ def _connected(world: World) -> Any:
     room = world.host.add_object("Room A")
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
     for i in range(30):
-        google.create_event(DEMO_ROOM, summary=f"E{i}", start=start + timedelta(hours=2 * i),
-                            end=start + timedelta(hours=2 * i + 1))
-    integration = world.integration("g1", "google", {
-        "client_id": "demo-client", "client_secret": "demo-secret",
-        "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}], **World.google_urls(base),
-    })
+        google.create_event(
+            DEMO_ROOM, summary=f"E{i}", start=start + timedelta(hours=2 * i), end=start + timedelta(hours=2 * i + 1)
+        )
+    integration = world.integration(
+        "g1",
+        "google",
+        {
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}],
+            **World.google_urls(base),
+        },
+    )
     world.connect(integration)  # queues the first sync; nothing has run yet
     return room
 

@@ -41,22 +41,33 @@ class OutlookStory:
         self.host = world.host
         self.graph, base = world.graph()
         self.room = self.host.add_object("Room A", timezone="Europe/Amsterdam")
-        self.integration = world.integration("o1", "outlook", {
-            "client_id": "demo-client",
-            "client_secret": "demo-secret",
-            "auth_mode": "delegated",
-            "tenant": TENANT,
-            "object_id": str(self.room.id),
-            **World.graph_urls(base),
-            **settings,
-        })
+        self.integration = world.integration(
+            "o1",
+            "outlook",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "auth_mode": "delegated",
+                "tenant": TENANT,
+                "object_id": str(self.room.id),
+                **World.graph_urls(base),
+                **settings,
+            },
+        )
         self.page = world.connect(self.integration)
         world.settle()
 
     def book(self, hours_from_now: int = 24, length: int = 1, title: str = "Team") -> Any:
         start = hour(hours_from_now)
-        return self.host.bookings.create(object_id=self.room.id, start=start, end=start + timedelta(hours=length),
-                                         status="confirmed", title=title, channel="web", origin=USER)
+        return self.host.bookings.create(
+            object_id=self.room.id,
+            start=start,
+            end=start + timedelta(hours=length),
+            status="confirmed",
+            title=title,
+            channel="web",
+            origin=USER,
+        )
 
     def events(self) -> list[dict[str, Any]]:
         return self.graph.events(ALEX)
@@ -111,8 +122,15 @@ def test_booking_becomes_one_event_and_the_echo_changes_nothing(story: OutlookSt
 
 def test_a_booking_created_from_outlook_always_follows_it(story: OutlookStory) -> None:
     start = hour(48)
-    made = story.graph.person_create_event(ALEX, "Board <b>meeting</b>", start, start + timedelta(hours=1), "UTC",
-                                           body="Agenda: <script>x</script>", organizer="pat@fabrikam.com")
+    made = story.graph.person_create_event(
+        ALEX,
+        "Board <b>meeting</b>",
+        start,
+        start + timedelta(hours=1),
+        "UTC",
+        body="Agenda: <script>x</script>",
+        organizer="pat@fabrikam.com",
+    )
     story.world.settle()
     (booking,) = story.host.list_bookings(story.room.id)
     assert (booking.start, booking.status, booking.channel) == (start, "confirmed", "external/outlook")
@@ -128,8 +146,9 @@ def test_a_booking_created_from_outlook_always_follows_it(story: OutlookStory) -
 def test_without_allow_booking_update_a_web_booking_stays_put(story: OutlookStory) -> None:
     booking = story.book()
     story.world.settle()
-    story.graph.person_move_event(ALEX, story.event_of(booking.id), booking.start + timedelta(hours=3),
-                                  booking.end + timedelta(hours=3))
+    story.graph.person_move_event(
+        ALEX, story.event_of(booking.id), booking.start + timedelta(hours=3), booking.end + timedelta(hours=3)
+    )
     story.world.settle()
     assert story.host.bookings.get(booking.id).start == booking.start
 
@@ -178,16 +197,24 @@ def test_teams_link_is_made_stored_and_kept(tmp_path: Any) -> None:
         story.graph.configure(join_url_null_on_create=True)
         customer = story.host.add_customer("Pat", "pat@fabrikam.com")
         start = hour(30)
-        booking = story.host.bookings.create(object_id=story.room.id, start=start, end=start + timedelta(hours=1),
-                                             status="confirmed", title="Demo", channel="web", origin=USER,
-                                             customer_id=customer.id)
+        booking = story.host.bookings.create(
+            object_id=story.room.id,
+            start=start,
+            end=start + timedelta(hours=1),
+            status="confirmed",
+            title="Demo",
+            channel="web",
+            origin=USER,
+            customer_id=customer.id,
+        )
         world.settle()
         (event,) = story.events()
         join_url = event["onlineMeeting"]["joinUrl"]
         assert story.host.bookings.get(booking.id).fields["meeting_url"] == join_url
         assert event["attendees"][0]["emailAddress"]["address"] == "pat@fabrikam.com"
-        story.host.bookings.update_times(booking.id, start=start + timedelta(hours=2), end=start + timedelta(hours=3),
-                                         origin=USER)
+        story.host.bookings.update_times(
+            booking.id, start=start + timedelta(hours=2), end=start + timedelta(hours=3), origin=USER
+        )
         story.host.bookings.set_status(booking.id, "confirmed", origin=USER)
         world.settle()
         (after,) = story.events()
@@ -234,8 +261,12 @@ def test_a_forged_notification_changes_nothing(story: OutlookStory) -> None:
     sub = story.subscription()
     deltas = story.count(method="GET", path=DELTA)
     url = story.host.url_for("/calendar/push/outlook/o1")
-    forged = {"value": [{"subscriptionId": sub["id"], "clientState": "guess", "changeType": "updated"},
-                        {"subscriptionId": "unknown", "clientState": sub["clientState"], "changeType": "updated"}]}
+    forged = {
+        "value": [
+            {"subscriptionId": sub["id"], "clientState": "guess", "changeType": "updated"},
+            {"subscriptionId": "unknown", "clientState": sub["clientState"], "changeType": "updated"},
+        ]
+    }
     assert story.world.http.post(url, json=forged, timeout=5).status_code == 202
     assert story.world.http.post(url, data=b"{nope", timeout=5).status_code == 400
     handshake = story.world.http.post(url, params={"validationToken": "<b>hi</b> there"}, timeout=5)
@@ -306,10 +337,18 @@ def test_two_hundred_rooms_in_application_mode(tmp_path: Any) -> None:
         graph.add_rooms(TENANT, 200)
         objects = [host.add_object(f"Room {n:03d}", timezone="Europe/Amsterdam") for n in range(1, 201)]
         rooms = [{"upn": f"room-{n:03d}@{TENANT}", "object": obj.id} for n, obj in enumerate(objects, start=1)]
-        integration = world.integration("rooms", "outlook", {
-            "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "application",
-            "tenant": TENANT, "rooms": rooms, **World.graph_urls(base),
-        })
+        integration = world.integration(
+            "rooms",
+            "outlook",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "auth_mode": "application",
+                "tenant": TENANT,
+                "rooms": rooms,
+                **World.graph_urls(base),
+            },
+        )
         form = host.hooks.config_form(integration, None)
         assert form is not None and [link.label for link in form.links] == ["Grant admin consent in Microsoft Entra"]
 
@@ -340,8 +379,15 @@ def test_two_hundred_rooms_in_application_mode(tmp_path: Any) -> None:
 
         # outbound is skipped (and logged) in application mode
         graph.requests.clear()
-        web = host.bookings.create(object_id=objects[4].id, start=hour(30), end=hour(31), status="confirmed",
-                                   title="Web", channel="web", origin=USER)
+        web = host.bookings.create(
+            object_id=objects[4].id,
+            start=hour(30),
+            end=hour(31),
+            status="confirmed",
+            title="Web",
+            channel="web",
+            origin=USER,
+        )
         world.settle()
         assert graph.requests.count(method="POST") == 0 and graph.requests.count(method="PATCH") == 0
         notes = [e.message for e in host.integration_log("rooms") if f"Booking {web.id} not written" in e.message]
@@ -361,10 +407,18 @@ def test_room_lifecycle_and_throttling_in_application_mode(tmp_path: Any) -> Non
         graph, base = world.graph()
         objects = [host.add_object(f"Room {n}") for n in range(1, 4)]
         rooms = [{"upn": f"room-00{n}@{TENANT}", "object": obj.id} for n, obj in enumerate(objects, start=1)]
-        world.integration("rooms", "outlook", {
-            "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "application",
-            "tenant": TENANT, "rooms": rooms, **World.graph_urls(base),
-        })
+        world.integration(
+            "rooms",
+            "outlook",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "auth_mode": "application",
+                "tenant": TENANT,
+                "rooms": rooms,
+                **World.graph_urls(base),
+            },
+        )
         world.tick()
         world.settle()
         by_room = {s["resource"]: s for s in graph.list_subscriptions()}
@@ -375,7 +429,8 @@ def test_room_lifecycle_and_throttling_in_application_mode(tmp_path: Any) -> Non
         now_subs = {s["resource"]: s["id"] for s in graph.list_subscriptions()}
         assert len(now_subs) == 3 and now_subs[f"users/room-002@{TENANT}/events"] != second["id"]
         assert [e.path for e in graph.requests.entries() if e.path.endswith("/calendarView/delta")] == [
-            f"/v1.0/users/room-002@{TENANT}/calendarView/delta"]
+            f"/v1.0/users/room-002@{TENANT}/calendarView/delta"
+        ]
         # throttled (MailboxConcurrency) and expired app token mid-way: still one booking, one more token
         graph.faults.add(Fault(status=429, retry_after=1, path="calendarView/delta", times=1))
         graph.expire_access_tokens()

@@ -31,10 +31,16 @@ def world(tmp_path: Any) -> Iterator[tuple[World, Any, Any]]:
     with World(tmp_path / "host.sqlite3") as world:
         google, base = world.google()
         room = world.host.add_object("Room A", timezone="Europe/Amsterdam")
-        integration = world.integration("g1", "google", {
-            "client_id": "demo-client", "client_secret": "demo-secret",
-            "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}], **World.google_urls(base),
-        })
+        integration = world.integration(
+            "g1",
+            "google",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "calendar_mapping": [{"object": str(room.id), "calendar_id": DEMO_ROOM}],
+                **World.google_urls(base),
+            },
+        )
         world.connect(integration)
         world.settle()
         yield world, google, integration
@@ -57,8 +63,9 @@ def test_form_index_and_status_answer_at_once_with_the_provider_frozen(world: tu
 
     form, took = timed(lambda: w.host.hooks.config_form(integration, None))
     assert took < 1.0, f"the form waited {took:.1f}s on the provider"
-    column = next(c for c in next(f for f in form.fields if f.name == "calendar_mapping").columns
-                  if c.name == "calendar_id")
+    column = next(
+        c for c in next(f for f in form.fields if f.name == "calendar_mapping").columns if c.name == "calendar_id"
+    )
     assert DEMO_ROOM in {value for value, _ in column.choices}  # still offered, from the cache
 
     reports, took = timed(lambda: collect(w.host))
@@ -73,7 +80,8 @@ def test_form_index_and_status_answer_at_once_with_the_provider_frozen(world: tu
 
 
 def test_a_click_that_must_call_the_provider_gives_up_within_seconds_and_says_so(
-        world: tuple[World, Any, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    world: tuple[World, Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     w, google, integration = world
     budget = 1.5  # the production budget is CLICK_TIMEOUT; a shorter one keeps the test quick
     monkeypatch.setattr(runtime, "CLICK_TIMEOUT", budget)

@@ -33,10 +33,18 @@ def pick_field(form: ConfigForm | None) -> Any:
 def start(world: World, roles: list[str]) -> tuple[Any, Any]:
     graph, base = world.graph()
     graph.set_app_roles("demo-client", roles)
-    integration = world.integration("rooms", "outlook", {
-        "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "application",
-        "tenant": TENANT, "rooms": [], **World.graph_urls(base),
-    })
+    integration = world.integration(
+        "rooms",
+        "outlook",
+        {
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "auth_mode": "application",
+            "tenant": TENANT,
+            "rooms": [],
+            **World.graph_urls(base),
+        },
+    )
     return graph, integration
 
 

@@ -38,21 +38,40 @@ def field(form: ConfigForm | None, name: str) -> Any:
 class Workspace:
     """A domain with 20 resource calendars (HQ: 1-12, Annex: 13-20) and objects for 18 of them."""
 
-    def __init__(self, world: World, *, delegated: tuple[str, ...] = (*SCOPES, SCOPE_RESOURCES_READONLY),
-                 subject: str = ADMIN, rooms: int = 20) -> None:
+    def __init__(
+        self,
+        world: World,
+        *,
+        delegated: tuple[str, ...] = (*SCOPES, SCOPE_RESOURCES_READONLY),
+        subject: str = ADMIN,
+        rooms: int = 20,
+    ) -> None:
         self.world = world
         self.host = world.host
         self.google, self.base = world.google()
         self.google.set_workspace(DOMAIN, admins=[ADMIN])
         self.key = self.google.add_service_account(SA, f"{self.base}/token")
         self.google.delegate(SA, delegated)
-        self.resources = [self.google.add_resource(f"Room {n:03d}", capacity=4 + n, building="HQ" if n <= 12 else
-                                                   "Annex", floor=str(n % 3), time_zone="Europe/Amsterdam")
-                          for n in range(1, rooms + 1)]
-        self.objects = [self.host.add_object(f"room {n:03d}", timezone="Europe/Amsterdam")
-                        for n in range(1, min(rooms, 18) + 1)]
-        self.settings = {"auth_mode": "service_account", "service_account_key": json.dumps(self.key),
-                         "subject": subject, **World.google_urls(self.base), "directory_base_url": self.base}
+        self.resources = [
+            self.google.add_resource(
+                f"Room {n:03d}",
+                capacity=4 + n,
+                building="HQ" if n <= 12 else "Annex",
+                floor=str(n % 3),
+                time_zone="Europe/Amsterdam",
+            )
+            for n in range(1, rooms + 1)
+        ]
+        self.objects = [
+            self.host.add_object(f"room {n:03d}", timezone="Europe/Amsterdam") for n in range(1, min(rooms, 18) + 1)
+        ]
+        self.settings = {
+            "auth_mode": "service_account",
+            "service_account_key": json.dumps(self.key),
+            "subject": subject,
+            **World.google_urls(self.base),
+            "directory_base_url": self.base,
+        }
         self.integration = world.integration("gsa", "google", self.settings)
 
     def form(self, submitted: dict[str, Any] | None = None) -> ConfigForm:
@@ -102,8 +121,15 @@ def test_resource_calendars_are_discovered_matched_and_synced_both_ways(ws: Work
 
     # a booking in the host appears in the room's calendar; the echo writes nothing back
     start = hour(24)
-    booking = ws.host.bookings.create(object_id=ws.objects[2].id, start=start, end=start + timedelta(hours=1),
-                                      status="confirmed", title="Board", channel="web", origin=USER)
+    booking = ws.host.bookings.create(
+        object_id=ws.objects[2].id,
+        start=start,
+        end=start + timedelta(hours=1),
+        status="confirmed",
+        title="Board",
+        channel="web",
+        origin=USER,
+    )
     ws.world.settle()
     (event,) = ws.google.events(ws.resources[2].email, include_cancelled=False)
     assert event["summary"] == f"Board [{booking.id}]"
@@ -134,16 +160,18 @@ def test_the_key_is_checked_on_save_and_never_echoed(tmp_path: Any) -> None:
             "{not json": "This is not a JSON key file",
             json.dumps({**key, "type": "authorized_user"}): "not a service account key",
             json.dumps({k: v for k, v in key.items() if k != "private_key"}): "holds no private key",
-            json.dumps({**key, "private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}):
-                "cannot be read",
+            json.dumps(
+                {**key, "private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}
+            ): "cannot be read",
         }
         for raw, words in cases.items():
             form = world.host.hooks.config_form(integration, {**settings, "service_account_key": raw})
             assert form is not None and not form.saved
             assert words in form.field_errors["service_account_key"]
             assert "PRIVATE KEY" not in json.dumps(form.field_errors) and "AAAA" not in str(form)
-        form = world.host.hooks.config_form(integration, {**settings, "service_account_key": json.dumps(key),
-                                                           "subject": "not an address"})
+        form = world.host.hooks.config_form(
+            integration, {**settings, "service_account_key": json.dumps(key), "subject": "not an address"}
+        )
         assert form is not None and "subject" in form.field_errors
         form = world.host.hooks.config_form(integration, {**settings, "service_account_key": json.dumps(key)})
         assert form is not None and form.saved
@@ -162,8 +190,10 @@ def test_delegation_not_granted_is_said_in_words_and_not_retried_per_calendar(tm
             assert "no domain-wide delegation for the scopes it needs (unauthorized_client)" in row.message
             assert "Domain-wide delegation" in row.next_step and "calendar.events" in row.next_step
         # the log names the client id to authorise
-        assert any(ws.key["client_id"] in e.message and "authorise client id" in e.message
-                   for e in ws.host.integration_log("gsa"))
+        assert any(
+            ws.key["client_id"] in e.message and "authorise client id" in e.message
+            for e in ws.host.integration_log("gsa")
+        )
         # refused once, remembered: four calendars (and their channels) did not each ask again
         assert ws.google.requests.count(method="POST", path=TOKEN, status=401) == 1
         # the admin adds the scopes: after the memo's five minutes and the backoff, everything syncs
@@ -203,8 +233,13 @@ def _with_plain_user_subject(world: World) -> Workspace:
     ws.google.delegate(SA, (*SCOPES, SCOPE_RESOURCES_READONLY))
     ws.resources = [ws.google.add_resource("Room 001")]
     ws.objects = []
-    ws.settings = {"auth_mode": "service_account", "service_account_key": json.dumps(ws.key),
-                   "subject": f"bob@{DOMAIN}", **World.google_urls(ws.base), "directory_base_url": ws.base}
+    ws.settings = {
+        "auth_mode": "service_account",
+        "service_account_key": json.dumps(ws.key),
+        "subject": f"bob@{DOMAIN}",
+        **World.google_urls(ws.base),
+        "directory_base_url": ws.base,
+    }
     ws.integration = world.integration("gsa", "google", ws.settings)
     return ws
 
@@ -221,8 +256,14 @@ def test_a_subject_outside_the_domain_and_a_missing_resource_calendar(tmp_path: 
         assert "(the subject) is not a user of the Workspace domain" in row.message
         assert f"the subject ghost@{DOMAIN} is not a user" in str(ws.host.integration_log("gsa"))
 
-        form = ws.form({"subject": ADMIN, "calendar_mapping": [
-            {"object": str(obj.id), "calendar_id": "c_gone00001@resource.calendar.google.com"}]})
+        form = ws.form(
+            {
+                "subject": ADMIN,
+                "calendar_mapping": [
+                    {"object": str(obj.id), "calendar_id": "c_gone00001@resource.calendar.google.com"}
+                ],
+            }
+        )
         assert form.saved
         ws.world.advance(7200)
         ws.world.tick()
@@ -230,7 +271,8 @@ def test_a_subject_outside_the_domain_and_a_missing_resource_calendar(tmp_path: 
         (row,) = ws.form().rows
         assert "does not know the calendar c_gone00001@resource.calendar.google.com" in row.message
         assert "resource calendar c_gone00001@resource.calendar.google.com was not found" in str(
-            ws.host.integration_log("gsa"))
+            ws.host.integration_log("gsa")
+        )
 
 
 def test_a_replaced_key_is_refused_by_its_signature(tmp_path: Any) -> None:

@@ -37,19 +37,34 @@ class RoomStory:
         self.graph, base = world.graph()
         self.graph.set_app_roles("demo-client", list(roles))
         self.objects = [self.host.add_object(f"Room {n}", timezone="Europe/Amsterdam") for n in (1, 2, 3)]
-        self.integration = world.integration("rooms", "outlook", {
-            "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "application",
-            "tenant": TENANT, "room_outbound": True,
-            "rooms": [{"upn": upn, "object": obj.id} for upn, obj in zip(ROOMS, self.objects, strict=True)],
-            **World.graph_urls(base), **settings,
-        })
+        self.integration = world.integration(
+            "rooms",
+            "outlook",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "auth_mode": "application",
+                "tenant": TENANT,
+                "room_outbound": True,
+                "rooms": [{"upn": upn, "object": obj.id} for upn, obj in zip(ROOMS, self.objects, strict=True)],
+                **World.graph_urls(base),
+                **settings,
+            },
+        )
         world.tick()
         world.settle()
 
     def book(self, room: int = 0, hours_from_now: int = 24, title: str = "Team") -> Any:
         start = hour(hours_from_now)
-        return self.host.bookings.create(object_id=self.objects[room].id, start=start, end=start + timedelta(hours=1),
-                                         status="confirmed", title=title, channel="web", origin=USER)
+        return self.host.bookings.create(
+            object_id=self.objects[room].id,
+            start=start,
+            end=start + timedelta(hours=1),
+            status="confirmed",
+            title=title,
+            channel="web",
+            origin=USER,
+        )
 
     def count(self, method: str | None = None, path: str | None = None, status: int | None = None) -> int:
         return int(self.graph.requests.count(method=method, path=path, status=status))
@@ -90,8 +105,9 @@ def test_a_booking_becomes_one_event_in_the_room_organised_by_the_room(story: Ro
 
     # move: one PATCH; cancel: one DELETE; each change exactly one write
     story.graph.requests.clear()
-    story.host.bookings.update_times(booking.id, start=booking.start + timedelta(hours=2),
-                                     end=booking.end + timedelta(hours=2), origin=USER)
+    story.host.bookings.update_times(
+        booking.id, start=booking.start + timedelta(hours=2), end=booking.end + timedelta(hours=2), origin=USER
+    )
     story.world.settle()
     assert story.count(method="PATCH", path=f"/users/{ROOMS[1]}/events/") == 1 and story.writes() == 1
     story.graph.requests.clear()
@@ -137,9 +153,16 @@ def test_teams_links_are_refused_for_rooms_on_the_form(tmp_path: Any) -> None:
         graph, base = world.graph()
         obj = world.host.add_object("Room 1")
         integration = world.host.add_integration("rooms", "outlook", name="rooms")
-        settings = {"client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "application",
-                    "tenant": TENANT, "rooms": [{"upn": ROOMS[0], "object": obj.id}], **World.graph_urls(base),
-                    "room_outbound": True, "meeting_link": True}
+        settings = {
+            "client_id": "demo-client",
+            "client_secret": "demo-secret",
+            "auth_mode": "application",
+            "tenant": TENANT,
+            "rooms": [{"upn": ROOMS[0], "object": obj.id}],
+            **World.graph_urls(base),
+            "room_outbound": True,
+            "meeting_link": True,
+        }
         form = world.host.hooks.config_form(integration, settings)
         assert form is not None and not form.saved
         assert form.field_errors["meeting_link"] == ROOM_TEAMS_MESSAGE
@@ -165,8 +188,10 @@ def test_with_only_calendars_read_each_room_says_so_and_reads_go_on(tmp_path: An
         story.world.settle()
         assert story.count(method="POST", path="/events$") == 1  # never retried
         row = story.health()[ROOMS[0]]
-        assert row["writes"].startswith(f"This app may read but not write room {ROOMS[0]}: grant "
-                                        "Calendars.ReadWrite (application) and admin-consent")
+        assert row["writes"].startswith(
+            f"This app may read but not write room {ROOMS[0]}: grant "
+            "Calendars.ReadWrite (application) and admin-consent"
+        )
         assert row["last_error"] == "" and story.health()[ROOMS[1]]["writes"] == "ok"
         assert "1 calendar may be read but not written" in story.status()
         # a second booking of the same room: one more attempt (one per change), no second admin alert
@@ -185,11 +210,13 @@ def test_with_only_calendars_read_each_room_says_so_and_reads_go_on(tmp_path: An
         # the admin grants Calendars.ReadWrite: the next change goes through and the message clears
         story.graph.set_app_roles("demo-client", ["Calendars.ReadWrite"])
         story.graph.expire_access_tokens()
-        story.host.bookings.update_times(first.id, start=first.start + timedelta(hours=1),
-                                         end=first.end + timedelta(hours=1), origin=USER)
+        story.host.bookings.update_times(
+            first.id, start=first.start + timedelta(hours=1), end=first.end + timedelta(hours=1), origin=USER
+        )
         story.world.settle()
         assert [e["subject"] for e in story.graph.events(ROOMS[0]) if e["subject"].startswith("Team")] == [
-            f"Team [{first.id}]"]
+            f"Team [{first.id}]"
+        ]
         assert story.health()[ROOMS[0]]["writes"] == "ok"
         assert "read but not written" not in story.status()
 

@@ -46,8 +46,9 @@ class Capture:
         with self._lock:
             self.served.clear()
 
-    def call(self, app: Callable[..., Iterable[bytes]], environ: dict[str, Any],
-             start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def call(
+        self, app: Callable[..., Iterable[bytes]], environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         """Serve ``environ`` through ``app`` and record the response."""
         seen: dict[str, Any] = {}
 
@@ -66,8 +67,13 @@ class Capture:
         body = b"".join(chunks)
         if headers.get("content-encoding") == "gzip":
             body = gzip.decompress(body)
-        served = Served(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), int(seen["status"].split()[0]),
-                        headers.get("content-type", ""), body)
+        served = Served(
+            environ["REQUEST_METHOD"],
+            environ.get("PATH_INFO", ""),
+            int(seen["status"].split()[0]),
+            headers.get("content-type", ""),
+            body,
+        )
         with self._lock:
             self.served.append(served)
         return chunks

@@ -41,7 +41,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "plan: our own deletion only unlinks (rule removed)",
         PLAN,
-        'link is not None and link.state == LinkState.DELETING and link.event_id == event.id',
+        "link is not None and link.state == LinkState.DELETING and link.event_id == event.id",
         "False",
         (f"{UNIT_PLAN}::test_our_own_deletion_seen_again_only_unlinks_a_booking_confirmed_meanwhile",),
         named=True,
@@ -49,7 +49,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "plan: our own deletion only unlinks (any event of the booking)",
         PLAN,
-        'link.state == LinkState.DELETING and link.event_id == event.id',
+        "link.state == LinkState.DELETING and link.event_id == event.id",
         "link.state == LinkState.DELETING",
         (f"{UNIT_PLAN}::test_our_own_deletion_seen_again_only_unlinks_a_booking_confirmed_meanwhile",),
         named=True,

@@ -57,8 +57,7 @@ def _child(tests: list[str], log: Path) -> None:
     code = ERROR
     try:
         verdict = _Verdict()
-        pytest.main(["-q", "-x", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", *tests],
-                     plugins=[verdict])
+        pytest.main(["-q", "-x", "-p", "no:cacheprovider", "--no-header", "-o", "addopts=", *tests], plugins=[verdict])
         if verdict.errors:
             code = ERROR
         elif verdict.failed:
@@ -104,8 +103,14 @@ def main(tree: Path, spec: list[dict[str, Any]], results_path: Path) -> None:
         path = tree / entry["path"]
         original = path.read_text(encoding="utf-8")
         if original.count(entry["old"]) != 1:
-            results.append({"name": entry["name"], "outcome": "error", "seconds": 0.0,
-                            "log": f"snippet not found exactly once in {entry['path']}"})
+            results.append(
+                {
+                    "name": entry["name"],
+                    "outcome": "error",
+                    "seconds": 0.0,
+                    "log": f"snippet not found exactly once in {entry['path']}",
+                }
+            )
             continue
         log = tree / f"mutant-{index}.log"
         started = time.monotonic()
@@ -119,8 +124,14 @@ def main(tree: Path, spec: list[dict[str, Any]], results_path: Path) -> None:
             path.write_text(original, encoding="utf-8")
         outcome = {KILLED: "killed", SURVIVED: "survived", None: "timeout"}.get(code, "error")
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
-        results.append({"name": entry["name"], "outcome": outcome, "seconds": round(time.monotonic() - started, 2),
-                        "log": "" if outcome == "killed" else text[-3000:]})
+        results.append(
+            {
+                "name": entry["name"],
+                "outcome": outcome,
+                "seconds": round(time.monotonic() - started, 2),
+                "log": "" if outcome == "killed" else text[-3000:],
+            }
+        )
     results_path.write_text(json.dumps(results, indent=1), encoding="utf-8")
 
 

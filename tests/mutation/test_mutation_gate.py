@@ -28,8 +28,17 @@ from tests.mutation.mutants import Mutant
 
 ROOT = Path(__file__).resolve().parents[2]
 #: what the copy holds: the packages (the plugin is the one mutated), the tests, the pytest config
-COPIED = ("ireserve_calendar_plugin", "hookspecs", "ireserve_devhost", "calendar_emulators", "ireserve_lab",
-          "benchmarks", "tests", "pyproject.toml", "setup.cfg")
+COPIED = (
+    "ireserve_calendar_plugin",
+    "hookspecs",
+    "ireserve_devhost",
+    "calendar_emulators",
+    "ireserve_lab",
+    "benchmarks",
+    "tests",
+    "pyproject.toml",
+    "setup.cfg",
+)
 #: per mutant run; a hang counts as a failure of the gate, not as a kill
 TIMEOUT = 180
 
@@ -46,8 +55,15 @@ def _copy_tree(target: Path) -> None:
 
 def _imports_the_copy(tree: Path) -> bool:
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONDONTWRITEBYTECODE": "1"}
-    probe = subprocess.run([sys.executable, "-c", "import ireserve_calendar_plugin as p; print(p.__file__)"],
-                           cwd=tree, env=env, capture_output=True, text=True, timeout=60, check=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import ireserve_calendar_plugin as p; print(p.__file__)"],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return Path(probe.stdout.strip()).resolve().is_relative_to(tree.resolve())
 
 
@@ -57,16 +73,21 @@ def _run_mutants(tree: Path, spec: list[dict[str, Any]]) -> list[dict[str, Any]]
     spec_file.write_text(json.dumps(spec), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # see runner.py
     env["PYTHONPATH"] = str(tree)
-    command = [sys.executable, "-P", str(tree / "tests/mutation/runner.py"), str(tree), str(spec_file),
-               str(results_file)]
+    command = [
+        sys.executable,
+        "-P",
+        str(tree / "tests/mutation/runner.py"),
+        str(tree),
+        str(spec_file),
+        str(results_file),
+    ]
     subprocess.run(command, cwd=tree, env=env, timeout=TIMEOUT * (len(spec) + 1), check=True)
     results: list[dict[str, Any]] = json.loads(results_file.read_text(encoding="utf-8"))
     return results
 
 
 def _entry(mutant: Mutant) -> dict[str, Any]:
-    return {"name": mutant.name, "path": mutant.path, "old": mutant.old, "new": mutant.new,
-            "tests": list(mutant.tests)}
+    return {"name": mutant.name, "path": mutant.path, "old": mutant.old, "new": mutant.new, "tests": list(mutant.tests)}
 
 
 def _selected(config: pytest.Config) -> list[Mutant]:
@@ -78,8 +99,10 @@ def test_every_snippet_names_the_code_once() -> None:
     """Cheap and always on: a refactor that moves a rule must update its mutant, not drop it."""
     for mutant in MUTANTS:
         source = (ROOT / mutant.path).read_text(encoding="utf-8")
-        assert source.count(mutant.old) == 1, f"{mutant.name}: snippet found {source.count(mutant.old)}x in " \
-                                              f"{mutant.path}; update tests/mutation/mutants.py with the rule"
+        assert source.count(mutant.old) == 1, (
+            f"{mutant.name}: snippet found {source.count(mutant.old)}x in "
+            f"{mutant.path}; update tests/mutation/mutants.py with the rule"
+        )
         for test in mutant.tests:
             assert (ROOT / test.split("::")[0]).exists(), f"{mutant.name}: no test file {test}"
 
@@ -105,9 +128,11 @@ def test_no_listed_mutant_survives(pytestconfig: pytest.Config, tmp_path: Path) 
     named = {m.name for m in mutants if m.named}
     killed = [r for r in results if r["outcome"] == "killed"]
     lines = [f"  {r['outcome']:<9} {r['seconds']:5.1f}s  {r['name']}" for r in results]
-    report = (f"mutation gate: {len(killed)}/{len(results)} mutants killed ({100 * len(killed) / len(results):.0f}%); "
-              f"named rules {len([r for r in killed if r['name'] in named])}/{len(named)}; {elapsed:.1f}s\n"
-              + "\n".join(lines))
+    report = (
+        f"mutation gate: {len(killed)}/{len(results)} mutants killed ({100 * len(killed) / len(results):.0f}%); "
+        f"named rules {len([r for r in killed if r['name'] in named])}/{len(named)}; {elapsed:.1f}s\n"
+        + "\n".join(lines)
+    )
     print(report)
     not_killed = [r for r in results if r["outcome"] != "killed"]
     assert not not_killed, report + "\n" + "\n".join(f"--- {r['name']}:\n{r['log']}" for r in not_killed)

@@ -22,9 +22,22 @@ LAB_WORDS = ("emulator", "devhost", "world", "demo", "benchmark", "calendar_emul
 
 def _build(project: Path, out: Path) -> Path:
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", str(project),
-         "-w", str(out)],
-        check=True, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            str(project),
+            "-w",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     name = {"hookspecs": "ireserve_hookspecs"}.get(project.name, "ireserve_calendar_plugin")
     (wheel,) = out.glob(f"{name}-*.whl")
@@ -50,7 +63,8 @@ def test_the_plugin_wheel_holds_the_plugin_and_nothing_of_the_lab(wheels: dict[s
     modules = [n for n in names if n.endswith(".py")]
     assert modules, "the wheel holds no module at all"
     assert all(n.startswith("ireserve_calendar_plugin/") for n in modules), sorted(
-        n for n in modules if not n.startswith("ireserve_calendar_plugin/"))
+        n for n in modules if not n.startswith("ireserve_calendar_plugin/")
+    )
     lab = sorted(n for n in names if any(word in n.lower() for word in LAB_WORDS))
     assert not lab, f"lab code inside the plugin's wheel: {lab}"
     assert not [n for n in names if n.startswith("hookspecs/")], "the contract belongs to ireserve-hookspecs"
@@ -68,8 +82,12 @@ def test_the_plugin_depends_on_the_contract_and_not_on_werkzeug(wheels: dict[str
 def test_exactly_one_distribution_owns_the_contract(wheels: dict[str, Path]) -> None:
     names, requires = _metadata(wheels["contract"])
     assert sorted(n for n in names if n.endswith(".py")) == [
-        "hookspecs/__init__.py", "hookspecs/forms.py", "hookspecs/markers.py", "hookspecs/spec.py",
-        "hookspecs/types.py"]
+        "hookspecs/__init__.py",
+        "hookspecs/forms.py",
+        "hookspecs/markers.py",
+        "hookspecs/spec.py",
+        "hookspecs/types.py",
+    ]
     assert [r.split(">")[0] for r in requires] == ["pluggy"]
 
 
@@ -97,15 +115,15 @@ print(hint)
 """
 
 
-def test_the_wheel_alone_in_a_fresh_venv_loads_through_the_entry_point(
-    wheels: dict[str, Path], tmp_path: Path
-) -> None:
+def test_the_wheel_alone_in_a_fresh_venv_loads_through_the_entry_point(wheels: dict[str, Path], tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     install = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", str(wheels["contract"]), str(wheels["plugin"])],
-        capture_output=True, text=True, timeout=400,
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
     assert install.returncode == 0, install.stderr[-2000:]
     run = subprocess.run([str(python), "-c", _LOAD], capture_output=True, text=True, timeout=120, cwd=tmp_path)

@@ -75,8 +75,12 @@ class Switch:
         assert self.provider is not None, "no provider plugged in"
         request = Request(environ)
         plugin_request = HttpRequest(
-            request.method, request.path, query={k: tuple(v) for k, v in request.args.lists()},
-            headers={k.lower(): v for k, v in request.headers.items()}, body=request.get_data())
+            request.method,
+            request.path,
+            query={k: tuple(v) for k, v in request.args.lists()},
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=request.get_data(),
+        )
         self.pushes.append(plugin_request)
         parsed = self.provider.parse_push(plugin_request)
         if parsed.response is not None:
@@ -119,17 +123,27 @@ class Harness:
 
     def ctx(self, **overrides: Any) -> BackendContext:
         """The backend context of integration ``int-1``; ``overrides`` may replace any field."""
-        values: dict[str, Any] = {"host": None, "integration_id": "int-1", "settings": self.settings,
-                                  "store": self.store, "now": lambda: datetime.now(UTC), "sleep": self.sleeps,
-                                  "session": self.session}
+        values: dict[str, Any] = {
+            "host": None,
+            "integration_id": "int-1",
+            "settings": self.settings,
+            "store": self.store,
+            "now": lambda: datetime.now(UTC),
+            "sleep": self.sleeps,
+            "session": self.session,
+        }
         values.update(overrides)
         return BackendContext(**values)
 
     def consent_code(self, settings: dict[str, Any] | None = None) -> tuple[str, str]:
         """Walk the consent redirect as a browser would; return ``(code, verifier)``."""
         verifier, challenge = pkce_pair()
-        url = self.provider.authorization_url(settings or self.settings, redirect_uri=self.redirect_uri,
-                                              state="s" * 40 + "~int-1", code_challenge=challenge)
+        url = self.provider.authorization_url(
+            settings or self.settings,
+            redirect_uri=self.redirect_uri,
+            state="s" * 40 + "~int-1",
+            code_challenge=challenge,
+        )
         answer = requests.get(url, allow_redirects=False, timeout=5)
         assert answer.status_code == 302, answer.text
         query = parse_qs(urlsplit(answer.headers["Location"]).query)
@@ -138,8 +152,9 @@ class Harness:
 
     def connect(self) -> None:
         code, verifier = self.consent_code()
-        tokens = self.provider.exchange_code(self.ctx(), code=code, redirect_uri=self.redirect_uri,
-                                             code_verifier=verifier)
+        tokens = self.provider.exchange_code(
+            self.ctx(), code=code, redirect_uri=self.redirect_uri, code_verifier=verifier
+        )
         assert TokenStore(self.store).save(tokens, expected_version=0)
 
     def close(self) -> None:

@@ -80,10 +80,16 @@ def graph() -> Iterator[Any]:
 
 def _api(base: str, provider: str) -> ApiClient:
     google = provider == "google"
-    return ApiClient(provider=provider, allowed_bases=[base + ("/calendar/v3" if google else "/v1.0")],
-                     allowed_paths=google_paths if google else graph_paths, token=lambda: TOKEN,
-                     invalidate_token=lambda _t: None, raise_for_status=google_status if google else graph_status,
-                     retry=RetryPolicy(attempts=1), timeout=5)
+    return ApiClient(
+        provider=provider,
+        allowed_bases=[base + ("/calendar/v3" if google else "/v1.0")],
+        allowed_paths=google_paths if google else graph_paths,
+        token=lambda: TOKEN,
+        invalidate_token=lambda _t: None,
+        raise_for_status=google_status if google else graph_status,
+        retry=RetryPolicy(attempts=1),
+        timeout=5,
+    )
 
 
 def _fill(template: str, server: Any) -> str:

@@ -57,14 +57,27 @@ def store() -> SecureConfig:
 
 
 def google_settings(base: str, api: str | None = None) -> dict[str, Any]:
-    return {"client_id": "cid", "client_secret": SECRET, "api_base_url": api or f"{base}/calendar/v3",
-            "auth_url": f"{base}/auth", "token_url": f"{base}/token", "revoke_url": f"{base}/revoke",
-            "calendar_mapping": [{"object": "1", "calendar_id": "room@example.com"}]}
+    return {
+        "client_id": "cid",
+        "client_secret": SECRET,
+        "api_base_url": api or f"{base}/calendar/v3",
+        "auth_url": f"{base}/auth",
+        "token_url": f"{base}/token",
+        "revoke_url": f"{base}/revoke",
+        "calendar_mapping": [{"object": "1", "calendar_id": "room@example.com"}],
+    }
 
 
 def outlook_settings(base: str) -> dict[str, Any]:
-    return {"client_id": "cid", "client_secret": SECRET, "tenant": "contoso.onmicrosoft.com",
-            "auth_mode": "delegated", "object_id": 1, "graph_base_url": base, "login_base_url": base}
+    return {
+        "client_id": "cid",
+        "client_secret": SECRET,
+        "tenant": "contoso.onmicrosoft.com",
+        "auth_mode": "delegated",
+        "object_id": 1,
+        "graph_base_url": base,
+        "login_base_url": base,
+    }
 
 
 def assert_nothing_leaked(recorder: Any) -> None:
@@ -84,8 +97,9 @@ def test_google_code_exchange_and_revocation_do_not_follow(redirect: Any, sessio
     redirector, recorder = redirect
     settings = google_settings(redirector.url)
     with pytest.raises(RedirectRefusedError):
-        google_auth.exchange_code(settings, session, code="c", redirect_uri="http://127.0.0.1/cb", code_verifier="v",
-                                  now=now())
+        google_auth.exchange_code(
+            settings, session, code="c", redirect_uri="http://127.0.0.1/cb", code_verifier="v", now=now()
+        )
     assert google_auth.revoke(settings, session, REFRESH) is False
     assert_nothing_leaked(recorder)
 
@@ -97,10 +111,18 @@ def test_outlook_token_requests_do_not_follow(redirect: Any, session: requests.S
     with pytest.raises(RedirectRefusedError):
         refresh(TokenSet("", now(), REFRESH))
     with pytest.raises(RedirectRefusedError):
-        outlook_auth.exchange_code(settings, session, code="c", redirect_uri="http://127.0.0.1/cb",
-                                   code_verifier="v", now=now(), sleep=lambda _s: None)
-    app = outlook_auth.client_credentials({**settings, "auth_mode": "application"}, session, store(), now=now,
-                                          sleep=lambda _s: None)
+        outlook_auth.exchange_code(
+            settings,
+            session,
+            code="c",
+            redirect_uri="http://127.0.0.1/cb",
+            code_verifier="v",
+            now=now(),
+            sleep=lambda _s: None,
+        )
+    app = outlook_auth.client_credentials(
+        {**settings, "auth_mode": "application"}, session, store(), now=now, sleep=lambda _s: None
+    )
     with pytest.raises(RedirectRefusedError):
         app(None)
     assert len(redirector.received) == 3  # one request each: a redirect is not retried either
@@ -110,8 +132,14 @@ def test_outlook_token_requests_do_not_follow(redirect: Any, session: requests.S
 def _connected(settings: dict[str, Any]) -> BackendContext:
     config = store()
     TokenStore(config).save(TokenSet(ACCESS, now() + timedelta(hours=1), REFRESH), expected_version=None)
-    return BackendContext(host=None, integration_id="int-1", settings=settings, store=config,  # type: ignore[arg-type]
-                          now=now, sleep=lambda _s: None)
+    return BackendContext(
+        host=None,
+        integration_id="int-1",
+        settings=settings,
+        store=config,  # type: ignore[arg-type]
+        now=now,
+        sleep=lambda _s: None,
+    )
 
 
 def test_api_calls_do_not_follow(redirect: Any) -> None:

@@ -47,8 +47,12 @@ PROVIDERS = ("google", "outlook")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--run-long", action="store_true", default=False,
-                     help="run the long versions of tests/reliability and write their figures")
+    parser.addoption(
+        "--run-long",
+        action="store_true",
+        default=False,
+        help="run the long versions of tests/reliability and write their figures",
+    )
 
 
 def _long_requested(config: pytest.Config) -> bool:
@@ -183,8 +187,16 @@ class Crasher:
                 self.dying = True
                 raise Crash(point)
 
-    def wrap(self, monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, point: str, *, after: bool = False,
-             scale: float = 1.0) -> None:
+    def wrap(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        owner: Any,
+        name: str,
+        point: str,
+        *,
+        after: bool = False,
+        scale: float = 1.0,
+    ) -> None:
         """Crash at ``point`` before (or ``after``) each call of ``owner.name``; ``scale`` multiplies the
         probability (points passed once per event rather than once per job get a smaller one)."""
         original = getattr(owner, name)
@@ -264,13 +276,17 @@ class GoogleRig:
         self.timezone = timezone
         self.zone = ZoneInfo(timezone)
         self.room = self.host.add_object("Room A", timezone=timezone)
-        self.integration = world.integration(integration_id, "google", {
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "calendar_mapping": [{"object": str(self.room.id), "calendar_id": DEMO_ROOM}],
-            **World.google_urls(self.base),
-            **(settings or {}),
-        })
+        self.integration = world.integration(
+            integration_id,
+            "google",
+            {
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "calendar_mapping": [{"object": str(self.room.id), "calendar_id": DEMO_ROOM}],
+                **World.google_urls(self.base),
+                **(settings or {}),
+            },
+        )
 
     # -- connection -----------------------------------------------------------------------------
     def connect(self) -> str:
@@ -305,8 +321,7 @@ class GoogleRig:
     def latest_cursor(self) -> str | None:
         """The last sync token the emulator issued for the room calendar (its own record)."""
         with self.app.lock:
-            issued = [token for token, state in self.app.lister._syncs.items()
-                      if state.calendar_id == self.calendar_id]
+            issued = [token for token, state in self.app.lister._syncs.items() if state.calendar_id == self.calendar_id]
         return issued[-1] if issued else None
 
     def cursor_is_latest(self, cursor: str | None) -> bool:
@@ -317,8 +332,9 @@ class GoogleRig:
         return moment.astimezone(self.zone).date() if all_day else moment
 
     def person_create(self, title: str, start: datetime, end: datetime, all_day: bool = False) -> str:
-        created = self.app.create_event(self.calendar_id, summary=title, start=self._when(start, all_day),
-                                        end=self._when(end, all_day))
+        created = self.app.create_event(
+            self.calendar_id, summary=title, start=self._when(start, all_day), end=self._when(end, all_day)
+        )
         return str(created["id"])
 
     def person_move(self, event_id: str, start: datetime, end: datetime, all_day: bool = False) -> None:
@@ -339,8 +355,17 @@ class GoogleRig:
             end, _ = self._time(body.get("end"))
             props = (body.get("extendedProperties") or {}).get("private") or {}
             raw = props.get("ireserveBookingId")
-            out.append(SeenEvent(str(body["id"]), str(body.get("summary", "")), start or _EPOCH, end or _EPOCH,
-                                 start_all_day, live, int(raw) if raw and raw.isdigit() else None))
+            out.append(
+                SeenEvent(
+                    str(body["id"]),
+                    str(body.get("summary", "")),
+                    start or _EPOCH,
+                    end or _EPOCH,
+                    start_all_day,
+                    live,
+                    int(raw) if raw and raw.isdigit() else None,
+                )
+            )
         return out
 
     def _time(self, value: Any) -> tuple[datetime | None, bool]:
@@ -378,8 +403,9 @@ class GoogleRig:
 
         monkeypatch.setattr(lister, "_respond", respond)
         rows = [{"object": str(self.room.id), "calendar_id": self.calendar_id}]
-        for number, calendar_id in enumerate((f"a/../../{foreign}", "b?x=@evil", f"c@{foreign[7:]}", "../..",
-                                              "#frag", "%2e%2e%2f", f"{foreign}/x")):
+        for number, calendar_id in enumerate(
+            (f"a/../../{foreign}", "b?x=@evil", f"c@{foreign[7:]}", "../..", "#frag", "%2e%2e%2f", f"{foreign}/x")
+        ):
             obj = self.host.add_object(f"Trick {number}")
             rows.append({"object": str(obj.id), "calendar_id": calendar_id})
         form = self.host.hooks.config_form(self.integration, {"calendar_mapping": rows})
@@ -392,17 +418,25 @@ class GoogleRig:
         """Event writes (insert, patch, update, delete) the emulator answered (only 2xx ones with
         ``succeeded``; else refused and faulted ones too)."""
         pattern = re.compile(self.write_path)
-        return sum(1 for e in self.app.requests.entries()
-                   if e.method in ("POST", "PATCH", "PUT", "DELETE") and pattern.search(e.path)
-                   and not e.path.endswith("/watch") and (not succeeded or 200 <= e.status < 300))
+        return sum(
+            1
+            for e in self.app.requests.entries()
+            if e.method in ("POST", "PATCH", "PUT", "DELETE")
+            and pattern.search(e.path)
+            and not e.path.endswith("/watch")
+            and (not succeeded or 200 <= e.status < 300)
+        )
 
     def token_calls(self) -> int:
         return self.app.requests.count(method="POST", path=self.token_path)
 
     def event_creates(self) -> int:
         """Event inserts the provider accepted."""
-        return sum(1 for e in self.app.requests.entries()
-                   if e.method == "POST" and e.path.endswith("/events") and 200 <= e.status < 300)
+        return sum(
+            1
+            for e in self.app.requests.entries()
+            if e.method == "POST" and e.path.endswith("/events") and 200 <= e.status < 300
+        )
 
     def issued_secrets(self) -> set[str]:
         """Every access token, refresh token and authorization code the emulator issued, and every
@@ -444,21 +478,26 @@ class OutlookRig(GoogleRig):
         self.host = world.host
         self.app, self.base = world.graph(seed=seed)
         if client_id != "demo-client":
-            self.app.add_app(client_id, self.tenant, secret=client_secret,
-                             redirect_uris=["http://127.0.0.1/oauth/callback"])
+            self.app.add_app(
+                client_id, self.tenant, secret=client_secret, redirect_uris=["http://127.0.0.1/oauth/callback"]
+            )
         self.calendar_id = self.user
         self.timezone = timezone
         self.zone = ZoneInfo(timezone)
         self.room = self.host.add_object("Room A", timezone=timezone)
-        self.integration = world.integration(integration_id, "outlook", {
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "auth_mode": "delegated",
-            "tenant": self.tenant,
-            "object_id": str(self.room.id),
-            **World.graph_urls(self.base),
-            **(settings or {}),
-        })
+        self.integration = world.integration(
+            integration_id,
+            "outlook",
+            {
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "auth_mode": "delegated",
+                "tenant": self.tenant,
+                "object_id": str(self.room.id),
+                **World.graph_urls(self.base),
+                **(settings or {}),
+            },
+        )
 
     def write_methods(self) -> tuple[Any, tuple[str, ...]]:
         from ireserve_calendar_plugin.providers.outlook.backend import OutlookBackend
@@ -484,13 +523,19 @@ class OutlookRig(GoogleRig):
     # -- a person edits the calendar ------------------------------------------------------------
     def person_create(self, title: str, start: datetime, end: datetime, all_day: bool = False) -> str:
         zone = self.timezone if all_day else "UTC"
-        made = self.app.person_create_event(self.user, title, self._when(start, all_day), self._when(end, all_day),
-                                            zone, all_day=all_day)
+        made = self.app.person_create_event(
+            self.user, title, self._when(start, all_day), self._when(end, all_day), zone, all_day=all_day
+        )
         return str(made["id"])
 
     def person_move(self, event_id: str, start: datetime, end: datetime, all_day: bool = False) -> None:
-        self.app.person_move_event(self.user, event_id, self._when(start, all_day), self._when(end, all_day),
-                                   self.timezone if all_day else "UTC")
+        self.app.person_move_event(
+            self.user,
+            event_id,
+            self._when(start, all_day),
+            self._when(end, all_day),
+            self.timezone if all_day else "UTC",
+        )
 
     def person_cancel(self, event_id: str) -> None:
         self.app.person_cancel_event(self.user, event_id)
@@ -504,10 +549,25 @@ class OutlookRig(GoogleRig):
         for body in self.app.events(self.user):
             all_day = body.get("isAllDay") is True
             start, end = self._graph_time(body.get("start"), all_day), self._graph_time(body.get("end"), all_day)
-            raw = next((p.get("value") for p in body.get("singleValueExtendedProperties") or []
-                        if str(p.get("id", "")).lower().endswith("ireservebookingid")), None)
-            out.append(SeenEvent(str(body["id"]), str(body.get("subject", "")), start, end, all_day,
-                                 body.get("isCancelled") is not True, int(raw) if raw and raw.isdigit() else None))
+            raw = next(
+                (
+                    p.get("value")
+                    for p in body.get("singleValueExtendedProperties") or []
+                    if str(p.get("id", "")).lower().endswith("ireservebookingid")
+                ),
+                None,
+            )
+            out.append(
+                SeenEvent(
+                    str(body["id"]),
+                    str(body.get("subject", "")),
+                    start,
+                    end,
+                    all_day,
+                    body.get("isCancelled") is not True,
+                    int(raw) if raw and raw.isdigit() else None,
+                )
+            )
         return out
 
     def _graph_time(self, value: Any, all_day: bool) -> datetime:
@@ -541,22 +601,33 @@ class OutlookRig(GoogleRig):
         host), and the admin enters tenants and mailboxes carrying ``/ ? @ ..``. Queues syncs."""
         delta = self.app.delta
         good = urlsplit(self.base)
-        links = iter([f"{foreign}/v1.0/me/calendarView/delta?$skiptoken=steal",
-                      f"http://{good.hostname}:{good.port}@{urlsplit(foreign).netloc}/v1.0/me/calendarView/delta",
-                      f"{self.base}/v1.0/../../steal", f"{self.base}.evil.example/v1.0/me/calendarView/delta"] * 50)
+        links = iter(
+            [
+                f"{foreign}/v1.0/me/calendarView/delta?$skiptoken=steal",
+                f"http://{good.hostname}:{good.port}@{urlsplit(foreign).netloc}/v1.0/me/calendarView/delta",
+                f"{self.base}/v1.0/../../steal",
+                f"{self.base}.evil.example/v1.0/me/calendarView/delta",
+            ]
+            * 50
+        )
 
         def next_link(base: str, cursor: Any) -> str:
             return next(links)
 
         monkeypatch.setattr(delta, "_next", next_link)
         self.app.configure(delta_page_size=1)
-        for tenant in (f"contoso.onmicrosoft.com/../../{foreign}", "contoso.onmicrosoft.com?x=@evil", "..",
-                       f"evil@{urlsplit(foreign).netloc}"):
+        for tenant in (
+            f"contoso.onmicrosoft.com/../../{foreign}",
+            "contoso.onmicrosoft.com?x=@evil",
+            "..",
+            f"evil@{urlsplit(foreign).netloc}",
+        ):
             form = self.host.hooks.config_form(self.integration, {"tenant": tenant})
             assert form is not None and not form.saved, f"tenant {tenant!r} was accepted"
         for upn in (f"room/../../x@{urlsplit(foreign).netloc}", "room?x=1@contoso.onmicrosoft.com", "..@x", "a@b/.."):
-            form = self.host.hooks.config_form(self.integration, {
-                "auth_mode": "application", "rooms": [{"upn": upn, "object": str(self.room.id)}]})
+            form = self.host.hooks.config_form(
+                self.integration, {"auth_mode": "application", "rooms": [{"upn": upn, "object": str(self.room.id)}]}
+            )
             assert form is not None and not form.saved, f"mailbox {upn!r} was accepted"
         self.invalidate_cursor()
         soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)

@@ -81,8 +81,9 @@ class Story:
     def __init__(self, world: World, provider: str, monkeypatch: pytest.MonkeyPatch, seed: int, size: int) -> None:
         self.world = world
         self.host = world.host
-        self.rig: GoogleRig = make_rig(provider, world, seed=seed,
-                                       settings={"allow_booking_update": True, "requests_per_minute": 600})
+        self.rig: GoogleRig = make_rig(
+            provider, world, seed=seed, settings={"allow_booking_update": True, "requests_per_minute": 600}
+        )
         self.rig.connect()
         install_clock_sleep(monkeypatch, world)
         self.rng = random.Random(seed)
@@ -102,8 +103,15 @@ class Story:
         if phase == 0:
             for i in range(self.size):
                 start, end = self._times()
-                booking = self.host.bookings.create(object_id=self.rig.room.id, start=start, end=end,
-                                                    status="confirmed", title=f"host-{i}", channel="web", origin=USER)
+                booking = self.host.bookings.create(
+                    object_id=self.rig.room.id,
+                    start=start,
+                    end=end,
+                    status="confirmed",
+                    title=f"host-{i}",
+                    channel="web",
+                    origin=USER,
+                )
                 self.bookings.append(booking.id)
                 start, end = self._times()
                 self.events.append(self.rig.person_create(f"cal-{i}", start, end))
@@ -127,9 +135,11 @@ class Story:
         queued = sum(jobs.enqueue(JOB_SYNC, payload, dedupe_key=f"dup:{tag}:sync:{i}") for i in range(3 * WORKERS))
         for booking_id in self.bookings:
             for copy in range(3):
-                queued += jobs.enqueue(JOB_OUTBOUND, {"integration": self.rig.integration.id,
-                                                      "booking": str(booking_id), "attempt": "1"},
-                                       dedupe_key=f"dup:{tag}:out:{booking_id}:{copy}")
+                queued += jobs.enqueue(
+                    JOB_OUTBOUND,
+                    {"integration": self.rig.integration.id, "booking": str(booking_id), "attempt": "1"},
+                    dedupe_key=f"dup:{tag}:out:{booking_id}:{copy}",
+                )
         return queued
 
     def run(self, workers: int) -> int:
@@ -156,17 +166,21 @@ class Story:
 
     def snapshot(self) -> dict[str, Any]:
         """Both sides, in terms independent of ids and of when the World started."""
+
         def rel(moment: datetime) -> float:
             return (moment - self.origin).total_seconds()
 
-        bookings = sorted((b.title, rel(b.start), rel(b.end), b.status, bool(b.fields.get("external_id")))
-                          for b in self.host.list_bookings(self.rig.room.id))
+        bookings = sorted(
+            (b.title, rel(b.start), rel(b.end), b.status, bool(b.fields.get("external_id")))
+            for b in self.host.list_bookings(self.rig.room.id)
+        )
         events = sorted((e.title.split(" [")[0], rel(e.start), rel(e.end)) for e in self.rig.events() if e.live)
         return {"bookings": bookings, "events": events}
 
 
-def _story(world: World, provider: str, monkeypatch: pytest.MonkeyPatch, workers: int, seed: int,
-           size: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _story(
+    world: World, provider: str, monkeypatch: pytest.MonkeyPatch, workers: int, seed: int, size: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     story = Story(world, provider, monkeypatch, seed, size)
     exclusive = Exclusive()
     if workers > 1:
@@ -206,8 +220,9 @@ def _story(world: World, provider: str, monkeypatch: pytest.MonkeyPatch, workers
 
 
 @pytest.mark.parametrize("seed", [7])
-def test_eight_workers_end_where_one_worker_ends(tmp_path: Any, provider: str, monkeypatch: pytest.MonkeyPatch,
-                                                 long_run: bool, seed: int) -> None:
+def test_eight_workers_end_where_one_worker_ends(
+    tmp_path: Any, provider: str, monkeypatch: pytest.MonkeyPatch, long_run: bool, seed: int
+) -> None:
     size = 40 if long_run else 16
     outcomes = {}
     for workers in (1, WORKERS):

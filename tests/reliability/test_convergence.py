@@ -106,8 +106,9 @@ class Recorder:
         self._lock = threading.Lock()
 
     @hookimpl
-    def on_booking_status_changed(self, host: Any, booking: Booking, old_status: str | None, new_status: str,
-                                  origin: str) -> None:
+    def on_booking_status_changed(
+        self, host: Any, booking: Booking, old_status: str | None, new_status: str, origin: str
+    ) -> None:
         with self._lock:
             self.changes.append((booking, old_status, new_status, origin))
 
@@ -150,8 +151,16 @@ class Figures:
 class Run:
     """One seeded run: the World, the rig, the model, the fault switches."""
 
-    def __init__(self, world: World, rig: GoogleRig, seed: int, *, allow_update: bool, crash_rate: float,
-                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(
+        self,
+        world: World,
+        rig: GoogleRig,
+        seed: int,
+        *,
+        allow_update: bool,
+        crash_rate: float,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
         self.world = world
         self.host = world.host
         self.rig = rig
@@ -218,8 +227,10 @@ class Run:
             (0.025, Fault(status=429, retry_after=2, path=api)),
             (0.01, Fault(status=429, retry_after=45, path=api)),
             (0.005, Fault(status=429, retry_after=120, path=api)),
-            (0.01 if self.rig.throttles_with_403 else 0.0,
-             Fault(status=403, reason="rateLimitExceeded", retry_after=5, path=api)),
+            (
+                0.01 if self.rig.throttles_with_403 else 0.0,
+                Fault(status=403, reason="rateLimitExceeded", retry_after=5, path=api),
+            ),
             (0.03, Fault(status=500, path=api)),
             (0.03, Fault(status=503, path=api)),
             (0.04, Fault(kind="reset", path=api)),
@@ -233,8 +244,9 @@ class Run:
 
     def _push_faults(self, step: int) -> None:
         copies = self.rng.choice((1, 2, 5, 20, 100))
-        self.rig.app.deliverer.configure(PushFaults(drop=0.15, duplicate=0.08, duplicate_copies=copies, reorder=0.1,
-                                                    seed=self.seed * 100_003 + step))
+        self.rig.app.deliverer.configure(
+            PushFaults(drop=0.15, duplicate=0.08, duplicate_copies=copies, reorder=0.1, seed=self.seed * 100_003 + step)
+        )
 
     def faults_off(self) -> None:
         self.crasher.armed = False
@@ -244,8 +256,9 @@ class Run:
     # -- the worker -----------------------------------------------------------------------------
     def run_worker(self, max_jobs: int, *, include_future: bool = False) -> None:
         try:
-            self.figures.worker_runs += self.world.worker.run_until_idle(max_jobs=max_jobs,
-                                                                         include_future=include_future)
+            self.figures.worker_runs += self.world.worker.run_until_idle(
+                max_jobs=max_jobs, include_future=include_future
+            )
         except Crash:
             self.crasher.dying = False
             self.world.advance(LEASE_EXPIRY)  # the dead worker's leases run out; another one takes over
@@ -269,8 +282,11 @@ class Run:
             key = _key_of(event.title)
             if event.live and key is not None:
                 events.setdefault(key, []).append(event)
-        pending = {int(job.payload["booking"]) for state in ("queued", "running")
-                   for job in self.host.jobs.all(state=state, name=JOB_OUTBOUND)}
+        pending = {
+            int(job.payload["booking"])
+            for state in ("queued", "running")
+            for job in self.host.jobs.all(state=state, name=JOB_OUTBOUND)
+        }
         return Observed(bookings, events, pending)
 
     def problems(self, item: Item, seen: Observed) -> list[str]:
@@ -339,9 +355,17 @@ class Run:
     # -- mutations ------------------------------------------------------------------------------
     def mutate(self, step: int, seen: Observed) -> None:
         kinds = {
-            "host create": 14, "host create option": 3, "host move": 12, "host confirm option": 3,
-            "host back to option": 2, "host cancel": 6, "host reconfirm": 2,
-            "person create": 14, "person move": 12, "person cancel": 5, "person delete": 5,
+            "host create": 14,
+            "host create option": 3,
+            "host move": 12,
+            "host confirm option": 3,
+            "host back to option": 2,
+            "host cancel": 6,
+            "host reconfirm": 2,
+            "person create": 14,
+            "person move": 12,
+            "person cancel": 5,
+            "person delete": 5,
         }
         kind = self.rng.choices(list(kinds), weights=list(kinds.values()))[0]
         conflict = self.rng.random() < 0.15
@@ -375,8 +399,16 @@ class Run:
             status = "option" if kind.endswith("option") else "confirmed"
             item = Item(key, "host", times, times, status=status, wants_event=status == "confirmed", all_times={times})
             try:
-                booking = bookings.create(object_id=self.rig.room.id, start=times[0], end=times[1], status=status,
-                                          title=item.title, channel="web", origin=USER, all_day=times[2])
+                booking = bookings.create(
+                    object_id=self.rig.room.id,
+                    start=times[0],
+                    end=times[1],
+                    status=status,
+                    title=item.title,
+                    channel="web",
+                    origin=USER,
+                    all_day=times[2],
+                )
             except BookingConflictError:
                 self.figures.refused += 1
                 return False
@@ -403,8 +435,11 @@ class Run:
             "host cancel": lambda i: i.status != "cancelled",
             "host reconfirm": lambda i: i.status == "cancelled",
         }
-        candidates = self._eligible("host", conflict, lambda i: i.booking_id is not None and predicates[kind](i)
-                                    and len(seen.bookings.get(i.key, [])) == 1)
+        candidates = self._eligible(
+            "host",
+            conflict,
+            lambda i: i.booking_id is not None and predicates[kind](i) and len(seen.bookings.get(i.key, [])) == 1,
+        )
         if not candidates:
             return False
         item = self.rng.choice(candidates)
@@ -437,8 +472,7 @@ class Run:
         return True
 
     def _person_change(self, kind: str, seen: Observed, conflict: bool) -> bool:
-        live = [(self.items[k], events[0]) for k, events in seen.events.items()
-                if k in self.items and len(events) == 1]
+        live = [(self.items[k], events[0]) for k, events in seen.events.items() if k in self.items and len(events) == 1]
         racing = [(i, e) for i, e in live if i.pending not in (None, "cal")] if conflict else []
         candidates = racing or [(i, e) for i, e in live if i.pending in (None, "cal")]
         if not candidates:
@@ -493,8 +527,9 @@ class Run:
             self.world.settle()
             seen = self.observe()
             self.settle_pending(seen)
-            if not any(self.disagreement(i, seen) if i.conflicted else self.problems(i, seen)
-                       for i in self.items.values()):
+            if not any(
+                self.disagreement(i, seen) if i.conflicted else self.problems(i, seen) for i in self.items.values()
+            ):
                 return attempt
         return rounds
 
@@ -552,13 +587,24 @@ def _early_retries(run: Run) -> list[str]:
 def _orphans(run: Run) -> list[str]:
     """Live events and live bookings that belong to no item of the model."""
     out = [f"event {e.id} {e.title!r}" for e in run.rig.events() if e.live and _key_of(e.title) not in run.items]
-    out += [f"booking {b.id} {b.title!r}" for b in run.host.list_bookings(run.rig.room.id)
-            if _key_of(b.title) not in run.items]
+    out += [
+        f"booking {b.id} {b.title!r}"
+        for b in run.host.list_bookings(run.rig.room.id)
+        if _key_of(b.title) not in run.items
+    ]
     return out
 
 
-def converge_under_faults(world: World, provider: str, monkeypatch: pytest.MonkeyPatch, *, seed: int,
-                          mutations: int, allow_update: bool, crash_rate: float) -> dict[str, Any]:
+def converge_under_faults(
+    world: World,
+    provider: str,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    seed: int,
+    mutations: int,
+    allow_update: bool,
+    crash_rate: float,
+) -> dict[str, Any]:
     rig = make_rig(provider, world, seed=seed, settings={"allow_booking_update": allow_update})
     rig.connect()
     run = Run(world, rig, seed, allow_update=allow_update, crash_rate=crash_rate, monkeypatch=monkeypatch)
@@ -626,30 +672,52 @@ def converge_under_faults(world: World, provider: str, monkeypatch: pytest.Monke
         "clean_items": len(clean),
         "wall_seconds": round(time.monotonic() - started, 1),
     }
-    history = {t: [f"{who} {old}->{new} {b.start:%m-%d %H:%M}" for b, old, new, who in run.recorder.changes
-                   if _key_of(b.title) == int(t.split("-")[1])]
-               for t in [*lost, *disagreeing, *_titles_in(echoes)][:6]}
-    details = {"lost": lost, "history": history, "disagreeing": disagreeing, "orphans": orphans[:20],
-               "echoes": echoes[:20], "early": early[:20]}
+    history = {
+        t: [
+            f"{who} {old}->{new} {b.start:%m-%d %H:%M}"
+            for b, old, new, who in run.recorder.changes
+            if _key_of(b.title) == int(t.split("-")[1])
+        ]
+        for t in [*lost, *disagreeing, *_titles_in(echoes)][:6]
+    }
+    details = {
+        "lost": lost,
+        "history": history,
+        "disagreeing": disagreeing,
+        "orphans": orphans[:20],
+        "echoes": echoes[:20],
+        "early": early[:20],
+    }
     figures["details"] = {k: v for k, v in details.items() if v}
     return figures
 
 
 def assert_converged(figures: dict[str, Any]) -> None:
-    zero = ("lost_changes", "duplicate_bookings", "duplicate_events", "orphans", "conflicted_items_disagreeing",
-            "echo_writes", "retries_before_retry_after", "idle_api_writes", "idle_booking_writes")
+    zero = (
+        "lost_changes",
+        "duplicate_bookings",
+        "duplicate_events",
+        "orphans",
+        "conflicted_items_disagreeing",
+        "echo_writes",
+        "retries_before_retry_after",
+        "idle_api_writes",
+        "idle_booking_writes",
+    )
     bad = {name: figures[name] for name in zero if figures[name]}
     assert not bad, f"{bad}\n{figures.get('details')}"
     assert figures["faults_injected"] > 0 and figures["crashes"] > 0  # the run really was hostile
 
 
 @pytest.mark.parametrize("allow_update", [True, False], ids=["allow-update", "no-allow-update"])
-def test_converges_under_faults(world: World, provider: str, monkeypatch: pytest.MonkeyPatch, long_run: bool,
-                                allow_update: bool) -> None:
+def test_converges_under_faults(
+    world: World, provider: str, monkeypatch: pytest.MonkeyPatch, long_run: bool, allow_update: bool
+) -> None:
     mutations = (1000 if allow_update else 400) if long_run else (220 if allow_update else 100)
     seed = int(os.environ.get("IRESERVE_SEED", "20240611")) + int(allow_update)
-    figures = converge_under_faults(world, provider, monkeypatch, seed=seed, mutations=mutations,
-                                    allow_update=allow_update, crash_rate=0.012)
+    figures = converge_under_faults(
+        world, provider, monkeypatch, seed=seed, mutations=mutations, allow_update=allow_update, crash_rate=0.012
+    )
     suite = f"convergence-{provider}-{'allow' if allow_update else 'no-allow'}"
     report(suite, figures, long_run=long_run)
     assert_converged(figures)

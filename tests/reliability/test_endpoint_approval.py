@@ -41,8 +41,7 @@ def _values(form: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("which", [0, 1])
-def test_an_endpoint_change_needs_the_secret_again_and_drops_the_grant(world: World, provider: str,
-                                                                      which: int) -> None:
+def test_an_endpoint_change_needs_the_secret_again_and_drops_the_grant(world: World, provider: str, which: int) -> None:
     field, path = MOVES[provider][which]
     rig = make_rig(provider, world)
     rig.connect()
@@ -70,16 +69,27 @@ def test_an_endpoint_change_needs_the_secret_again_and_drops_the_grant(world: Wo
 
         # everything a host does next: page views, cron, jobs, a booking change, tokens expiring
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=1)
-        host.bookings.create(object_id=rig.room.id, start=start, end=start + timedelta(hours=1),
-                             status="confirmed", title="After the move", channel="web", origin=USER)
+        host.bookings.create(
+            object_id=rig.room.id,
+            start=start,
+            end=start + timedelta(hours=1),
+            status="confirmed",
+            title="After the move",
+            channel="web",
+            origin=USER,
+        )
         for _ in range(2):
             host.hooks.config_form(integration, None)
             world.tick()
             world.settle()
             world.advance(3600)
-        leaked = [r for r in thief.received
-                  if SECRET.encode() in r.body or tokens.refresh_token.encode() in r.body
-                  or tokens.access_token in r.headers.get("Authorization", "")]
+        leaked = [
+            r
+            for r in thief.received
+            if SECRET.encode() in r.body
+            or tokens.refresh_token.encode() in r.body
+            or tokens.access_token in r.headers.get("Authorization", "")
+        ]
         assert leaked == []
         assert thief.received == []  # without a grant there is nothing to send at all
 

@@ -57,8 +57,14 @@ from tests.reliability.conftest import make_rig
 from tests.reliability.conftest import report
 
 CANARY_SECRET = "canary-client-secret-7f3a91c2"
-MARKUP = ("<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>", "<svg/onload=alert(1)>",
-          "</textarea><iframe src=javascript:alert(1)>", "{{7*7}}${7*7}", "'; DROP TABLE config; --")
+MARKUP = (
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    "<svg/onload=alert(1)>",
+    "</textarea><iframe src=javascript:alert(1)>",
+    "{{7*7}}${7*7}",
+    "'; DROP TABLE config; --",
+)
 TABLES = {
     "config": "SELECT integration_id, key, value, version FROM config ORDER BY 1, 2",
     "bookings": "SELECT * FROM bookings ORDER BY id",
@@ -111,8 +117,9 @@ def send(host: str, port: int, request: Hostile) -> Answer:
         line = head.split(b"\r\n", 1)[0].split()
         status = int(line[1]) if len(line) > 1 and line[1].isdigit() else 0
         headers = dict(h.decode("latin-1").split(":", 1) for h in head.split(b"\r\n")[1:] if b":" in h)
-        return Answer(status, {k.strip().lower(): v.strip() for k, v in headers.items()}, body,
-                      time.monotonic() - started)
+        return Answer(
+            status, {k.strip().lower(): v.strip() for k, v in headers.items()}, body, time.monotonic() - started
+        )
     conn = http.client.HTTPConnection(host, port, timeout=5)
     try:
         conn.putrequest(request.method, request.path, skip_accept_encoding=True)
@@ -123,8 +130,9 @@ def send(host: str, port: int, request: Hostile) -> Answer:
         conn.endheaders(request.body or None)
         response = conn.getresponse()
         body = response.read()
-        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, body,
-                      time.monotonic() - started)
+        return Answer(
+            response.status, {k.lower(): v for k, v in response.getheaders()}, body, time.monotonic() - started
+        )
     finally:
         conn.close()
 
@@ -138,10 +146,25 @@ def _junk(rng: random.Random, size: int) -> str:
 
 
 def _ids(rng: random.Random, known: str) -> str:
-    return rng.choice((
-        known, known + "x", known.upper(), "", " ", "a" * rng.choice((65, 129, 300, 5000)), _junk(rng, 12),
-        "../../" + known, known + "\u0000", "0", "-1", "null", "%00", "${jndi:ldap://x/a}", rng.choice(MARKUP),
-    ))
+    return rng.choice(
+        (
+            known,
+            known + "x",
+            known.upper(),
+            "",
+            " ",
+            "a" * rng.choice((65, 129, 300, 5000)),
+            _junk(rng, 12),
+            "../../" + known,
+            known + "\u0000",
+            "0",
+            "-1",
+            "null",
+            "%00",
+            "${jndi:ldap://x/a}",
+            rng.choice(MARKUP),
+        )
+    )
 
 
 def _json_bodies(rng: random.Random, valid_item: Callable[[], dict[str, Any]]) -> tuple[bytes, str]:
@@ -186,8 +209,9 @@ class Generator:
         self.provider = rig.name
         self.channel = known_channel
         self.push = f"{prefix}/calendar/push/{rig.name}/{self.integration}"
-        self.expired_link = sign_link(rig.host.keyring, "oauth-start", self.integration,
-                                      rig.world.clock().replace(year=2000))
+        self.expired_link = sign_link(
+            rig.host.keyring, "oauth-start", self.integration, rig.world.clock().replace(year=2000)
+        )
         self.other_link = sign_link(rig.host.keyring, "oauth-start", "someone-else", rig.world.clock())
 
     def make(self) -> Hostile:
@@ -246,65 +270,118 @@ class Generator:
         if self.provider == "google":
             return Hostile("push: forged notification", "POST", path, self._google_headers())
         body = json.dumps({"value": [self._graph_item() for _ in range(self.rng.choice((1, 3)))]}).encode()
-        return Hostile("push: forged notification", "POST", path,
-                       {**self._headers(), "Content-Type": "application/json"}, body)
+        return Hostile(
+            "push: forged notification", "POST", path, {**self._headers(), "Content-Type": "application/json"}, body
+        )
 
     def malformed_body(self) -> Hostile:
         body, content_type = _json_bodies(self.rng, self._graph_item)
         headers = self._google_headers() if self.provider == "google" else self._headers()
         if content_type:
             headers["Content-Type"] = content_type
-        return Hostile("push: malformed body", "POST", self.push + ("/lifecycle" if self.rng.random() < 0.3 else ""),
-                       headers, body)
+        return Hostile(
+            "push: malformed body", "POST", self.push + ("/lifecycle" if self.rng.random() < 0.3 else ""), headers, body
+        )
 
     def validation(self) -> Hostile:
         token = self.rng.choice((*MARKUP, _junk(self.rng, 30), "A" * 1025, "", "%3Cscript%3E", "a\u0000b"))
         path = self.push + ("/lifecycle" if self.rng.random() < 0.5 else "")
         method = self.rng.choice(("POST", "POST", "GET"))
-        return Hostile("push: validation token", method, f"{path}?{urlencode({'validationToken': token})}",
-                       self._headers(), b"", token=token)
+        return Hostile(
+            "push: validation token",
+            method,
+            f"{path}?{urlencode({'validationToken': token})}",
+            self._headers(),
+            b"",
+            token=token,
+        )
 
     def huge(self) -> Hostile:
         size = self.rng.choice((257 * 1024, 1100 * 1024))
-        return Hostile("push: huge body", "POST", self.push, {**self._headers(), "Content-Type": "application/json"},
-                       b"{" + b" " * size + b"}")
+        return Hostile(
+            "push: huge body",
+            "POST",
+            self.push,
+            {**self._headers(), "Content-Type": "application/json"},
+            b"{" + b" " * size + b"}",
+        )
 
     def path_trick(self) -> Hostile:
         p, iid, rng = self.prefix, self.integration, self.rng
-        path = rng.choice((
-            f"{p}/calendar/push/{self.provider}/../../admin/", f"{p}/calendar/push/{self.provider}/{iid}/../{iid}",
-            f"{p}/calendar/push/%2e%2e/{iid}", f"{p}/calendar//push/{self.provider}/{iid}",
-            f"{p}/calendar/push/{self.provider}/{iid}%00", f"{p}/calendar/push/{self.provider.upper()}/{iid}",
-            f"{p}/calendar/push/{self.provider}/" + "a" * 200, f"{p}/calendar/oauth/start/{iid}/../../push",
-            f"{p}/calendar/push/{self.provider}/{quote('ğ1')}", f"{p}/calendar/oauth/callback;x=1",
-            f"{p}/calendar/push/{self.provider}/{iid}?x=" + "A" * 8000, f"{p}/calendar/push/{self.provider}/{iid}/x",
-            f"{p}/calendar/push/{self.provider}/{iid}/lifecycle/x", f"{p}/calendar/%70ush/{self.provider}/{iid}",
-            f"{p}/calendar/oauth/start/" + quote("../" * 5 + "etc/passwd"), f"{p}/calendar/push/other/{iid}",
-            f"{p}/calendar/push/{self.provider}/unknown-integration", f"{p}/calendar/", f"{p}/calendar",
-            f"{p}/calendar/push/{self.provider}/{iid}#frag", f"{p}/calendar/oauth/start/{iid}?t=" + "9" * 400,
-        ))
+        path = rng.choice(
+            (
+                f"{p}/calendar/push/{self.provider}/../../admin/",
+                f"{p}/calendar/push/{self.provider}/{iid}/../{iid}",
+                f"{p}/calendar/push/%2e%2e/{iid}",
+                f"{p}/calendar//push/{self.provider}/{iid}",
+                f"{p}/calendar/push/{self.provider}/{iid}%00",
+                f"{p}/calendar/push/{self.provider.upper()}/{iid}",
+                f"{p}/calendar/push/{self.provider}/" + "a" * 200,
+                f"{p}/calendar/oauth/start/{iid}/../../push",
+                f"{p}/calendar/push/{self.provider}/{quote('ğ1')}",
+                f"{p}/calendar/oauth/callback;x=1",
+                f"{p}/calendar/push/{self.provider}/{iid}?x=" + "A" * 8000,
+                f"{p}/calendar/push/{self.provider}/{iid}/x",
+                f"{p}/calendar/push/{self.provider}/{iid}/lifecycle/x",
+                f"{p}/calendar/%70ush/{self.provider}/{iid}",
+                f"{p}/calendar/oauth/start/" + quote("../" * 5 + "etc/passwd"),
+                f"{p}/calendar/push/other/{iid}",
+                f"{p}/calendar/push/{self.provider}/unknown-integration",
+                f"{p}/calendar/",
+                f"{p}/calendar",
+                f"{p}/calendar/push/{self.provider}/{iid}#frag",
+                f"{p}/calendar/oauth/start/{iid}?t=" + "9" * 400,
+            )
+        )
         return Hostile("route: path trick", rng.choice(("GET", "POST")), path, self._headers())
 
     def wrong_method(self) -> Hostile:
-        path = self.rng.choice((self.push, f"{self.prefix}/calendar/oauth/callback",
-                                f"{self.prefix}/calendar/oauth/start/{self.integration}"))
+        path = self.rng.choice(
+            (
+                self.push,
+                f"{self.prefix}/calendar/oauth/callback",
+                f"{self.prefix}/calendar/oauth/start/{self.integration}",
+            )
+        )
         method = self.rng.choice(("PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "HEAD", "PROPFIND", "GET", "POST"))
         return Hostile("route: wrong method", method, path, self._headers())
 
     def start(self) -> Hostile:
         rng = self.rng
-        t = rng.choice(("", "x", self.expired_link, self.other_link, "1.k1." + "0" * 64, "9" * 30 + ".k1.x",
-                        self.expired_link[:-1] + "0", _junk(rng, 50), rng.choice(MARKUP), "١٢٣.k1.ab"))
+        t = rng.choice(
+            (
+                "",
+                "x",
+                self.expired_link,
+                self.other_link,
+                "1.k1." + "0" * 64,
+                "9" * 30 + ".k1.x",
+                self.expired_link[:-1] + "0",
+                _junk(rng, 50),
+                rng.choice(MARKUP),
+                "١٢٣.k1.ab",
+            )
+        )
         iid = rng.choice((self.integration, "someone-else", self.integration + "x"))
         query = "" if rng.random() < 0.1 else "?" + urlencode({"t": t})
-        return Hostile("oauth: start forged", "GET", f"{self.prefix}/calendar/oauth/start/{iid}{query}",
-                       self._headers())
+        return Hostile(
+            "oauth: start forged", "GET", f"{self.prefix}/calendar/oauth/start/{iid}{query}", self._headers()
+        )
 
     def callback(self) -> Hostile:
         rng = self.rng
         nonce = rng.choice(("A" * 43, _junk(rng, 43), "", "a" * 31, "a" * 65, "x" * 5000))
-        state = rng.choice((f"{nonce}~{self.integration}", f"{nonce}~someone-else", nonce, f"~{self.integration}",
-                            f"{nonce}~{self.integration}~x", f"{nonce}~" + "a" * 200, rng.choice(MARKUP)))
+        state = rng.choice(
+            (
+                f"{nonce}~{self.integration}",
+                f"{nonce}~someone-else",
+                nonce,
+                f"~{self.integration}",
+                f"{nonce}~{self.integration}~x",
+                f"{nonce}~" + "a" * 200,
+                rng.choice(MARKUP),
+            )
+        )
         params: list[tuple[str, str]] = []
         if rng.random() < 0.9:
             params.append(("state", state))
@@ -314,20 +391,26 @@ class Generator:
             params.append(("error", rng.choice(("access_denied", *MARKUP))))
         if rng.random() < 0.1:
             params.append(("state", "second-" + state))
-        return Hostile("oauth: callback forged", "GET", f"{self.prefix}/calendar/oauth/callback?{urlencode(params)}",
-                       self._headers())
+        return Hostile(
+            "oauth: callback forged",
+            "GET",
+            f"{self.prefix}/calendar/oauth/callback?{urlencode(params)}",
+            self._headers(),
+        )
 
     def raw(self) -> Hostile:
         p = self.push.encode()
-        raw = self.rng.choice((
-            b"GARBAGE\r\n\r\n",
-            b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
-            b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n{",
-            b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n",
-            b"GET " + p + b" HTTP/9.9\r\n\r\n",
-            b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
-            b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nX-Goog-Channel-ID: a\r\n" + b"X: y\r\n" * 200 + b"\r\n",
-        ))
+        raw = self.rng.choice(
+            (
+                b"GARBAGE\r\n\r\n",
+                b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+                b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n{",
+                b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n",
+                b"GET " + p + b" HTTP/9.9\r\n\r\n",
+                b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+                b"POST " + p + b" HTTP/1.1\r\nHost: x\r\nX-Goog-Channel-ID: a\r\n" + b"X: y\r\n" * 200 + b"\r\n",
+            )
+        )
         return Hostile("http: raw malformed", "RAW", "", {}, raw=raw)
 
 
@@ -359,8 +442,10 @@ def _secrets(rig: GoogleRig) -> set[str]:
 def test_hostile_requests_on_every_route(world: World, connected: GoogleRig, long_run: bool) -> None:
     rig = connected
     count = 10_000 if long_run else 1_500
-    channels = [k[len("chan/"):] for k in SecureConfig(rig.host.config, rig.host.keyring,
-                                                        rig.integration.id).list_keys("chan/")]
+    channels = [
+        k[len("chan/") :]
+        for k in SecureConfig(rig.host.config, rig.host.keyring, rig.integration.id).list_keys("chan/")
+    ]
     assert channels, "the integration has no push channel to forge against"
     generator = Generator(random.Random(4242), rig, rig.host.prefix, channels[0])
     secrets = _secrets(rig)
@@ -521,11 +606,15 @@ def test_no_request_leaves_for_another_host(world: World, provider: str, monkeyp
         assert ctx is not None
         good = urlsplit(rig.base)
         tricks = [
-            f"{server.url}/calendar/v3/users/me/calendarList", f"{server.url}/v1.0/me/events",
+            f"{server.url}/calendar/v3/users/me/calendarList",
+            f"{server.url}/v1.0/me/events",
             f"http://{good.hostname}:{good.port}@127.0.0.1:{server.port}/calendar/v3/x",
             f"http://127.0.0.1:{server.port}#@{good.hostname}:{good.port}/calendar/v3/x",
-            f"{rig.base}/calendar/v3/../../../x", f"{rig.base}/v1.0/../../x", f"{rig.base}.evil/calendar/v3",
-            f"https://{good.hostname}:{good.port}/calendar/v3/x", f"//127.0.0.1:{server.port}/calendar/v3",
+            f"{rig.base}/calendar/v3/../../../x",
+            f"{rig.base}/v1.0/../../x",
+            f"{rig.base}.evil/calendar/v3",
+            f"https://{good.hostname}:{good.port}/calendar/v3/x",
+            f"//127.0.0.1:{server.port}/calendar/v3",
         ]
         with engine_for(ctx) as engine:
             api = engine.backend.api

@@ -22,8 +22,15 @@ def _story(world: World, provider: str) -> tuple[object, int, str]:
     rig = make_rig(provider, world)
     rig.connect()
     start = hour_after(world.clock())
-    booking = world.host.bookings.create(object_id=rig.room.id, start=start, end=start + timedelta(hours=1),
-                                         status="confirmed", title="Board", channel="web", origin=USER)
+    booking = world.host.bookings.create(
+        object_id=rig.room.id,
+        start=start,
+        end=start + timedelta(hours=1),
+        status="confirmed",
+        title="Board",
+        channel="web",
+        origin=USER,
+    )
     world.settle()
     event_id = str(world.host.bookings.get(booking.id).fields["external_id"])
     rig.app.deliverer.configure(PushFaults(drop=1.0))  # the provider's notifications are lost from here on
@@ -40,8 +47,9 @@ def _lines(world: World, rig: object, text: str) -> list[str]:
 def test_a_404_on_update_syncs_the_calendar_at_once(world: World, provider: str) -> None:
     rig, booking_id, _ = _story(world, provider)
     booking = world.host.bookings.get(booking_id)
-    world.host.bookings.update_times(booking_id, start=booking.start + timedelta(hours=2),
-                                     end=booking.end + timedelta(hours=2), origin=USER)
+    world.host.bookings.update_times(
+        booking_id, start=booking.start + timedelta(hours=2), end=booking.end + timedelta(hours=2), origin=USER
+    )
     world.run_jobs()  # the outbound write, then the round it queued: no tick, no time passing
     assert world.host.bookings.get(booking_id).status == "cancelled"
     lines = _lines(world, rig, f"Booking {booking_id} could not be updated")

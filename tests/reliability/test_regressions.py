@@ -56,8 +56,15 @@ def rig(world: World, monkeypatch: pytest.MonkeyPatch) -> GoogleRig:
 
 def _book(rig: GoogleRig, hours: float = 24) -> Any:
     start = hour_after(rig.world.clock(), hours)
-    return rig.host.bookings.create(object_id=rig.room.id, start=start, end=start + timedelta(hours=1),
-                                    status="confirmed", title="Team", channel="web", origin=USER)
+    return rig.host.bookings.create(
+        object_id=rig.room.id,
+        start=start,
+        end=start + timedelta(hours=1),
+        status="confirmed",
+        title="Team",
+        channel="web",
+        origin=USER,
+    )
 
 
 def _live(rig: GoogleRig) -> list[Any]:
@@ -103,7 +110,8 @@ def test_a_delete_whose_outcome_was_lost_does_not_cancel_the_booking_confirmed_a
             rig.world.run_jobs()
     rig.world.advance(301)  # the dead worker's leases expire
     link = LinkStore(SecureConfig(rig.host.config, rig.host.keyring, rig.integration.id)).get(
-        rig.calendar_key(), booking.id)
+        rig.calendar_key(), booking.id
+    )
     assert link is not None and link.state == LinkState.DELETING  # the only record of the lost delete
     rig.host.bookings.set_status(booking.id, "confirmed", origin=USER)  # its outbound job is not run yet
     # the tombstone is read while the link still says "deleting" (before the outbound job finishes the
@@ -152,8 +160,11 @@ def test_a_retry_after_longer_than_the_client_waits_holds_every_job(rig: GoogleR
     rig.world.advance(60)
     rig.world.tick()
     rig.world.run_jobs()
-    gaps = [(e.started - faulted.started).total_seconds() for e in rig.app.requests.entries()
-            if e.method == "GET" and e.path.endswith("/events") and e.started > faulted.started]
+    gaps = [
+        (e.started - faulted.started).total_seconds()
+        for e in rig.app.requests.entries()
+        if e.method == "GET" and e.path.endswith("/events") and e.started > faulted.started
+    ]
     assert all(gap >= 120 for gap in gaps), gaps
     rig.world.advance(61)
     rig.world.settle()
@@ -164,8 +175,13 @@ def test_a_worker_dying_mid_refresh_does_not_lose_the_grant(rig: GoogleRig) -> N
     store = SecureConfig(rig.host.config, rig.host.keyring, rig.integration.id)
     tokens, version = TokenStore(store).load()
     assert tokens is not None
-    stale = type(tokens)(tokens.access_token, rig.world.clock() - timedelta(minutes=1), tokens.refresh_token,
-                         tokens.scopes, tokens.account)
+    stale = type(tokens)(
+        tokens.access_token,
+        rig.world.clock() - timedelta(minutes=1),
+        tokens.refresh_token,
+        tokens.scopes,
+        tokens.account,
+    )
     assert TokenStore(store).save(stale, expected_version=version)
     assert Leases(store).acquire("token-tokens", rig.world.clock(), timedelta(seconds=30))  # the dead refresher's
     booking = _book(rig)
@@ -187,11 +203,14 @@ def test_outlook_push_nested_a_hundred_thousand_deep_is_a_clean_400() -> None:
         assert parsed.ack_status == 400 and not parsed.notices
 
 
-@pytest.mark.parametrize("raw, status", [
-    (b"POST /ext/calendar/push/google/g1 HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n{", 400),
-    (b"POST /ext/calendar/push/google/g1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n", 400),
-    (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
-])
+@pytest.mark.parametrize(
+    "raw, status",
+    [
+        (b"POST /ext/calendar/push/google/g1 HTTP/1.1\r\nHost: x\r\nContent-Length: 999999\r\n\r\n{", 400),
+        (b"POST /ext/calendar/push/google/g1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\n", 400),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", 414),
+    ],
+)
 def test_the_host_answers_broken_http_with_a_4xx(world: World, raw: bytes, status: int) -> None:
     import socket
     from urllib.parse import urlsplit

@@ -25,31 +25,54 @@ from tests.reliability.conftest import make_rig
 from tests.reliability.conftest import report
 
 
-def test_revoked_grant_stops_once_and_reconnecting_duplicates_nothing(world: World, provider: str,
-                                                                      monkeypatch: pytest.MonkeyPatch,
-                                                                      long_run: bool) -> None:
+def test_revoked_grant_stops_once_and_reconnecting_duplicates_nothing(
+    world: World, provider: str, monkeypatch: pytest.MonkeyPatch, long_run: bool
+) -> None:
     rig = make_rig(provider, world, settings={"allow_booking_update": True})
     rig.connect()
     install_clock_sleep(monkeypatch, world)
     host = world.host
     start = hour_after(world.clock(), 30)
-    before = [host.bookings.create(object_id=rig.room.id, start=start + timedelta(hours=2 * i),
-                                   end=start + timedelta(hours=2 * i + 1), status="confirmed", title=f"before-{i}",
-                                   channel="web", origin=USER) for i in range(3)]
+    before = [
+        host.bookings.create(
+            object_id=rig.room.id,
+            start=start + timedelta(hours=2 * i),
+            end=start + timedelta(hours=2 * i + 1),
+            status="confirmed",
+            title=f"before-{i}",
+            channel="web",
+            origin=USER,
+        )
+        for i in range(3)
+    ]
     world.settle()
 
     rig.revoke_grant()
     rig.expire_access_tokens()
     writes, token_calls = rig.api_writes(succeeded=True), rig.token_calls()
     versions = {b.id: b.version for b in host.list_bookings()}
-    during = [host.bookings.create(object_id=rig.room.id, start=start + timedelta(days=1, hours=2 * i),
-                                   end=start + timedelta(days=1, hours=2 * i + 1), status="confirmed",
-                                   title=f"during-{i}", channel="web", origin=USER) for i in range(3)]
+    during = [
+        host.bookings.create(
+            object_id=rig.room.id,
+            start=start + timedelta(days=1, hours=2 * i),
+            end=start + timedelta(days=1, hours=2 * i + 1),
+            status="confirmed",
+            title=f"during-{i}",
+            channel="web",
+            origin=USER,
+        )
+        for i in range(3)
+    ]
     host.bookings.set_status(before[0].id, "cancelled", origin=USER)
-    host.bookings.update_times(before[1].id, start=start + timedelta(days=2), end=start + timedelta(days=2, hours=1),
-                               origin=USER)
-    person = [rig.person_create(f"person-{i}", start + timedelta(days=3, hours=2 * i),
-                                start + timedelta(days=3, hours=2 * i + 1)) for i in range(2)]
+    host.bookings.update_times(
+        before[1].id, start=start + timedelta(days=2), end=start + timedelta(days=2, hours=1), origin=USER
+    )
+    person = [
+        rig.person_create(
+            f"person-{i}", start + timedelta(days=3, hours=2 * i), start + timedelta(days=3, hours=2 * i + 1)
+        )
+        for i in range(2)
+    ]
     world.settle()
     first_failure_calls = rig.token_calls() - token_calls
     for i in range(6 if long_run else 3):  # polls, renewals, pushes: nothing may try the grant again
@@ -63,8 +86,11 @@ def test_revoked_grant_stops_once_and_reconnecting_duplicates_nothing(world: Wor
     alerts = [e for e in host.integration_log(rig.integration.id) if e.level == "error"]
     side_effect_writes = rig.api_writes(succeeded=True) - writes
     changed_by_people = (before[0].id, before[1].id)
-    changed_by_plugin = [b.id for b in host.list_bookings()
-                         if b.id in versions and b.version != versions[b.id] and b.id not in changed_by_people]
+    changed_by_plugin = [
+        b.id
+        for b in host.list_bookings()
+        if b.id in versions and b.version != versions[b.id] and b.id not in changed_by_people
+    ]
 
     rig.connect()
     world.advance(60)
@@ -73,8 +99,9 @@ def test_revoked_grant_stops_once_and_reconnecting_duplicates_nothing(world: Wor
     live = [e for e in rig.events() if e.live]
     bookings = host.list_bookings(rig.room.id)
     linked = [b for b in bookings if b.status != "cancelled"]
-    by_booking = {b.id: [e for e in live if e.booking_id == b.id or e.id == b.fields.get("external_id")]
-                  for b in linked}
+    by_booking = {
+        b.id: [e for e in live if e.booking_id == b.id or e.id == b.fields.get("external_id")] for b in linked
+    }
     figures = {
         "provider": provider,
         "token_calls_at_first_failure": first_failure_calls,

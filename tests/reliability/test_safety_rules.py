@@ -49,13 +49,25 @@ def rig(world: World, monkeypatch: pytest.MonkeyPatch) -> GoogleRig:
 
 def _book(rig: GoogleRig, hours: float = 24) -> Any:
     start = hour_after(rig.world.clock(), hours)
-    return rig.host.bookings.create(object_id=rig.room.id, start=start, end=start + timedelta(hours=1),
-                                    status="confirmed", title="Team", channel="web", origin=USER)
+    return rig.host.bookings.create(
+        object_id=rig.room.id,
+        start=start,
+        end=start + timedelta(hours=1),
+        status="confirmed",
+        title="Team",
+        channel="web",
+        origin=USER,
+    )
 
 
 def _queued_outbound(rig: GoogleRig, booking_id: int) -> int:
-    return len([j for j in rig.host.jobs.all(state="queued", name="calendar.outbound")
-                if j.payload.get("booking") == str(booking_id)])
+    return len(
+        [
+            j
+            for j in rig.host.jobs.all(state="queued", name="calendar.outbound")
+            if j.payload.get("booking") == str(booking_id)
+        ]
+    )
 
 
 def _synced_booking(rig: GoogleRig) -> Any:

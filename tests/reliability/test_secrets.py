@@ -91,8 +91,9 @@ def _files(db: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(db.parent.glob(db.name + "*")) if not p.name.endswith(".json"))
 
 
-def test_no_secret_reaches_the_database_the_logs_or_an_error(world: World, provider: str, capture: Capture,
-                                                             monkeypatch: pytest.MonkeyPatch, long_run: bool) -> None:
+def test_no_secret_reaches_the_database_the_logs_or_an_error(
+    world: World, provider: str, capture: Capture, monkeypatch: pytest.MonkeyPatch, long_run: bool
+) -> None:
     verifiers: list[str] = []
     original_pair = oauth.pkce_pair
 
@@ -102,16 +103,23 @@ def test_no_secret_reaches_the_database_the_logs_or_an_error(world: World, provi
         return verifier, challenge
 
     monkeypatch.setattr(oauth, "pkce_pair", pkce_pair)
-    rig = make_rig(provider, world, client_id="canary-client", client_secret=CANARY,
-                   settings={"allow_booking_update": True})
+    rig = make_rig(
+        provider, world, client_id="canary-client", client_secret=CANARY, settings={"allow_booking_update": True}
+    )
     install_clock_sleep(monkeypatch, world)
     _connect(rig, capture)
     host = world.host
     start = hour_after(world.clock(), 30)
     for i in range(4):
-        host.bookings.create(object_id=rig.room.id, start=start + timedelta(hours=2 * i),
-                             end=start + timedelta(hours=2 * i + 1), status="confirmed", title=f"b{i}",
-                             channel="web", origin=USER)
+        host.bookings.create(
+            object_id=rig.room.id,
+            start=start + timedelta(hours=2 * i),
+            end=start + timedelta(hours=2 * i + 1),
+            status="confirmed",
+            title=f"b{i}",
+            channel="web",
+            origin=USER,
+        )
         rig.person_create(f"e{i}", start + timedelta(days=2, hours=2 * i), start + timedelta(days=2, hours=2 * i + 1))
     world.settle()
     rig.expire_access_tokens()
@@ -121,8 +129,15 @@ def test_no_secret_reaches_the_database_the_logs_or_an_error(world: World, provi
     world.tick()
     world.settle()
     rig.revoke_grant()
-    host.bookings.create(object_id=rig.room.id, start=start + timedelta(days=5), end=start + timedelta(days=5, hours=1),
-                         status="confirmed", title="during outage", channel="web", origin=USER)
+    host.bookings.create(
+        object_id=rig.room.id,
+        start=start + timedelta(days=5),
+        end=start + timedelta(days=5, hours=1),
+        status="confirmed",
+        title="during outage",
+        channel="web",
+        origin=USER,
+    )
     world.settle()
     _connect(rig, capture)
     world.settle()
@@ -146,20 +161,30 @@ def test_no_secret_reaches_the_database_the_logs_or_an_error(world: World, provi
     }
     found = {where: sorted({s[:6] + "..." for s in secrets if s.encode() in blob}) for where, blob in texts.items()}
     found = {k: v for k, v in found.items() if v}
-    report(f"secrets-{provider}", {"secrets_checked": len(secrets), "log_records": len(capture.lines),
-                                   "database_bytes": len(raw), "occurrences": found}, long_run=long_run)
+    report(
+        f"secrets-{provider}",
+        {
+            "secrets_checked": len(secrets),
+            "log_records": len(capture.lines),
+            "database_bytes": len(raw),
+            "occurrences": found,
+        },
+        long_run=long_run,
+    )
     assert not found
     assert any("ERROR" in line for line in capture.lines) or any(
-        e.level == "error" for e in host.integration_log(rig.integration.id))  # errors were logged, and clean
+        e.level == "error" for e in host.integration_log(rig.integration.id)
+    )  # errors were logged, and clean
 
 
 def _tamper(world: World, integration_id: str, key: str) -> str:
     """Flip one character in the middle of a stored envelope; returns the original value."""
     with world.host.db.transaction() as conn:
-        (value,) = conn.execute("SELECT value FROM config WHERE integration_id = ? AND key = ?",
-                                (integration_id, key)).fetchone()
+        (value,) = conn.execute(
+            "SELECT value FROM config WHERE integration_id = ? AND key = ?", (integration_id, key)
+        ).fetchone()
         middle = len(value) // 2 + 7
-        flipped = value[:middle] + ("A" if value[middle] != "A" else "B") + value[middle + 1:]
+        flipped = value[:middle] + ("A" if value[middle] != "A" else "B") + value[middle + 1 :]
         conn.execute("UPDATE config SET value = ? WHERE integration_id = ? AND key = ?", (flipped, integration_id, key))
     return str(value)
 
@@ -170,8 +195,9 @@ def _restore(world: World, integration_id: str, key: str, value: str) -> None:
 
 
 @pytest.mark.parametrize("key", ["tokens", "settings", "cal"])
-def test_tampered_ciphertext_is_a_controlled_error(world: World, provider: str, key: str,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tampered_ciphertext_is_a_controlled_error(
+    world: World, provider: str, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rig = make_rig(provider, world, client_id="canary-client", client_secret=CANARY)
     rig.connect()
     install_clock_sleep(monkeypatch, world)
@@ -198,14 +224,22 @@ def test_tampered_ciphertext_is_a_controlled_error(world: World, provider: str, 
     world.tick()
     world.settle()
     start = hour_after(world.clock(), 30)
-    booking = host.bookings.create(object_id=rig.room.id, start=start, end=start + timedelta(hours=1),
-                                   status="confirmed", title="after repair", channel="web", origin=USER)
+    booking = host.bookings.create(
+        object_id=rig.room.id,
+        start=start,
+        end=start + timedelta(hours=1),
+        status="confirmed",
+        title="after repair",
+        channel="web",
+        origin=USER,
+    )
     world.settle()
     assert host.bookings.get(booking.id).fields.get("external_id")
 
 
-def test_key_rotation_while_syncing_reencrypts_everything_and_loses_nothing(world: World, provider: str,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_rotation_while_syncing_reencrypts_everything_and_loses_nothing(
+    world: World, provider: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rig = make_rig(provider, world, settings={"allow_booking_update": True})
     rig.connect()
     install_clock_sleep(monkeypatch, world)
@@ -215,9 +249,17 @@ def test_key_rotation_while_syncing_reencrypts_everything_and_loses_nothing(worl
     made: list[Any] = []
 
     def change(i: int) -> None:
-        made.append(host.bookings.create(object_id=rig.room.id, start=start + timedelta(hours=2 * i),
-                                         end=start + timedelta(hours=2 * i + 1), status="confirmed", title=f"b{i}",
-                                         channel="web", origin=USER))
+        made.append(
+            host.bookings.create(
+                object_id=rig.room.id,
+                start=start + timedelta(hours=2 * i),
+                end=start + timedelta(hours=2 * i + 1),
+                status="confirmed",
+                title=f"b{i}",
+                channel="web",
+                origin=USER,
+            )
+        )
         rig.person_create(f"e{i}", start + timedelta(days=3, hours=2 * i), start + timedelta(days=3, hours=2 * i + 1))
 
     for i in range(3):

@@ -76,15 +76,24 @@ def transition_days(zone_name: str, year: int) -> tuple[date, ...]:
 
 
 #: the settings of every property here: seeded by the test's name (repeatable), no deadline
-PROPERTY = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 #: counterexamples hypothesis found (fixed since): an all-day booking ending at a midnight that DST skips
 #: came back a day longer; a time in the hour DST repeats was written to Graph as the first such hour
 SANTIAGO_ALL_DAY_ENDING_AT_A_SKIPPED_MIDNIGHT = (
-    "America/Santiago", datetime(2026, 9, 5, 4, 0, tzinfo=UTC), datetime(2026, 9, 6, 4, 0, tzinfo=UTC), True)
+    "America/Santiago",
+    datetime(2026, 9, 5, 4, 0, tzinfo=UTC),
+    datetime(2026, 9, 6, 4, 0, tzinfo=UTC),
+    True,
+)
 ADELAIDE_IN_THE_REPEATED_HOUR = (
-    "Australia/Adelaide", datetime(2026, 4, 4, 16, 30, tzinfo=UTC), datetime(2026, 4, 4, 16, 31, tzinfo=UTC), False)
+    "Australia/Adelaide",
+    datetime(2026, 4, 4, 16, 30, tzinfo=UTC),
+    datetime(2026, 4, 4, 16, 31, tzinfo=UTC),
+    False,
+)
 
 
 @st.composite
@@ -124,10 +133,18 @@ def google() -> Iterator[GoogleCalendarEmulator]:
     app.close()
 
 
-def _google_round_trip(app: GoogleCalendarEmulator, zone_name: str, calendar_zone: str, start: datetime,
-                       end: datetime, all_day: bool) -> tuple[Any, bool]:
-    draft = EventDraft(booking_id=7, title="Team [7]", description="i-Reserve booking 7", start=start, end=end,
-                       all_day=all_day, timezone=zone_name)
+def _google_round_trip(
+    app: GoogleCalendarEmulator, zone_name: str, calendar_zone: str, start: datetime, end: datetime, all_day: bool
+) -> tuple[Any, bool]:
+    draft = EventDraft(
+        booking_id=7,
+        title="Team [7]",
+        description="i-Reserve booking 7",
+        start=start,
+        end=end,
+        all_day=all_day,
+        timezone=zone_name,
+    )
     body = mapping.insert_body(draft, mapping.new_event_id())
     stored = app.create_event(f"cal-{calendar_zone}", body)
     fetched = app.event(f"cal-{calendar_zone}", stored["id"])
@@ -140,9 +157,9 @@ def _google_round_trip(app: GoogleCalendarEmulator, zone_name: str, calendar_zon
 @given(booking=bookings(), calendar_zone=st.sampled_from(ZONES))
 @example(booking=SANTIAGO_ALL_DAY_ENDING_AT_A_SKIPPED_MIDNIGHT, calendar_zone="UTC")
 @example(booking=ADELAIDE_IN_THE_REPEATED_HOUR, calendar_zone="UTC")
-def test_google_booking_event_booking_is_the_identity(google: GoogleCalendarEmulator,
-                                                      booking: tuple[str, datetime, datetime, bool],
-                                                      calendar_zone: str) -> None:
+def test_google_booking_event_booking_is_the_identity(
+    google: GoogleCalendarEmulator, booking: tuple[str, datetime, datetime, bool], calendar_zone: str
+) -> None:
     zone_name, start, end, all_day = booking
     event, same = _google_round_trip(google, zone_name, calendar_zone, start, end, all_day)
     # ``==`` as the engine compares (a DST-gap midnight in a zone never equals a UTC datetime, PEP 495)
@@ -166,15 +183,28 @@ def _graph_round_trip(app: Any, zone_name: str, start: datetime, end: datetime, 
     from ireserve_calendar_plugin.providers.outlook import mapping as graph_mapping
     from ireserve_calendar_plugin.providers.outlook.client import WRITE_PREFER
 
-    draft = EventDraft(booking_id=7, title="Team [7]", description="i-Reserve booking 7", start=start, end=end,
-                       all_day=all_day, timezone=zone_name)
+    draft = EventDraft(
+        booking_id=7,
+        title="Team [7]",
+        description="i-Reserve booking 7",
+        start=start,
+        end=end,
+        all_day=all_day,
+        timezone=zone_name,
+    )
     body = graph_mapping.create_body(draft, f"tx-{start.timestamp()}-{end.timestamp()}-{zone_name}-{all_day}")
     with app.lock:
         mailbox = app._mailbox("alex@contoso.onmicrosoft.com")
         record, _ = app.store.create(mailbox, body)
         options = RenderOptions.from_headers([WRITE_PREFER])
-        options = RenderOptions(options.zone_name, options.zone, options.text_body,
-                                {"singleValueExtendedProperties": None}, None, options.applied)
+        options = RenderOptions(
+            options.zone_name,
+            options.zone,
+            options.text_body,
+            {"singleValueExtendedProperties": None},
+            None,
+            options.applied,
+        )
         data = render_event(app.store.instance(mailbox, record.id), mailbox.owner, options)
         app.store.delete(mailbox, record.id)
     event = anchor_all_day(graph_mapping.event_from_json(data), zone_name)
@@ -185,8 +215,9 @@ def _graph_round_trip(app: Any, zone_name: str, start: datetime, end: datetime, 
 @given(booking=bookings())
 @example(booking=SANTIAGO_ALL_DAY_ENDING_AT_A_SKIPPED_MIDNIGHT)
 @example(booking=ADELAIDE_IN_THE_REPEATED_HOUR)
-def test_outlook_booking_event_booking_is_the_identity(graph: Any,
-                                                       booking: tuple[str, datetime, datetime, bool]) -> None:
+def test_outlook_booking_event_booking_is_the_identity(
+    graph: Any, booking: tuple[str, datetime, datetime, bool]
+) -> None:
     zone_name, start, end, all_day = booking
     event, same = _graph_round_trip(graph, zone_name, start, end, all_day)
     assert (event.start, event.end, event.all_day) == (start, end, all_day)
@@ -196,8 +227,15 @@ def test_outlook_booking_event_booking_is_the_identity(graph: Any,
 def _caldav_round_trip(zone_name: str, start: datetime, end: datetime, all_day: bool) -> Any:
     from ireserve_calendar_plugin.providers.caldav import ical
 
-    draft = EventDraft(booking_id=7, title="Team [7]", description="i-Reserve booking 7", start=start, end=end,
-                       all_day=all_day, timezone=zone_name)
+    draft = EventDraft(
+        booking_id=7,
+        title="Team [7]",
+        description="i-Reserve booking 7",
+        start=start,
+        end=end,
+        all_day=all_day,
+        timezone=zone_name,
+    )
     text = ical.new_calendar("ireserve-7", draft, datetime(2026, 1, 1, tzinfo=UTC)).decode()
     window = Window(start - timedelta(days=1), end + timedelta(days=1))
     (event,), recurring = ical.events_of("ireserve-7.ics", '"1"', text, window, ZoneInfo("UTC"))
@@ -236,8 +274,9 @@ class _Capture:
     length=st.sampled_from((1, 60, 3600)),
 )
 @example(now=datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC), edge="end", offset=0, length=1)  # found: bound truncated
-def test_google_full_listing_covers_the_engines_window(google: GoogleCalendarEmulator, now: datetime, edge: str,
-                                                       offset: int, length: int) -> None:
+def test_google_full_listing_covers_the_engines_window(
+    google: GoogleCalendarEmulator, now: datetime, edge: str, offset: int, length: int
+) -> None:
     window = Window.around(now)
     capture = _Capture()
     GoogleClient(capture, "https://example.invalid/calendar/v3").list_events("c", window=window)  # type: ignore[arg-type]
@@ -259,8 +298,14 @@ def test_google_full_listing_covers_the_engines_window(google: GoogleCalendarEmu
 # --------------------------------------------------------------------------- one sample over HTTP
 
 
-SAMPLE_ZONES = ("Australia/Lord_Howe", "America/Santiago", "America/St_Johns", "Pacific/Chatham", "Asia/Kolkata",
-                "Europe/Amsterdam")
+SAMPLE_ZONES = (
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "America/St_Johns",
+    "Pacific/Chatham",
+    "Asia/Kolkata",
+    "Europe/Amsterdam",
+)
 
 
 def _dst_days(zone_name: str, after: date) -> tuple[date, date]:
@@ -271,8 +316,9 @@ def _dst_days(zone_name: str, after: date) -> tuple[date, date]:
 
 
 @pytest.mark.parametrize("zone_name", SAMPLE_ZONES if LONG else SAMPLE_ZONES[:3])
-def test_bookings_around_dst_survive_the_round_trip_over_http(tmp_path: Any, provider: str, zone_name: str,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bookings_around_dst_survive_the_round_trip_over_http(
+    tmp_path: Any, provider: str, zone_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.reliability.conftest import make_rig
 
     with World(tmp_path / "host.sqlite3") as world:
@@ -284,12 +330,25 @@ def test_bookings_around_dst_survive_the_round_trip_over_http(tmp_path: Any, pro
         timed = datetime.combine(day, time(0, 30), zone).astimezone(UTC)
         wanted = {
             "timed": (timed, timed + timedelta(hours=3), False),
-            "all-day": (datetime.combine(other_day - timedelta(days=1), time(0), zone).astimezone(UTC),
-                        datetime.combine(other_day + timedelta(days=2), time(0), zone).astimezone(UTC), True),
+            "all-day": (
+                datetime.combine(other_day - timedelta(days=1), time(0), zone).astimezone(UTC),
+                datetime.combine(other_day + timedelta(days=2), time(0), zone).astimezone(UTC),
+                True,
+            ),
         }
-        ids = {title: host.bookings.create(object_id=rig.room.id, start=start, end=end, status="confirmed",
-                                           title=title, channel="web", origin=USER, all_day=all_day).id
-               for title, (start, end, all_day) in wanted.items()}
+        ids = {
+            title: host.bookings.create(
+                object_id=rig.room.id,
+                start=start,
+                end=end,
+                status="confirmed",
+                title=title,
+                channel="web",
+                origin=USER,
+                all_day=all_day,
+            ).id
+            for title, (start, end, all_day) in wanted.items()
+        }
         world.settle()
         events = {e.title.split(" [")[0]: e for e in rig.events() if e.live}
         for title, (start, end, all_day) in wanted.items():
@@ -298,8 +357,11 @@ def test_bookings_around_dst_survive_the_round_trip_over_http(tmp_path: Any, pro
         late = datetime.combine(day, time(23, 30), zone).astimezone(UTC)
         moves = {
             "timed": (late, late + timedelta(hours=2), False),
-            "all-day": (datetime.combine(other_day, time(0), zone).astimezone(UTC),
-                        datetime.combine(other_day + timedelta(days=1), time(0), zone).astimezone(UTC), True),
+            "all-day": (
+                datetime.combine(other_day, time(0), zone).astimezone(UTC),
+                datetime.combine(other_day + timedelta(days=1), time(0), zone).astimezone(UTC),
+                True,
+            ),
         }
         for title, (start, end, all_day) in moves.items():
             rig.person_move(events[title].id, start, end, all_day)

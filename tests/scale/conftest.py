@@ -25,8 +25,11 @@ def redis_url(tmp_path_factory: Any) -> Iterator[str]:
         pytest.skip("no redis-server binary (apt-get install redis-server; .ci/run does)")
     port = _free_port()
     folder = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     import redis
 
     client = redis.Redis(port=port)
@@ -41,5 +44,3 @@ def redis_url(tmp_path_factory: Any) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-
-

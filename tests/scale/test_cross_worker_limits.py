@@ -50,13 +50,27 @@ def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
 
 
 def _workers(redis_url: str, db: Path, public_url: str, n: int) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "IRESERVE_DEVHOST_DB": str(db), "IRESERVE_REDIS_URL": redis_url,
-           "IRESERVE_DEVHOST_PUBLIC_URL": public_url, "IRESERVE_RQ_JOB_TIMEOUT": "60"}
-    command = [sys.executable, "-c", "from rq.cli import main; main()", "worker", "--url", redis_url,
-               "--with-scheduler",
-               "--worker-class", "rq.worker.SimpleWorker", "--quiet", "ireserve"]
-    return [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(n)]
+    env = {
+        **os.environ,
+        "IRESERVE_DEVHOST_DB": str(db),
+        "IRESERVE_REDIS_URL": redis_url,
+        "IRESERVE_DEVHOST_PUBLIC_URL": public_url,
+        "IRESERVE_RQ_JOB_TIMEOUT": "60",
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from rq.cli import main; main()",
+        "worker",
+        "--url",
+        redis_url,
+        "--with-scheduler",
+        "--worker-class",
+        "rq.worker.SimpleWorker",
+        "--quiet",
+        "ireserve",
+    ]
+    return [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -71,9 +85,15 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
 def _book(world: World, object_id: int, first: int, count: int) -> None:
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=3)
     for i in range(first, first + count):
-        world.host.bookings.create(object_id=object_id, start=start + timedelta(hours=i),
-                                   end=start + timedelta(hours=i, minutes=30), status="confirmed",
-                                   title=f"B{i}", channel="web", origin="user:1")
+        world.host.bookings.create(
+            object_id=object_id,
+            start=start + timedelta(hours=i),
+            end=start + timedelta(hours=i, minutes=30),
+            status="confirmed",
+            title=f"B{i}",
+            channel="web",
+            origin="user:1",
+        )
 
 
 def _events_made(graph: Any) -> int:
@@ -91,11 +111,19 @@ def test_four_workers_keep_a_graph_mailbox_at_one_request_of_ours_at_a_time(redi
         graph, base = world.graph()
         graph.configure(concurrency_limit=LIMIT)
         room = world.host.add_object("Room A", timezone="Europe/Amsterdam")
-        integration = world.integration("o1", "outlook", {
-            "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "delegated",
-            "tenant": TENANT, "object_id": str(room.id), "max_concurrency": 4,
-            **World.graph_urls(base),
-        })
+        integration = world.integration(
+            "o1",
+            "outlook",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "auth_mode": "delegated",
+                "tenant": TENANT,
+                "object_id": str(room.id),
+                "max_concurrency": 4,
+                **World.graph_urls(base),
+            },
+        )
         world.connect(integration)
         workers = _workers(redis_url, db, world.server.url, 4)
         try:
@@ -129,11 +157,19 @@ def test_a_retry_after_seen_by_one_worker_holds_back_every_worker(redis_url: str
             calendar_id = f"room-{i}@group.calendar.google.com"
             google.share_calendar(calendar_id, USER, "owner")
             rooms.append(world.host.add_object(f"Room {i}"))
-        integration = world.integration("g1", "google", {
-            "client_id": "demo-client", "client_secret": "demo-secret", **World.google_urls(base),
-            "calendar_mapping": [{"object": str(room.id), "calendar_id": f"room-{i}@group.calendar.google.com"}
-                                 for i, room in enumerate(rooms)],
-        })
+        integration = world.integration(
+            "g1",
+            "google",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                **World.google_urls(base),
+                "calendar_mapping": [
+                    {"object": str(room.id), "calendar_id": f"room-{i}@group.calendar.google.com"}
+                    for i, room in enumerate(rooms)
+                ],
+            },
+        )
         world.connect(integration)
         workers = _workers(redis_url, tmp_path / "host.sqlite3", world.server.url, 4)
         try:

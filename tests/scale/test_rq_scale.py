@@ -55,10 +55,17 @@ class Scenario:
             for j in range(EVENTS_PER_CALENDAR):
                 at = start + timedelta(days=j, hours=i % 8)
                 self.google.create_event(calendar_id, summary=f"E{i}-{j}", start=at, end=at + timedelta(hours=1))
-        self.integration = world.integration("g1", "google", {
-            "client_id": "demo-client", "client_secret": "demo-secret", "allow_booking_update": True,
-            "calendar_mapping": rows, **World.google_urls(base),
-        })
+        self.integration = world.integration(
+            "g1",
+            "google",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "allow_booking_update": True,
+                "calendar_mapping": rows,
+                **World.google_urls(base),
+            },
+        )
 
     def burst(self) -> None:
         start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=40)
@@ -68,9 +75,15 @@ class Scenario:
             moved = datetime.fromisoformat(first["start"]["dateTime"]) + timedelta(hours=10)
             self.google.move_event(calendar_id, first["id"], moved, moved + timedelta(hours=1))
             self.google.delete_event(calendar_id, events[1]["id"])
-            self.world.host.bookings.create(object_id=room.id, start=start + timedelta(hours=i),
-                                            end=start + timedelta(hours=i, minutes=30), status="confirmed",
-                                            title=f"B{i}", channel="web", origin="user:1")
+            self.world.host.bookings.create(
+                object_id=room.id,
+                start=start + timedelta(hours=i),
+                end=start + timedelta(hours=i, minutes=30),
+                status="confirmed",
+                title=f"B{i}",
+                channel="web",
+                origin="user:1",
+            )
 
     def snapshot(self) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]]:
         """(live bookings, live events) as comparable tuples, and checks the pairing on the way."""
@@ -105,12 +118,19 @@ class Rooms:
             for j in range(EVENTS_PER_ROOM):
                 at = start + timedelta(days=j, hours=i % 9)
                 self.graph.person_create_event(upn, f"R{i}-{j}", at, at + timedelta(hours=1), "UTC")
-        world.integration("rooms", "outlook", {
-            "client_id": "demo-client", "client_secret": "demo-secret", "auth_mode": "application",
-            "tenant": TENANT, "ires_field": "room_event_id",
-            "rooms": [{"upn": u, "object": o.id} for u, o in zip(self.upns, self.objects, strict=True)],
-            **World.graph_urls(base),
-        })
+        world.integration(
+            "rooms",
+            "outlook",
+            {
+                "client_id": "demo-client",
+                "client_secret": "demo-secret",
+                "auth_mode": "application",
+                "tenant": TENANT,
+                "ires_field": "room_event_id",
+                "rooms": [{"upn": u, "object": o.id} for u, o in zip(self.upns, self.objects, strict=True)],
+                **World.graph_urls(base),
+            },
+        )
 
     def burst(self) -> None:
         for upn in self.upns[:20]:
@@ -132,8 +152,12 @@ def _rq_idle(queue: Any) -> bool:
     from rq.registry import ScheduledJobRegistry
     from rq.registry import StartedJobRegistry
 
-    return (len(queue) == 0 and len(StartedJobRegistry(queue=queue)) == 0
-            and len(ScheduledJobRegistry(queue=queue)) == 0 and not queue.intermediate_queue.get_job_ids())
+    return (
+        len(queue) == 0
+        and len(StartedJobRegistry(queue=queue)) == 0
+        and len(ScheduledJobRegistry(queue=queue)) == 0
+        and not queue.intermediate_queue.get_job_ids()
+    )
 
 
 def _wait(condition: Any, timeout: float, what: str) -> None:
@@ -146,13 +170,28 @@ def _wait(condition: Any, timeout: float, what: str) -> None:
 
 
 def _workers(redis_url: str, db: Path, public_url: str, n: int) -> list[subprocess.Popen[bytes]]:
-    env = {**os.environ, "IRESERVE_DEVHOST_DB": str(db), "IRESERVE_REDIS_URL": redis_url,
-           "IRESERVE_DEVHOST_PUBLIC_URL": public_url, "IRESERVE_CALENDAR_LEASE_SECONDS": "4",
-           "IRESERVE_RQ_JOB_TIMEOUT": "30"}
-    command = [sys.executable, "-c", "from rq.cli import main; main()", "worker", "--url", redis_url,
-               "--with-scheduler", "--worker-class", "rq.worker.SimpleWorker", "--quiet", "ireserve"]
-    return [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(n)]
+    env = {
+        **os.environ,
+        "IRESERVE_DEVHOST_DB": str(db),
+        "IRESERVE_REDIS_URL": redis_url,
+        "IRESERVE_DEVHOST_PUBLIC_URL": public_url,
+        "IRESERVE_CALENDAR_LEASE_SECONDS": "4",
+        "IRESERVE_RQ_JOB_TIMEOUT": "30",
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from rq.cli import main; main()",
+        "worker",
+        "--url",
+        redis_url,
+        "--with-scheduler",
+        "--worker-class",
+        "rq.worker.SimpleWorker",
+        "--quiet",
+        "ireserve",
+    ]
+    return [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
 
 
 def _abandoned_now(queue: Any, dead_pids: set[int]) -> None:
@@ -276,8 +315,10 @@ def _shape(items: set[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
 def _run_threads(world: World, n: int) -> None:
     for _ in range(30):
         world.wait_for_pushes()
-        threads = [threading.Thread(target=Worker(world.host, owner=f"w{i}").run_until_idle,
-                                    kwargs={"include_future": True}) for i in range(n)]
+        threads = [
+            threading.Thread(target=Worker(world.host, owner=f"w{i}").run_until_idle, kwargs={"include_future": True})
+            for i in range(n)
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -22,9 +22,17 @@ T = datetime(2026, 12, 3, 9, tzinfo=UTC)
 
 def entry(booking: int | None = None, deleted: bool = False, start: datetime = T, **changes: object) -> ConflictEntry:
     wanted = Wanted(deleted=deleted, start=start, end=start + timedelta(hours=1))
-    base = ConflictEntry(id=conflict_id("gk", "ev1"), calendar_key="gk", event_id="ev1", etag="e1",
-                         kind=ConflictKind.OVERLAP, wanted=wanted, reason="overlaps booking 3", detected=T,
-                         booking_id=booking)
+    base = ConflictEntry(
+        id=conflict_id("gk", "ev1"),
+        calendar_key="gk",
+        event_id="ev1",
+        etag="e1",
+        kind=ConflictKind.OVERLAP,
+        wanted=wanted,
+        reason="overlaps booking 3",
+        detected=T,
+        booking_id=booking,
+    )
     return replace(base, **changes)  # type: ignore[arg-type]
 
 

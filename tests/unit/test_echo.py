@@ -37,13 +37,16 @@ def test_suppression_does_not_leak_into_other_threads() -> None:
     assert seen == [False]
 
 
-@pytest.mark.parametrize(("origin", "own"), [
-    ("calendar:g1", True),
-    ("calendar:g2", False),
-    ("calendar:g1x", False),
-    ("user:7", False),
-    ("system", False),
-    ("g1", False),
-])
+@pytest.mark.parametrize(
+    ("origin", "own"),
+    [
+        ("calendar:g1", True),
+        ("calendar:g2", False),
+        ("calendar:g1x", False),
+        ("user:7", False),
+        ("system", False),
+        ("g1", False),
+    ],
+)
 def test_own_origin_is_exactly_this_integrations(origin: str, own: bool) -> None:
     assert is_own_origin(origin, "g1") is own

@@ -24,8 +24,13 @@ class _CalDav(CalendarProvider):
 
 
 def test_both_providers_declare_every_url_they_send_credentials_to() -> None:
-    assert set(GoogleProvider().endpoint_fields()) == {"api_base_url", "auth_url", "token_url", "revoke_url",
-                                                       "directory_base_url"}
+    assert set(GoogleProvider().endpoint_fields()) == {
+        "api_base_url",
+        "auth_url",
+        "token_url",
+        "revoke_url",
+        "directory_base_url",
+    }
     assert set(GoogleProvider.grant_keys) >= {"tokens", "sa_token", "sa_directory_token"}
     assert set(OutlookProvider().endpoint_fields()) == {"graph_base_url", "login_base_url"}
     assert set(OutlookProvider.grant_keys) >= {"tokens", "app_token"}

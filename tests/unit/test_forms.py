@@ -94,8 +94,10 @@ def test_resubmitting_the_mask_keeps_the_secret() -> None:
     [
         ({"popup_reminder_minutes": "99999"}, "popup_reminder_minutes"),
         ({"popup_reminder_minutes": "soon"}, "popup_reminder_minutes"),
-        ({"calendar_mapping": [{"object": "*", "calendar_id": "a"}, {"object": "*", "calendar_id": "b"}]},
-         "calendar_mapping"),
+        (
+            {"calendar_mapping": [{"object": "*", "calendar_id": "a"}, {"object": "*", "calendar_id": "b"}]},
+            "calendar_mapping",
+        ),
         ({"calendar_mapping": [{"object": "7", "calendar_id": "a"}]}, "calendar_mapping"),  # no such object
         ({"api_base_url": "http://evil.example.com/calendar/v3"}, "api_base_url"),
         ({"api_base_url": "https://x.example.com/?a=b"}, "api_base_url"),
@@ -129,13 +131,32 @@ def test_invalid_resubmit_keeps_the_previous_settings() -> None:
         ({"tenant": "contoso.onmicrosoft.com"}, "object_id"),
         ({"tenant": "../evil", "object_id": "1"}, "tenant"),
         # rooms may come later (picked from discovery), but a room mailbox has no Teams licence
-        ({"tenant": "contoso.onmicrosoft.com", "auth_mode": "application", "room_outbound": True,
-          "meeting_link": True}, "meeting_link"),
+        (
+            {
+                "tenant": "contoso.onmicrosoft.com",
+                "auth_mode": "application",
+                "room_outbound": True,
+                "meeting_link": True,
+            },
+            "meeting_link",
+        ),
         ({"tenant": "common", "auth_mode": "application", "rooms": [{"upn": "r@contoso.com", "object": 1}]}, "tenant"),
-        ({"tenant": "contoso.com", "auth_mode": "application",
-          "rooms": [{"upn": "room/../x@contoso.com", "object": 1}]}, "rooms"),
-        ({"tenant": "contoso.com", "auth_mode": "application",
-          "rooms": [{"upn": "r@contoso.com", "object": 1}, {"upn": "R@contoso.com", "object": 2}]}, "rooms"),
+        (
+            {
+                "tenant": "contoso.com",
+                "auth_mode": "application",
+                "rooms": [{"upn": "room/../x@contoso.com", "object": 1}],
+            },
+            "rooms",
+        ),
+        (
+            {
+                "tenant": "contoso.com",
+                "auth_mode": "application",
+                "rooms": [{"upn": "r@contoso.com", "object": 1}, {"upn": "R@contoso.com", "object": 2}],
+            },
+            "rooms",
+        ),
         ({"tenant": "contoso.com", "object_id": "9"}, "object_id"),
     ],
 )
@@ -149,9 +170,16 @@ def test_outlook_application_mode_with_rooms_is_accepted() -> None:
     host = _Host()
     rooms = [{"upn": "room-1@contoso.onmicrosoft.com", "object": "1"}, {"upn": "room-2@contoso.com", "object": 2}]
     (form, stored), _ = _submit(
-        host, OUTLOOK, OutlookProvider(),
-        {"client_id": "c", "client_secret": "s", "tenant": "contoso.onmicrosoft.com", "auth_mode": "application",
-         "rooms": rooms},
+        host,
+        OUTLOOK,
+        OutlookProvider(),
+        {
+            "client_id": "c",
+            "client_secret": "s",
+            "tenant": "contoso.onmicrosoft.com",
+            "auth_mode": "application",
+            "rooms": rooms,
+        },
     )
     assert form.saved and stored is not None
     assert [r["object"] for r in stored["rooms"]] == [1, 2]

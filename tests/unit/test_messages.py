@@ -21,21 +21,35 @@ from ireserve_calendar_plugin.messages import describe
 from ireserve_calendar_plugin.messages import message_for
 
 CASES = [
-    (AuthExpiredError("outlook: invalid_grant AADSTS50173", status=400, reason="invalid_grant"), False,
-     ProblemKind.REVOKED_GRANT),
-    (PermanentError("google: HTTP 403 insufficientPermissions", status=403, reason="insufficientPermissions"), False,
-     ProblemKind.MISSING_PERMISSION),
-    (PermanentError("outlook: HTTP 403 ErrorAccessDenied", status=403, reason="ErrorAccessDenied"), True,
-     ProblemKind.MISSING_PERMISSION),
-    (PermanentError("google: HTTP 404 notFound", status=404, reason="notFound"), False,
-     ProblemKind.CALENDAR_NOT_FOUND),
-    (PermanentError("outlook: HTTP 404 ErrorInvalidUser", status=404, reason="ErrorInvalidUser"), True,
-     ProblemKind.ROOM_NOT_FOUND),
+    (
+        AuthExpiredError("outlook: invalid_grant AADSTS50173", status=400, reason="invalid_grant"),
+        False,
+        ProblemKind.REVOKED_GRANT,
+    ),
+    (
+        PermanentError("google: HTTP 403 insufficientPermissions", status=403, reason="insufficientPermissions"),
+        False,
+        ProblemKind.MISSING_PERMISSION,
+    ),
+    (
+        PermanentError("outlook: HTTP 403 ErrorAccessDenied", status=403, reason="ErrorAccessDenied"),
+        True,
+        ProblemKind.MISSING_PERMISSION,
+    ),
+    (PermanentError("google: HTTP 404 notFound", status=404, reason="notFound"), False, ProblemKind.CALENDAR_NOT_FOUND),
+    (
+        PermanentError("outlook: HTTP 404 ErrorInvalidUser", status=404, reason="ErrorInvalidUser"),
+        True,
+        ProblemKind.ROOM_NOT_FOUND,
+    ),
     (RateLimitedError("google: HTTP 429", status=429, retry_after=30), False, ProblemKind.THROTTLED),
     (TransientError("google: HTTP 503", status=503), False, ProblemKind.PROVIDER_DOWN),
     (TransientError("google: no answer (timeout)"), False, ProblemKind.PROVIDER_DOWN),
-    (PermanentError("outlook: token endpoint rejected the client", status=401, reason="invalid_client"), False,
-     ProblemKind.BAD_SETTINGS),
+    (
+        PermanentError("outlook: token endpoint rejected the client", status=401, reason="invalid_client"),
+        False,
+        ProblemKind.BAD_SETTINGS,
+    ),
     (ConfigError("bad tenant"), False, ProblemKind.BAD_SETTINGS),
     (NotConfiguredError("no settings"), False, ProblemKind.NOT_CONFIGURED),
     (ConfigDecryptError("g1", "settings", "InvalidTag"), False, ProblemKind.DECRYPT_FAILURE),
@@ -57,8 +71,13 @@ def test_every_kind_says_what_happened_and_what_to_do_without_technical_detail(k
 
 
 def test_retry_times_are_in_the_objects_zone_not_utc() -> None:
-    said = describe(TransientError("google: HTTP 503", status=503), provider="google", calendar="Room A",
-                    retry_at=datetime(2026, 12, 3, 9, 45, tzinfo=UTC), timezone="Europe/Amsterdam")
+    said = describe(
+        TransientError("google: HTTP 503", status=503),
+        provider="google",
+        calendar="Room A",
+        retry_at=datetime(2026, 12, 3, 9, 45, tzinfo=UTC),
+        timezone="Europe/Amsterdam",
+    )
     assert "10:45" in said.what and "09:45" not in said.what and "+00:00" not in said.what
 
 

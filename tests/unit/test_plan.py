@@ -33,14 +33,29 @@ def event(**kw: object) -> RemoteEvent:
 
 
 def booking(**kw: object) -> Booking:
-    base = Booking(id=5, object_id=7, start=T1, end=T2, status="confirmed", title="x", channel="external/google",
-                   fields={"external_id": "ev1"})
+    base = Booking(
+        id=5,
+        object_id=7,
+        start=T1,
+        end=T2,
+        status="confirmed",
+        title="x",
+        channel="external/google",
+        fields={"external_id": "ev1"},
+    )
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
 def inbound(ev: RemoteEvent, b: Booking | None, link: Link | None = None, **kw: object) -> plan.InboundAction:
-    return plan.plan_inbound(ev, b, link, calendar=kw.pop("calendar", CAL), options=kw.pop("options", OPTS),  # type: ignore[arg-type]
-                             window=WINDOW, **kw)  # type: ignore[arg-type]
+    return plan.plan_inbound(
+        ev,
+        b,
+        link,
+        calendar=kw.pop("calendar", CAL),
+        options=kw.pop("options", OPTS),  # type: ignore[arg-type]
+        window=WINDOW,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- rule 1: matching
@@ -49,25 +64,45 @@ def inbound(ev: RemoteEvent, b: Booking | None, link: Link | None = None, **kw: 
 def test_match_by_stored_event_id_first() -> None:
     b = booking()
     other = booking(id=9, fields={})
-    got = plan.match_booking(event(), by_field=[b], by_embedded_id=other, by_title_suffix=other, options=OPTS,
-                             calendar_objects=frozenset({7}))
+    got = plan.match_booking(
+        event(),
+        by_field=[b],
+        by_embedded_id=other,
+        by_title_suffix=other,
+        options=OPTS,
+        calendar_objects=frozenset({7}),
+    )
     assert got is b
 
 
 def test_match_prefers_a_live_booking_among_duplicates() -> None:
     cancelled = booking(id=3, status="cancelled")
     live = booking(id=8)
-    got = plan.match_booking(event(), by_field=[cancelled, live], by_embedded_id=None, by_title_suffix=None,
-                             options=OPTS, calendar_objects=frozenset({7}))
+    got = plan.match_booking(
+        event(),
+        by_field=[cancelled, live],
+        by_embedded_id=None,
+        by_title_suffix=None,
+        options=OPTS,
+        calendar_objects=frozenset({7}),
+    )
     assert got is live
 
 
 def test_match_falls_back_to_embedded_id_then_title_suffix() -> None:
     b = booking(fields={})
-    assert plan.match_booking(event(), by_field=[], by_embedded_id=b, by_title_suffix=None, options=OPTS,
-                              calendar_objects=frozenset({7})) is b
-    assert plan.match_booking(event(), by_field=[], by_embedded_id=None, by_title_suffix=b, options=OPTS,
-                              calendar_objects=frozenset({7})) is b
+    assert (
+        plan.match_booking(
+            event(), by_field=[], by_embedded_id=b, by_title_suffix=None, options=OPTS, calendar_objects=frozenset({7})
+        )
+        is b
+    )
+    assert (
+        plan.match_booking(
+            event(), by_field=[], by_embedded_id=None, by_title_suffix=b, options=OPTS, calendar_objects=frozenset({7})
+        )
+        is b
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,20 +113,47 @@ def test_match_falls_back_to_embedded_id_then_title_suffix() -> None:
     ],
 )
 def test_fallback_never_steals_a_booking(candidate: Booking) -> None:
-    assert plan.match_booking(event(title="Reused [5]"), by_field=[], by_embedded_id=None, by_title_suffix=candidate,
-                              options=OPTS, calendar_objects=frozenset({7})) is None
+    assert (
+        plan.match_booking(
+            event(title="Reused [5]"),
+            by_field=[],
+            by_embedded_id=None,
+            by_title_suffix=candidate,
+            options=OPTS,
+            calendar_objects=frozenset({7}),
+        )
+        is None
+    )
 
 
 def test_a_deleted_event_is_matched_only_through_the_field() -> None:
     # a tombstone still naming a booking may be our own deletion of that booking's old event
     candidate = booking(fields={})
     gone = event(deleted=True, booking_id=5, title="Old [5]")
-    assert plan.match_booking(gone, by_field=[], by_embedded_id=candidate, by_title_suffix=candidate,
-                              options=OPTS, calendar_objects=frozenset({7})) is None
+    assert (
+        plan.match_booking(
+            gone,
+            by_field=[],
+            by_embedded_id=candidate,
+            by_title_suffix=candidate,
+            options=OPTS,
+            calendar_objects=frozenset({7}),
+        )
+        is None
+    )
 
 
-@pytest.mark.parametrize("title,expected", [("Dentist [123]", 123), ("Dentist [123]  ", 123), ("[12] in front", None),
-                                            ("no id", None), ("", None), ("x [abc]", None)])
+@pytest.mark.parametrize(
+    "title,expected",
+    [
+        ("Dentist [123]", 123),
+        ("Dentist [123]  ", 123),
+        ("[12] in front", None),
+        ("no id", None),
+        ("", None),
+        ("x [abc]", None),
+    ],
+)
 def test_title_suffix(title: str, expected: int | None) -> None:
     assert plan.title_suffix_id(title) == expected
 
@@ -118,7 +180,8 @@ def test_our_own_deletion_seen_again_only_unlinks_a_booking_confirmed_meanwhile(
     assert inbound(event(id="other", deleted=True), booking(), deleting) == plan.CancelBooking(5, "cancelled")
     # and only while the delete is ours: a linked event deleted in the calendar cancels
     assert inbound(event(deleted=True), booking(), replace(deleting, state=LinkState.LINKED)) == plan.CancelBooking(
-        5, "cancelled")
+        5, "cancelled"
+    )
 
 
 def test_unknown_deleted_event_is_skipped() -> None:
@@ -205,8 +268,9 @@ def test_new_events_that_must_not_become_bookings(ev: RemoteEvent, calendar: Cal
 # --------------------------------------------------------------------------- outbound
 
 
-def out(b: Booking, link: Link | None, calendar: CalendarRef | None = CAL, fingerprint: str = "h",
-        **opts: object) -> list[plan.OutboundAction]:
+def out(
+    b: Booking, link: Link | None, calendar: CalendarRef | None = CAL, fingerprint: str = "h", **opts: object
+) -> list[plan.OutboundAction]:
     return plan.plan_outbound(b, link, calendar, options=replace(OPTS, **opts), draft_fingerprint=fingerprint)  # type: ignore[arg-type]
 
 

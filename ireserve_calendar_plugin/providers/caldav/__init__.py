@@ -38,8 +38,10 @@ __all__ = ["EXTRA_HINT", "CalDavProvider", "extra_installed"]
 log = logging.getLogger("ireserve_calendar_plugin.caldav")
 
 EXTRA_MODULES = ("icalendar", "recurring_ical_events")
-EXTRA_HINT = ("The CalDAV provider needs its libraries (icalendar, recurring-ical-events): "
-              "pip install 'ireserve-calendar-plugin[caldav]'")
+EXTRA_HINT = (
+    "The CalDAV provider needs its libraries (icalendar, recurring-ical-events): "
+    "pip install 'ireserve-calendar-plugin[caldav]'"
+)
 
 
 def extra_installed() -> bool:

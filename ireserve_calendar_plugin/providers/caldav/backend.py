@@ -99,8 +99,13 @@ def calendars_from_mapping(rows: list[Mapping[str, Any]], default_object: int | 
         if str(row["object"]) != WILDCARD:
             objects[path].append(int(row["object"]))
     return [
-        CalendarRef(key=calendar_key(p), remote_id=p, outbound=True, label=p,
-                    inbound_object_id=min(objects[p]) if objects[p] else default_object)
+        CalendarRef(
+            key=calendar_key(p),
+            remote_id=p,
+            outbound=True,
+            label=p,
+            inbound_object_id=min(objects[p]) if objects[p] else default_object,
+        )
         for p in order
     ]
 
@@ -116,8 +121,11 @@ class Cursor:
     recurring: dict[str, list[str]] = field(default_factory=dict)
 
     def encode(self) -> str:
-        raw = json.dumps({"m": self.mode, "t": self.token, "c": self.ctag, "e": self.etags, "r": self.recurring},
-                         separators=(",", ":"), sort_keys=True)
+        raw = json.dumps(
+            {"m": self.mode, "t": self.token, "c": self.ctag, "e": self.etags, "r": self.recurring},
+            separators=(",", ":"),
+            sort_keys=True,
+        )
         if len(raw) < 2048:
             return "j:" + raw
         return "z:" + base64.b64encode(zlib.compress(raw.encode(), 6)).decode("ascii")
@@ -131,8 +139,13 @@ class Cursor:
         else:
             raise ValueError("not a CalDAV cursor")
         data = json.loads(raw)
-        return cls(str(data.get("m", "sync")), str(data.get("t", "")), str(data.get("c", "")),
-                   dict(data.get("e", {})), {k: list(v) for k, v in dict(data.get("r", {})).items()})
+        return cls(
+            str(data.get("m", "sync")),
+            str(data.get("t", "")),
+            str(data.get("c", "")),
+            dict(data.get("e", {})),
+            {k: list(v) for k, v in dict(data.get("r", {})).items()},
+        )
 
 
 class _Unsupported(Exception):
@@ -202,8 +215,9 @@ class CalDavBackend:
                 return
             except _Unsupported as exc:
                 if previous is not None:
-                    raise TransientError("caldav: the server stopped offering sync-collection",
-                                         provider=PROVIDER) from exc
+                    raise TransientError(
+                        "caldav: the server stopped offering sync-collection", provider=PROVIDER
+                    ) from exc
                 log.info("caldav: %s offers no sync-collection; comparing etags instead", calendar.label)
         yield from self._by_etag(calendar, previous, window)
 
@@ -233,8 +247,9 @@ class CalDavBackend:
     def _by_etag(self, calendar: CalendarRef, previous: Cursor | None, window: Window) -> Iterator[ChangePage]:
         ctag = self.dav.ctag(calendar.remote_id)
         if previous is not None and ctag and previous.ctag == ctag:
-            yield ChangePage((), cursor=Cursor("etag", ctag=ctag, etags=previous.etags,
-                                               recurring=previous.recurring).encode())
+            yield ChangePage(
+                (), cursor=Cursor("etag", ctag=ctag, etags=previous.etags, recurring=previous.recurring).encode()
+            )
             return
         zone = self._zone(calendar)
         if previous is None:
@@ -252,8 +267,15 @@ class CalDavBackend:
             events = self._events([*fetched, *gone], recurring, window, zone, incremental=True)
         yield from _pages(events, Cursor("etag", ctag=ctag, etags=etags, recurring=recurring).encode())
 
-    def _events(self, resources: list[Resource], recurring: dict[str, list[str]], window: Window, zone: ZoneInfo,
-                *, incremental: bool) -> list[RemoteEvent]:
+    def _events(
+        self,
+        resources: list[Resource],
+        recurring: dict[str, list[str]],
+        window: Window,
+        zone: ZoneInfo,
+        *,
+        incremental: bool,
+    ) -> list[RemoteEvent]:
         """The events of changed members; updates ``recurring`` (member -> its instance ids)."""
         out: list[RemoteEvent] = []
         for resource in resources:
@@ -308,8 +330,7 @@ class CalDavBackend:
             if current is None:
                 raise TransientError("caldav: the member vanished during a retried create", provider=PROVIDER) from None
             if ical.uid_of(current.data) != uid:
-                raise PermanentError(f"caldav: {name} exists and is not ours", provider=PROVIDER,
-                                     status=412) from None
+                raise PermanentError(f"caldav: {name} exists and is not ours", provider=PROVIDER, status=412) from None
             return self._rewrite(calendar, name, "", draft, current)
         if not etag:
             etag = self._etag(calendar, name)
@@ -322,8 +343,7 @@ class CalDavBackend:
             raise PermanentError(f"caldav: {name} is gone", provider=PROVIDER, status=404)
         return self._rewrite(calendar, name, rid, draft, current)
 
-    def _rewrite(self, calendar: CalendarRef, name: str, rid: str, draft: EventDraft,
-                 current: Resource) -> RemoteEvent:
+    def _rewrite(self, calendar: CalendarRef, name: str, rid: str, draft: EventDraft, current: Resource) -> RemoteEvent:
         """Read-modify-write with ``If-Match``; a 412 (a person saved meanwhile) reads again and re-applies."""
         for _ in range(WRITE_TRIES):
             body = ical.apply_draft(current.data, rid, draft, self.ctx.now())
@@ -347,8 +367,9 @@ class CalDavBackend:
                 return
             try:
                 if rid:
-                    self.dav.put(calendar.remote_id, name, ical.cancel_instance(current.data, rid),
-                                 if_match=current.etag)
+                    self.dav.put(
+                        calendar.remote_id, name, ical.cancel_instance(current.data, rid), if_match=current.etag
+                    )
                 else:
                     self.dav.delete(calendar.remote_id, name, if_match=current.etag)
                 return
@@ -376,8 +397,17 @@ class CalDavBackend:
 
 
 def _written(event_id: str, etag: str, draft: EventDraft) -> RemoteEvent:
-    return RemoteEvent(id=event_id, etag=etag, title=draft.title, description=draft.description, start=draft.start,
-                       end=draft.end, all_day=draft.all_day, timezone=draft.timezone, booking_id=draft.booking_id)
+    return RemoteEvent(
+        id=event_id,
+        etag=etag,
+        title=draft.title,
+        description=draft.description,
+        start=draft.start,
+        end=draft.end,
+        all_day=draft.all_day,
+        timezone=draft.timezone,
+        booking_id=draft.booking_id,
+    )
 
 
 def _pages(events: list[RemoteEvent], cursor: str | None) -> Iterator[ChangePage]:
@@ -386,4 +416,4 @@ def _pages(events: list[RemoteEvent], cursor: str | None) -> Iterator[ChangePage
         return
     for at in range(0, len(events), PAGE_EVENTS):
         last = at + PAGE_EVENTS >= len(events)
-        yield ChangePage(tuple(events[at:at + PAGE_EVENTS]), cursor=cursor if last else None)
+        yield ChangePage(tuple(events[at : at + PAGE_EVENTS]), cursor=cursor if last else None)

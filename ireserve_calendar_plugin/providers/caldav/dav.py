@@ -62,28 +62,41 @@ def raise_for_status(response: requests.Response) -> None:
         raise PermanentError(
             f"caldav: the server redirected (HTTP {status}) instead of answering; put the final address in the "
             "integration's server URL (credentials are never sent after a redirect)",
-            provider=PROVIDER, status=status, reason="redirect",
+            provider=PROVIDER,
+            status=status,
+            reason="redirect",
         )
     if status == 401:
         raise AuthExpiredError(
             "caldav: the server refused the username or app password (HTTP 401). Enter the correct username "
             "and a valid app password on the integration's settings page.",
-            provider=PROVIDER, status=status, reason="password",
+            provider=PROVIDER,
+            status=status,
+            reason="password",
         )
     if status in (403, 409) and "valid-sync-token" in body:
-        raise SyncTokenInvalidError("caldav: the sync token is no longer valid", provider=PROVIDER, status=status,
-                                    reason="valid-sync-token")
+        raise SyncTokenInvalidError(
+            "caldav: the sync token is no longer valid", provider=PROVIDER, status=status, reason="valid-sync-token"
+        )
     if status == 412:
-        raise PreconditionFailedError("caldav: the resource changed since it was read (HTTP 412)",
-                                      provider=PROVIDER, status=status, reason="precondition")
+        raise PreconditionFailedError(
+            "caldav: the resource changed since it was read (HTTP 412)",
+            provider=PROVIDER,
+            status=status,
+            reason="precondition",
+        )
     if status == 429 or status == 503:
-        raise error_from(PROVIDER, response, f"caldav: server busy (HTTP {status})", "busy",
-                         retryable=TransientError)
+        raise error_from(PROVIDER, response, f"caldav: server busy (HTTP {status})", "busy", retryable=TransientError)
     if status >= 500 and status not in (501, 505):
-        raise error_from(PROVIDER, response, f"caldav: server error (HTTP {status})", "server",
-                         retryable=TransientError)
-    raise PermanentError(f"caldav: HTTP {status} {_excerpt(response)}"[:300], provider=PROVIDER, status=status,
-                         reason="forbidden" if status == 403 else "")
+        raise error_from(
+            PROVIDER, response, f"caldav: server error (HTTP {status})", "server", retryable=TransientError
+        )
+    raise PermanentError(
+        f"caldav: HTTP {status} {_excerpt(response)}"[:300],
+        provider=PROVIDER,
+        status=status,
+        reason="forbidden" if status == 403 else "",
+    )
 
 
 @dataclass(frozen=True)
@@ -123,8 +136,9 @@ class DavClient:
     def url(self, path: str) -> str:
         return self.origin + path
 
-    def request(self, method: str, path_or_url: str, *, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> requests.Response:
+    def request(
+        self, method: str, path_or_url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> requests.Response:
         url = path_or_url if "://" in path_or_url else self.url(path_or_url)
         return self.api.request(method, url, data=body, headers={**self._auth, **(headers or {})}, auth=False)
 
@@ -145,9 +159,11 @@ class DavClient:
 
     def sync_collection(self, calendar_path: str, token: str) -> SyncResult:
         """RFC 6578 ``sync-collection`` with etags and calendar data: one request for all changes."""
-        body = (f'<?xml version="1.0" encoding="utf-8"?><D:sync-collection {_NS}>'
-                f"<D:sync-token>{_xml_text(token)}</D:sync-token><D:sync-level>1</D:sync-level>"
-                "<D:prop><D:getetag/><C:calendar-data/></D:prop></D:sync-collection>")
+        body = (
+            f'<?xml version="1.0" encoding="utf-8"?><D:sync-collection {_NS}>'
+            f"<D:sync-token>{_xml_text(token)}</D:sync-token><D:sync-level>1</D:sync-level>"
+            "<D:prop><D:getetag/><C:calendar-data/></D:prop></D:sync-collection>"
+        )
         response = self.request("REPORT", calendar_path, body=body.encode(), headers={**XML_HEADERS, "Depth": "1"})
         root = _parse(response.content)
         result = SyncResult(token=(root.findtext(_q(DAV, "sync-token")) or "").strip())
@@ -167,10 +183,12 @@ class DavClient:
     def calendar_query(self, calendar_path: str, start: datetime, end: datetime, *, data: bool) -> list[Resource]:
         """The events overlapping ``[start, end)`` (server-side time-range, recurrences included)."""
         wanted = "<D:getetag/>" + ("<C:calendar-data/>" if data else "")
-        body = (f'<?xml version="1.0" encoding="utf-8"?><C:calendar-query {_NS}><D:prop>{wanted}</D:prop>'
-                '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
-                f'<C:time-range start="{_utc(start)}" end="{_utc(end)}"/>'
-                "</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>")
+        body = (
+            f'<?xml version="1.0" encoding="utf-8"?><C:calendar-query {_NS}><D:prop>{wanted}</D:prop>'
+            '<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">'
+            f'<C:time-range start="{_utc(start)}" end="{_utc(end)}"/>'
+            "</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"
+        )
         response = self.request("REPORT", calendar_path, body=body.encode(), headers={**XML_HEADERS, "Depth": "1"})
         return self._members(response, calendar_path)
 
@@ -179,12 +197,14 @@ class DavClient:
         names = list(names)
         out: list[Resource] = []
         for at in range(0, len(names), MULTIGET_BATCH):
-            hrefs = "".join(f"<D:href>{_xml_text(calendar_path + quote(n))}</D:href>"
-                            for n in names[at:at + MULTIGET_BATCH])
-            body = (f'<?xml version="1.0" encoding="utf-8"?><C:calendar-multiget {_NS}>'
-                    f"<D:prop><D:getetag/><C:calendar-data/></D:prop>{hrefs}</C:calendar-multiget>")
-            response = self.request("REPORT", calendar_path, body=body.encode(),
-                                    headers={**XML_HEADERS, "Depth": "1"})
+            hrefs = "".join(
+                f"<D:href>{_xml_text(calendar_path + quote(n))}</D:href>" for n in names[at : at + MULTIGET_BATCH]
+            )
+            body = (
+                f'<?xml version="1.0" encoding="utf-8"?><C:calendar-multiget {_NS}>'
+                f"<D:prop><D:getetag/><C:calendar-data/></D:prop>{hrefs}</C:calendar-multiget>"
+            )
+            response = self.request("REPORT", calendar_path, body=body.encode(), headers={**XML_HEADERS, "Depth": "1"})
             out.extend(self._members(response, calendar_path))
         return out
 
@@ -237,8 +257,7 @@ def _utc(value: datetime) -> str:
 
 def _parse(content: bytes) -> ET.Element:
     if b"<!DOCTYPE" in content[:2000] or b"<!ENTITY" in content[:4000]:
-        raise PermanentError("caldav: the server's XML declares entities; refused", provider=PROVIDER,
-                             reason="xml")
+        raise PermanentError("caldav: the server's XML declares entities; refused", provider=PROVIDER, reason="xml")
     try:
         return ET.fromstring(content)
     except ET.ParseError:
@@ -273,8 +292,9 @@ def _responses(content: bytes, root: ET.Element | None = None) -> list[tuple[str
 def _resource(name: str, found: dict[str, ET.Element]) -> Resource:
     etag = found.get(_q(DAV, "getetag"))
     data = found.get(_q(CALDAV, "calendar-data"))
-    return Resource(name, normal_etag(etag.text if etag is not None else ""),
-                    (data.text or "") if data is not None else "")
+    return Resource(
+        name, normal_etag(etag.text if etag is not None else ""), (data.text or "") if data is not None else ""
+    )
 
 
 def _path_of(href: str) -> str:
@@ -291,7 +311,7 @@ def member_name(href: str, calendar_path: str) -> str | None:
     base = unquote(calendar_path)
     if not path.startswith(base):
         return None
-    rest = path[len(base):]
+    rest = path[len(base) :]
     if not rest or "/" in rest.rstrip("/") or rest.endswith("/"):
         return None
     return rest

@@ -35,15 +35,17 @@ def discover(dav: DavClient, server_path: str) -> list[dict[str, Any]]:
     for _, found in dav.propfind(server_path, "<D:current-user-principal/>"):
         principal = principal or _href(found, DAV, "current-user-principal")
     if not principal:
-        raise PermanentError("caldav: the server names no principal for this account; check the server URL",
-                             provider=PROVIDER, reason="no-principal")
+        raise PermanentError(
+            "caldav: the server names no principal for this account; check the server URL",
+            provider=PROVIDER,
+            reason="no-principal",
+        )
     home = ""
     for _, found in dav.propfind(principal, "<C:calendar-home-set/>"):
         home = home or _href(found, CALDAV, "calendar-home-set")
     if not home:
         raise PermanentError("caldav: the account has no calendar home", provider=PROVIDER, reason="no-home")
-    props = ("<D:resourcetype/><D:displayname/><C:supported-calendar-component-set/>"
-             "<D:current-user-privilege-set/>")
+    props = "<D:resourcetype/><D:displayname/><C:supported-calendar-component-set/><D:current-user-privilege-set/>"
     calendars = []
     for href, found in dav.propfind(home, props, depth="1"):
         kinds = found.get(f"{{{DAV}}}resourcetype")
@@ -57,6 +59,11 @@ def discover(dav: DavClient, server_path: str) -> list[dict[str, Any]]:
         writable = privileges is None or any(w in text for w in ("}write", "}all", "}write-content"))
         path = urlsplit(href).path if "://" in href else href
         name = found.get(f"{{{DAV}}}displayname")
-        calendars.append({"path": path if path.endswith("/") else path + "/",
-                          "name": (name.text or "").strip() if name is not None else "", "writable": writable})
+        calendars.append(
+            {
+                "path": path if path.endswith("/") else path + "/",
+                "name": (name.text or "").strip() if name is not None else "",
+                "writable": writable,
+            }
+        )
     return calendars

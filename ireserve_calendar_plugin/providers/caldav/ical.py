@@ -341,4 +341,3 @@ def cancel_instance(text: str, rid: str) -> bytes:
     if master is not None and "DTSTART" in master:
         master.add("EXDATE", _rid_value(rid, master.decoded("DTSTART")))
     return bytes(cal.to_ical())
-

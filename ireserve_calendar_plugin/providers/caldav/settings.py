@@ -59,8 +59,9 @@ def calendar_path(value: str, server_url: str | None = None) -> str:
 class CalendarMappingRow(Schema):
     """One row of the object -> calendar table: an object id (or ``*``) and a calendar's path."""
 
-    object = fields.String(required=True, validate=validate.Regexp(r"^(\*|[1-9][0-9]{0,17})$",
-                                                                   error="An object id, or * for the default."))
+    object = fields.String(
+        required=True, validate=validate.Regexp(r"^(\*|[1-9][0-9]{0,17})$", error="An object id, or * for the default.")
+    )
     calendar_id = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 
@@ -127,8 +128,7 @@ class CalDavSettingsSchema(ProviderSettingsSchema):
         validate=validate.Range(min=1, max=1440),
         metadata=field_meta(
             "Poll interval (minutes)",
-            "CalDAV has no push: each calendar is asked for changes this often (one request when nothing "
-            "changed).",
+            "CalDAV has no push: each calendar is asked for changes this often (one request when nothing changed).",
             kind="integer",
             section="Advanced",
         ),

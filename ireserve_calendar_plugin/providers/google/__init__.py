@@ -91,7 +91,12 @@ class GoogleProvider(CalendarProvider):
     def exchange_code(self, ctx: BackendContext, *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
         with ctx.http_session() as session:
             return auth.exchange_code(
-                ctx.settings, session, code=code, redirect_uri=redirect_uri, code_verifier=code_verifier, now=ctx.now(),
+                ctx.settings,
+                session,
+                code=code,
+                redirect_uri=redirect_uri,
+                code_verifier=code_verifier,
+                now=ctx.now(),
                 pacer=pacer_for(ctx),
             )
 
@@ -108,8 +113,11 @@ class GoogleProvider(CalendarProvider):
         return resources.discover(ctx)
 
     def mapped_rooms(self, settings: Mapping[str, Any]) -> set[str]:
-        return {str(row["calendar_id"]).lower() for row in settings.get("calendar_mapping") or ()
-                if isinstance(row, Mapping)}
+        return {
+            str(row["calendar_id"]).lower()
+            for row in settings.get("calendar_mapping") or ()
+            if isinstance(row, Mapping)
+        }
 
     def map_rooms(self, settings: Mapping[str, Any], pairs: list[tuple[str, int]]) -> dict[str, Any]:
         rows = [dict(row) for row in settings.get("calendar_mapping") or () if isinstance(row, Mapping)]
@@ -123,7 +131,6 @@ class GoogleProvider(CalendarProvider):
 
     def parse_push(self, request: HttpRequest) -> PushParse:
         return push.parse_push(request)
-
 
 
 @provider_hookimpl

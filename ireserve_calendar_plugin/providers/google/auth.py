@@ -133,14 +133,25 @@ def exchange_code(
     if response.status_code != 200:
         error, description = _token_error(response)
         if response.status_code >= 500 or response.status_code == 429:
-            raise TransientError(f"google: token endpoint HTTP {response.status_code}", provider=PROVIDER,
-                                 status=response.status_code, reason=error)
+            raise TransientError(
+                f"google: token endpoint HTTP {response.status_code}",
+                provider=PROVIDER,
+                status=response.status_code,
+                reason=error,
+            )
         if error in _CLIENT_ERRORS:
-            raise ConfigError("Google rejected the client id or client secret.",
-                              {"client_secret": "Google rejected the client id or client secret."})
-        raise PermanentError(f"google: the authorization code was refused ({error or response.status_code}"
-                             + (f": {description[:200]}" if description else "") + ")",
-                             provider=PROVIDER, status=response.status_code, reason=error)
+            raise ConfigError(
+                "Google rejected the client id or client secret.",
+                {"client_secret": "Google rejected the client id or client secret."},
+            )
+        raise PermanentError(
+            f"google: the authorization code was refused ({error or response.status_code}"
+            + (f": {description[:200]}" if description else "")
+            + ")",
+            provider=PROVIDER,
+            status=response.status_code,
+            reason=error,
+        )
     try:
         data = response.json()
         access_token = str(data["access_token"])
@@ -150,8 +161,12 @@ def exchange_code(
     refresh_token = data.get("refresh_token")
     granted = data.get("scope")
     scopes = tuple(sorted(granted.split())) if isinstance(granted, str) and granted else SCOPES
-    tokens = TokenSet(access_token, now + timedelta(seconds=expires_in),
-                      refresh_token if isinstance(refresh_token, str) and refresh_token else None, scopes)
+    tokens = TokenSet(
+        access_token,
+        now + timedelta(seconds=expires_in),
+        refresh_token if isinstance(refresh_token, str) and refresh_token else None,
+        scopes,
+    )
     if not _can_write(scopes):
         revoke(settings, session, refresh_token if isinstance(refresh_token, str) else access_token)
         raise ConfigError(
@@ -165,8 +180,13 @@ def exchange_code(
             "Google returned no refresh token; the partial grant was revoked. Connect again.",
             {"connection": "No refresh token was granted."},
         )
-    return TokenSet(tokens.access_token, tokens.expires_at, tokens.refresh_token, tokens.scopes,
-                    account_label(settings, session, access_token, pacer=pacer))
+    return TokenSet(
+        tokens.access_token,
+        tokens.expires_at,
+        tokens.refresh_token,
+        tokens.scopes,
+        account_label(settings, session, access_token, pacer=pacer),
+    )
 
 
 def account_label(
@@ -201,12 +221,25 @@ class _Transport(google.auth.transport.requests.Request):
     not a second request), and it does not close the (possibly shared) session when it is
     garbage-collected."""
 
-    def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
-                 timeout: float | None = None, **kwargs: Any) -> Any:
+    def __call__(
+        self,
+        url: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: Any = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
         kwargs["allow_redirects"] = False
         send: Callable[..., Any] = super().__call__  # google-auth's transport is untyped
-        response = send(url, method=method, body=body, headers=headers,
-                        timeout=min(timeout or TOKEN_TIMEOUT, TOKEN_TIMEOUT), **kwargs)
+        response = send(
+            url,
+            method=method,
+            body=body,
+            headers=headers,
+            timeout=min(timeout or TOKEN_TIMEOUT, TOKEN_TIMEOUT),
+            **kwargs,
+        )
         refuse_redirect(PROVIDER, int(response.status), "token refresh")
         return response
 
@@ -222,8 +255,11 @@ def refresher(
 
     def refresh(current: TokenSet | None) -> TokenSet:
         if current is None or not current.refresh_token:
-            raise AuthExpiredError("google: no refresh token is stored; connect the account again",
-                                   provider=PROVIDER, reason="no_refresh_token")
+            raise AuthExpiredError(
+                "google: no refresh token is stored; connect the account again",
+                provider=PROVIDER,
+                reason="no_refresh_token",
+            )
         credentials = google.oauth2.credentials.Credentials(
             token=None,
             refresh_token=current.refresh_token,
@@ -236,16 +272,22 @@ def refresher(
         except google.auth.exceptions.RefreshError as exc:
             raise _refresh_error(exc) from exc
         except google.auth.exceptions.TransportError as exc:
-            raise TransientError(f"google: the token endpoint did not answer ({type(exc).__name__})",
-                                 provider=PROVIDER) from exc
+            raise TransientError(
+                f"google: the token endpoint did not answer ({type(exc).__name__})", provider=PROVIDER
+            ) from exc
         if not credentials.token:
             raise TransientError("google: the token endpoint sent no access token", provider=PROVIDER)
         if credentials.expiry is not None:
             left = credentials.expiry.replace(tzinfo=UTC) - datetime.now(UTC)
         else:
             left = timedelta(seconds=3599)
-        return TokenSet(str(credentials.token), now() + left, credentials.refresh_token or current.refresh_token,
-                        current.scopes, current.account)
+        return TokenSet(
+            str(credentials.token),
+            now() + left,
+            credentials.refresh_token or current.refresh_token,
+            current.scopes,
+            current.account,
+        )
 
     return refresh
 
@@ -258,26 +300,32 @@ def _refresh_error(exc: google.auth.exceptions.RefreshError) -> CalendarPluginEr
     description = raw_description if isinstance(raw_description, str) else ""
     detail = f"{error}: {description[:200]}" if description else error
     if error == "invalid_grant":
-        return AuthExpiredError(f"google: the grant is gone ({detail}); an admin must reconnect",
-                                provider=PROVIDER, status=400, reason=error)
+        return AuthExpiredError(
+            f"google: the grant is gone ({detail}); an admin must reconnect",
+            provider=PROVIDER,
+            status=400,
+            reason=error,
+        )
     if error in _CLIENT_ERRORS:
-        return PermanentError(f"google: the token endpoint rejected the client ({error})",
-                              provider=PROVIDER, reason=error)
-    return TransientError(f"google: token refresh failed ({detail or 'no detail'})", provider=PROVIDER,
-                          reason=error)
+        return PermanentError(
+            f"google: the token endpoint rejected the client ({error})", provider=PROVIDER, reason=error
+        )
+    return TransientError(f"google: token refresh failed ({detail or 'no detail'})", provider=PROVIDER, reason=error)
 
 
 def revoke(settings: Mapping[str, Any], session: requests.Session, token: str) -> bool:
     """Revoke ``token`` (refresh or access) at Google, best effort. Returns whether Google confirmed."""
     try:
-        response = session.post(_url(settings, "revoke_url"), data={"token": token}, timeout=TOKEN_TIMEOUT,
-                                allow_redirects=False)
+        response = session.post(
+            _url(settings, "revoke_url"), data={"token": token}, timeout=TOKEN_TIMEOUT, allow_redirects=False
+        )
     except requests.RequestException as exc:
         log.info("google: token revocation did not answer (%s)", type(exc).__name__)
         return False
     if 300 <= response.status_code < 400:
-        log.warning("google: token revocation was answered with a redirect (HTTP %s); not followed",
-                    response.status_code)
+        log.warning(
+            "google: token revocation was answered with a redirect (HTTP %s); not followed", response.status_code
+        )
         return False
     if response.status_code != 200:
         log.info("google: token revocation answered HTTP %s", response.status_code)

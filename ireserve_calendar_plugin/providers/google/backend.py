@@ -127,8 +127,9 @@ class GoogleBackend:
         session = ctx.session or requests.Session()
         self.service_account = ctx.settings.get("auth_mode") == AuthMode.SERVICE_ACCOUNT.value
         if self.service_account:
-            self.tokens = service_account_tokens(ctx.settings, session, ctx.store, scopes=SCOPES,
-                                                 key=CALENDAR_TOKEN_KEY, now=ctx.now, wait=ctx.sleep)
+            self.tokens = service_account_tokens(
+                ctx.settings, session, ctx.store, scopes=SCOPES, key=CALENDAR_TOKEN_KEY, now=ctx.now, wait=ctx.sleep
+            )
         else:
             self.tokens = AccessTokens(ctx.store, refresher(ctx.settings, session, now=ctx.now), now=ctx.now)
         self.pacer = pacer_for(ctx)
@@ -184,7 +185,10 @@ class GoogleBackend:
             raise PermanentError(
                 f"google: resource calendar {calendar.remote_id} was not found: it was deleted, or the subject "
                 f"{self.settings.get('subject')} may not see it (make the subject an admin, or share the calendar)",
-                provider=PROVIDER, status=404, reason=exc.reason) from exc
+                provider=PROVIDER,
+                status=404,
+                reason=exc.reason,
+            ) from exc
 
     def _list_changes(self, calendar: CalendarRef, cursor: str | None, window: Window) -> Iterator[ChangePage]:
         page_token: str | None = None

@@ -245,6 +245,5 @@ def _json(response: requests.Response) -> dict[str, Any]:
     except ValueError as exc:
         raise TransientError("google: the answer was not JSON", provider=PROVIDER, status=response.status_code) from exc
     if not isinstance(data, dict):
-        raise TransientError("google: the answer was not a JSON object", provider=PROVIDER,
-                             status=response.status_code)
+        raise TransientError("google: the answer was not a JSON object", provider=PROVIDER, status=response.status_code)
     return data

@@ -300,7 +300,10 @@ def same_content(data: Mapping[str, Any], draft: EventDraft) -> bool:
         return False
     event = event_from_json(data)
     if (event.title, event.description, event.booking_id, event.all_day) != (
-        draft.title, draft.description, draft.booking_id, draft.all_day
+        draft.title,
+        draft.description,
+        draft.booking_id,
+        draft.all_day,
     ):
         return False
     start, end = _event_times(draft)
@@ -357,8 +360,13 @@ def calendar_entry(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def watch_body(channel_id: str, token: str, address: str, ttl_seconds: int) -> dict[str, Any]:
     """The events.watch request body of a web-hook channel."""
-    return {"id": channel_id, "type": "web_hook", "address": address, "token": token,
-            "params": {"ttl": str(ttl_seconds)}}
+    return {
+        "id": channel_id,
+        "type": "web_hook",
+        "address": address,
+        "token": token,
+        "params": {"ttl": str(ttl_seconds)},
+    }
 
 
 def stop_body(channel: Channel) -> dict[str, Any]:
@@ -373,5 +381,10 @@ def channel_from_json(data: Mapping[str, Any], *, channel_id: str, secret: str, 
     except (TypeError, ValueError, OverflowError, OSError):
         expires = fallback_expiry
     resource_id = data.get("resourceId")
-    return Channel(str(data.get("id") or channel_id), secret, expires,
-                   {RESOURCE_ID: str(resource_id) if resource_id else ""}, str(resource_id) if resource_id else "")
+    return Channel(
+        str(data.get("id") or channel_id),
+        secret,
+        expires,
+        {RESOURCE_ID: str(resource_id) if resource_id else ""},
+        str(resource_id) if resource_id else "",
+    )

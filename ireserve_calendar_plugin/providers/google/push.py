@@ -46,5 +46,6 @@ def parse_push(request: HttpRequest) -> PushParse:
         return PushParse(notices=(), ack_status=400)
     resource = _clean(request.header("x-goog-resource-id"), MAX_RESOURCE_ID) or ""
     kind = _KINDS.get(state.lower(), NoticeKind.CHANGED)
-    return PushParse(notices=(PushNotice(channel_id=channel_id, secret=token, kind=kind, resource=resource),),
-                     ack_status=200)
+    return PushParse(
+        notices=(PushNotice(channel_id=channel_id, secret=token, kind=kind, resource=resource),), ack_status=200
+    )

@@ -51,7 +51,10 @@ def _items(api: ApiClient, url: str, subject: str, counter: list[int]) -> Iterat
                 raise DiscoveryNotPermittedError(
                     f"Listing resource calendars was refused: the subject {subject} is not a Workspace admin (or "
                     "lacks the Calendar resources privilege). Use an admin as subject, or map the rooms by hand.",
-                    provider=PROVIDER, status=403, reason=exc.reason) from exc
+                    provider=PROVIDER,
+                    status=403,
+                    reason=exc.reason,
+                ) from exc
             raise
         except ValueError as exc:
             raise TransientError("google: a directory answer was not JSON", provider=PROVIDER) from exc
@@ -63,8 +66,9 @@ def _items(api: ApiClient, url: str, subject: str, counter: list[int]) -> Iterat
         if not isinstance(token, str) or not token:
             return
         if token in seen:
-            raise TransientError("google: resources.calendars.list returned the same page token twice",
-                                 provider=PROVIDER)
+            raise TransientError(
+                "google: resources.calendars.list returned the same page token twice", provider=PROVIDER
+            )
         seen.add(token)
     raise TransientError("google: resources.calendars.list did not end", provider=PROVIDER)
 
@@ -75,33 +79,58 @@ def discover(ctx: BackendContext) -> RoomCatalog:
     base = str(settings.get("directory_base_url") or DEFAULT_URLS["directory_base_url"]).rstrip("/")
     root = f"{base}/admin/directory/v1"
     with ctx.http_session() as session:
-        tokens = service_account_tokens(settings, session, ctx.store, scopes=(SCOPE_DIRECTORY,),
-                                        key=DIRECTORY_TOKEN_KEY, now=ctx.now, wait=ctx.sleep)
+        tokens = service_account_tokens(
+            settings,
+            session,
+            ctx.store,
+            scopes=(SCOPE_DIRECTORY,),
+            key=DIRECTORY_TOKEN_KEY,
+            now=ctx.now,
+            wait=ctx.sleep,
+        )
 
         def token() -> str:
             try:
                 return tokens.get()
             except PermanentError as exc:
                 if exc.reason == "delegation_not_granted":
-                    raise DiscoveryNotPermittedError(str(exc).replace("google: ", "Room discovery: "),
-                                                     provider=PROVIDER, status=exc.status, reason=exc.reason) from exc
+                    raise DiscoveryNotPermittedError(
+                        str(exc).replace("google: ", "Room discovery: "),
+                        provider=PROVIDER,
+                        status=exc.status,
+                        reason=exc.reason,
+                    ) from exc
                 raise
 
-        api = ApiClient(provider=PROVIDER, allowed_bases=[root], token=token, invalidate_token=tokens.invalidate,
-                        raise_for_status=raise_for_status, sleep=ctx.sleep, session=session)
+        api = ApiClient(
+            provider=PROVIDER,
+            allowed_bases=[root],
+            token=token,
+            invalidate_token=tokens.invalidate,
+            raise_for_status=raise_for_status,
+            sleep=ctx.sleep,
+            session=session,
+        )
         counter = [0]
         rooms: list[DiscoveredRoom] = []
         buildings: dict[str, list[str]] = {}
-        for item in _items(api, f"{root}/customer/my_customer/resources/calendars", str(settings.get("subject")),
-                           counter):
+        for item in _items(
+            api, f"{root}/customer/my_customer/resources/calendars", str(settings.get("subject")), counter
+        ):
             address = item.get("resourceEmail")
             if not isinstance(address, str) or "@" not in address:
                 continue
             capacity = item.get("capacity")
             building = str(item.get("buildingId") or "")
-            rooms.append(DiscoveredRoom(address=address, name=str(item.get("resourceName") or address),
-                                        capacity=capacity if isinstance(capacity, int) else None,
-                                        building=building, floor=str(item.get("floorName") or "")))
+            rooms.append(
+                DiscoveredRoom(
+                    address=address,
+                    name=str(item.get("resourceName") or address),
+                    capacity=capacity if isinstance(capacity, int) else None,
+                    building=building,
+                    floor=str(item.get("floorName") or ""),
+                )
+            )
             if building:
                 buildings.setdefault(building, []).append(address)
     groups = tuple(RoomGroup(id=f"building:{b}", name=f"Building {b}", members=tuple(m)) for b, m in buildings.items())

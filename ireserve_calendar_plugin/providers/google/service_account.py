@@ -68,13 +68,20 @@ _FAILURE_PREFIX = "sa_failure/"
 
 
 def _fingerprint(settings: Mapping[str, Any], scopes: tuple[str, ...]) -> str:
-    raw = "\n".join([str(settings.get("service_account_key") or ""), str(settings.get("subject") or ""),
-                     str(settings.get("token_url") or ""), *scopes])
+    raw = "\n".join(
+        [
+            str(settings.get("service_account_key") or ""),
+            str(settings.get("subject") or ""),
+            str(settings.get("token_url") or ""),
+            *scopes,
+        ]
+    )
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def grant_error(exc: google.auth.exceptions.RefreshError, settings: Mapping[str, Any],
-                scopes: tuple[str, ...]) -> CalendarPluginError:
+def grant_error(
+    exc: google.auth.exceptions.RefreshError, settings: Mapping[str, Any], scopes: tuple[str, ...]
+) -> CalendarPluginError:
     """Our error for a refused JWT-bearer grant, saying what to fix."""
     data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], Mapping) else {}
     raw_error, raw_description = data.get("error"), data.get("error_description")
@@ -82,25 +89,41 @@ def grant_error(exc: google.auth.exceptions.RefreshError, settings: Mapping[str,
     description = raw_description if isinstance(raw_description, str) else ""
     subject = str(settings.get("subject") or "")
     if getattr(exc, "retryable", False):
-        return TransientError(f"google: the token endpoint is unavailable ({error or 'no detail'})",
-                              provider=PROVIDER, reason=error)
+        return TransientError(
+            f"google: the token endpoint is unavailable ({error or 'no detail'})", provider=PROVIDER, reason=error
+        )
     if error == "unauthorized_client":
         client_id = _client_id(settings)
         names = ",".join(scopes)
         return PermanentError(
             f"google: domain-wide delegation is not granted: in the Admin console (Security > API controls > "
-            f"Domain-wide delegation) authorise client id {client_id} for {names}", provider=PROVIDER, status=401,
-            reason="delegation_not_granted")
+            f"Domain-wide delegation) authorise client id {client_id} for {names}",
+            provider=PROVIDER,
+            status=401,
+            reason="delegation_not_granted",
+        )
     if error == "invalid_grant" and "email" in description.lower():
-        return PermanentError(f"google: the subject {subject} is not a user of the Workspace domain; give the "
-                              "address of a Workspace admin", provider=PROVIDER, status=400,
-                              reason="subject_not_in_domain")
+        return PermanentError(
+            f"google: the subject {subject} is not a user of the Workspace domain; give the "
+            "address of a Workspace admin",
+            provider=PROVIDER,
+            status=400,
+            reason="subject_not_in_domain",
+        )
     if error == "invalid_grant" and ("signature" in description.lower() or "not found" in description.lower()):
-        return PermanentError("google: Google does not accept this service account key (deleted, replaced, or "
-                              "the service account is gone); paste a current JSON key", provider=PROVIDER,
-                              status=400, reason="key_refused")
-    return PermanentError(f"google: the service account's token request was refused ({error or 'no detail'}: "
-                          f"{description[:150]})", provider=PROVIDER, status=400, reason=error)
+        return PermanentError(
+            "google: Google does not accept this service account key (deleted, replaced, or "
+            "the service account is gone); paste a current JSON key",
+            provider=PROVIDER,
+            status=400,
+            reason="key_refused",
+        )
+    return PermanentError(
+        f"google: the service account's token request was refused ({error or 'no detail'}: {description[:150]})",
+        provider=PROVIDER,
+        status=400,
+        reason=error,
+    )
 
 
 def _client_id(settings: Mapping[str, Any]) -> str:
@@ -110,8 +133,13 @@ def _client_id(settings: Mapping[str, Any]) -> str:
         return "?"
 
 
-def _refresher(settings: Mapping[str, Any], session: requests.Session, store: SecureConfig,
-               scopes: tuple[str, ...], now: Callable[[], datetime]) -> Callable[[TokenSet | None], TokenSet]:
+def _refresher(
+    settings: Mapping[str, Any],
+    session: requests.Session,
+    store: SecureConfig,
+    scopes: tuple[str, ...],
+    now: Callable[[], datetime],
+) -> Callable[[TokenSet | None], TokenSet]:
     transport = _Transport(session=session)
     token_url = str(settings.get("token_url") or DEFAULT_URLS["token_url"])
     fingerprint = _fingerprint(settings, scopes)
@@ -121,33 +149,52 @@ def _refresher(settings: Mapping[str, Any], session: requests.Session, store: Se
         memo = store.load(memo_key)
         remembered = memo.data if memo.exists and isinstance(memo.data, dict) else {}
         if remembered.get("fingerprint") == fingerprint and datetime.fromisoformat(str(remembered["until"])) > now():
-            raise PermanentError(str(remembered.get("message") or "google: the service account was refused"),
-                                 provider=PROVIDER, status=int(remembered.get("status") or 0),
-                                 reason=str(remembered.get("reason") or ""))
+            raise PermanentError(
+                str(remembered.get("message") or "google: the service account was refused"),
+                provider=PROVIDER,
+                status=int(remembered.get("status") or 0),
+                reason=str(remembered.get("reason") or ""),
+            )
         info = json.loads(str(settings["service_account_key"]))
         issued = int(now().timestamp())  # our clock, not the process's: the assertion's iat/exp
         credentials = google.oauth2.service_account.Credentials(
-            google.auth.crypt.RSASigner.from_service_account_info(info), str(info["client_email"]), token_url,
-            scopes=list(scopes), subject=str(settings.get("subject") or "") or None,
-            additional_claims={"iat": issued, "exp": issued + ASSERTION_LIFETIME})
+            google.auth.crypt.RSASigner.from_service_account_info(info),
+            str(info["client_email"]),
+            token_url,
+            scopes=list(scopes),
+            subject=str(settings.get("subject") or "") or None,
+            additional_claims={"iat": issued, "exp": issued + ASSERTION_LIFETIME},
+        )
         try:
             credentials.refresh(transport)
         except google.auth.exceptions.RefreshError as exc:
             error = grant_error(exc, settings, scopes)
             if isinstance(error, PermanentError):
-                store.save(memo_key, {"fingerprint": fingerprint, "until": (now() + FAILURE_MEMO).isoformat(),
-                                      "message": str(error)[:600], "status": error.status, "reason": error.reason},
-                           expected_version=None)
+                store.save(
+                    memo_key,
+                    {
+                        "fingerprint": fingerprint,
+                        "until": (now() + FAILURE_MEMO).isoformat(),
+                        "message": str(error)[:600],
+                        "status": error.status,
+                        "reason": error.reason,
+                    },
+                    expected_version=None,
+                )
             raise error from None
         except google.auth.exceptions.TransportError as exc:
-            raise TransientError(f"google: the token endpoint did not answer ({type(exc).__name__})",
-                                 provider=PROVIDER) from exc
+            raise TransientError(
+                f"google: the token endpoint did not answer ({type(exc).__name__})", provider=PROVIDER
+            ) from exc
         if not credentials.token:
             raise TransientError("google: the token endpoint sent no access token", provider=PROVIDER)
         if memo.exists:
             store.delete(memo_key)
-        left = (credentials.expiry.replace(tzinfo=UTC) - datetime.now(UTC)) if credentials.expiry else \
-            timedelta(seconds=3599)
+        left = (
+            (credentials.expiry.replace(tzinfo=UTC) - datetime.now(UTC))
+            if credentials.expiry
+            else timedelta(seconds=3599)
+        )
         status = AuthStatus(store)
         if status.get().get("state") != "connected":  # the admin form's status line; written once
             status.mark_connected(f"service account as {settings.get('subject')}", now())
@@ -156,9 +203,17 @@ def _refresher(settings: Mapping[str, Any], session: requests.Session, store: Se
     return refresh
 
 
-def service_account_tokens(settings: Mapping[str, Any], session: requests.Session, store: SecureConfig, *,
-                           scopes: tuple[str, ...], key: str, now: Callable[[], datetime],
-                           wait: Callable[[float], None]) -> AccessTokens:
+def service_account_tokens(
+    settings: Mapping[str, Any],
+    session: requests.Session,
+    store: SecureConfig,
+    *,
+    scopes: tuple[str, ...],
+    key: str,
+    now: Callable[[], datetime],
+    wait: Callable[[float], None],
+) -> AccessTokens:
     """The shared access token of one purpose (``key``) of a service-account integration."""
-    return AccessTokens(store, _refresher(settings, session, store, scopes, now), now=now, key=key,
-                        needs_grant=False, wait=wait)
+    return AccessTokens(
+        store, _refresher(settings, session, store, scopes, now), now=now, key=key, needs_grant=False, wait=wait
+    )

@@ -66,14 +66,16 @@ def key_problem(raw: str) -> str | None:
         return "The private key in this file cannot be read; download a new key for the service account."
     return None
 
+
 WILDCARD = "*"
 
 
 class CalendarMappingRow(Schema):
     """One row of the object -> calendar table. ``object`` is an object id, or ``*`` for the default."""
 
-    object = fields.String(required=True, validate=validate.Regexp(r"^(\*|[1-9][0-9]{0,17})$",
-                                                                   error="An object id, or * for the default."))
+    object = fields.String(
+        required=True, validate=validate.Regexp(r"^(\*|[1-9][0-9]{0,17})$", error="An object id, or * for the default.")
+    )
     calendar_id = fields.String(required=True, validate=validate.Length(min=1, max=1024))
 
 
@@ -89,33 +91,50 @@ class GoogleSettingsSchema(ProviderSettingsSchema):
             "domain-wide delegation acts as the subject below (for resource calendars / rooms).",
             kind="select",
             section="Connection",
-            choices=((AuthMode.OAUTH.value, "OAuth (connect an account)"),
-                     (AuthMode.SERVICE_ACCOUNT.value, "Service account (Workspace resource calendars)")),
+            choices=(
+                (AuthMode.OAUTH.value, "OAuth (connect an account)"),
+                (AuthMode.SERVICE_ACCOUNT.value, "Service account (Workspace resource calendars)"),
+            ),
         ),
     )
     client_id = fields.String(
         load_default="",
         validate=validate.Length(max=256),
-        metadata=field_meta("Client id", "OAuth mode: the OAuth client id of your app registration.",
-                            section="Connection"),
+        metadata=field_meta(
+            "Client id", "OAuth mode: the OAuth client id of your app registration.", section="Connection"
+        ),
     )
     client_secret = fields.String(
         load_default="",
         validate=validate.Length(max=512),
-        metadata=field_meta("Client secret", "OAuth mode. Stored encrypted; never shown again.", kind="secret",
-                            section="Connection", secret=True),
+        metadata=field_meta(
+            "Client secret",
+            "OAuth mode. Stored encrypted; never shown again.",
+            kind="secret",
+            section="Connection",
+            secret=True,
+        ),
     )
     service_account_key = fields.String(
         load_default="",
         validate=validate.Length(max=4096),
-        metadata=field_meta("Service account key (JSON)", "Service-account mode: paste the JSON key file. Stored "
-                            "encrypted; never shown again.", kind="secret", section="Connection", secret=True),
+        metadata=field_meta(
+            "Service account key (JSON)",
+            "Service-account mode: paste the JSON key file. Stored encrypted; never shown again.",
+            kind="secret",
+            section="Connection",
+            secret=True,
+        ),
     )
     subject = fields.String(
         load_default="",
         validate=validate.Length(max=320),
-        metadata=field_meta("Act as (subject)", "Service-account mode: the Workspace admin (or delegated user) the "
-                            "service account acts as, e.g. admin@example.com.", section="Connection"),
+        metadata=field_meta(
+            "Act as (subject)",
+            "Service-account mode: the Workspace admin (or delegated user) the "
+            "service account acts as, e.g. admin@example.com.",
+            section="Connection",
+        ),
     )
 
     calendar_mapping = fields.List(
@@ -152,17 +171,27 @@ class GoogleSettingsSchema(ProviderSettingsSchema):
             section="Advanced",
         ),
     )
-    api_base_url = BaseUrl(load_default=DEFAULT_URLS["api_base_url"],
-                           metadata=field_meta("API base URL", kind="url", section="Advanced"))
-    auth_url = BaseUrl(load_default=DEFAULT_URLS["auth_url"],
-                       metadata=field_meta("Authorization URL", kind="url", section="Advanced"))
-    token_url = BaseUrl(load_default=DEFAULT_URLS["token_url"],
-                        metadata=field_meta("Token URL", kind="url", section="Advanced"))
-    revoke_url = BaseUrl(load_default=DEFAULT_URLS["revoke_url"],
-                         metadata=field_meta("Revocation URL", kind="url", section="Advanced"))
-    directory_base_url = BaseUrl(load_default=DEFAULT_URLS["directory_base_url"],
-                                 metadata=field_meta("Admin SDK base URL", "Service-account mode: where resource "
-                                                     "calendars are listed.", kind="url", section="Advanced"))
+    api_base_url = BaseUrl(
+        load_default=DEFAULT_URLS["api_base_url"], metadata=field_meta("API base URL", kind="url", section="Advanced")
+    )
+    auth_url = BaseUrl(
+        load_default=DEFAULT_URLS["auth_url"], metadata=field_meta("Authorization URL", kind="url", section="Advanced")
+    )
+    token_url = BaseUrl(
+        load_default=DEFAULT_URLS["token_url"], metadata=field_meta("Token URL", kind="url", section="Advanced")
+    )
+    revoke_url = BaseUrl(
+        load_default=DEFAULT_URLS["revoke_url"], metadata=field_meta("Revocation URL", kind="url", section="Advanced")
+    )
+    directory_base_url = BaseUrl(
+        load_default=DEFAULT_URLS["directory_base_url"],
+        metadata=field_meta(
+            "Admin SDK base URL",
+            "Service-account mode: where resource calendars are listed.",
+            kind="url",
+            section="Advanced",
+        ),
+    )
     discover_pick = fields.String(
         load_default="",
         metadata=field_meta(
@@ -183,14 +212,18 @@ class GoogleSettingsSchema(ProviderSettingsSchema):
             if not data.get("client_secret"):
                 raise ValidationError("OAuth mode needs the client secret.", "client_secret")
             return
-        problem = key_problem(str(data.get("service_account_key") or "")) if data.get("service_account_key") \
+        problem = (
+            key_problem(str(data.get("service_account_key") or ""))
+            if data.get("service_account_key")
             else "Service-account mode needs the JSON key of the service account."
+        )
         if problem:
             raise ValidationError(problem, "service_account_key")
         subject = str(data.get("subject") or "")
         if "@" not in subject or any(c in subject for c in " /?#%"):
-            raise ValidationError("Give the e-mail address of the Workspace admin the service account acts as.",
-                                  "subject")
+            raise ValidationError(
+                "Give the e-mail address of the Workspace admin the service account acts as.", "subject"
+            )
 
     @validates("calendar_mapping")
     def _one_row_per_object(self, rows: list[Mapping[str, Any]], **kwargs: Any) -> None:

@@ -72,8 +72,15 @@ class OutlookProvider(CalendarProvider):
 
     def exchange_code(self, ctx: BackendContext, *, code: str, redirect_uri: str, code_verifier: str) -> TokenSet:
         with ctx.http_session() as session:
-            return auth.exchange_code(ctx.settings, session, code=code, redirect_uri=redirect_uri,
-                                      code_verifier=code_verifier, now=ctx.now(), sleep=ctx.sleep)
+            return auth.exchange_code(
+                ctx.settings,
+                session,
+                code=code,
+                redirect_uri=redirect_uri,
+                code_verifier=code_verifier,
+                now=ctx.now(),
+                sleep=ctx.sleep,
+            )
 
     def account_label(self, ctx: BackendContext) -> str:
         """The signed-in user's UPN (delegated mode); application mode has no account."""
@@ -112,7 +119,6 @@ class OutlookProvider(CalendarProvider):
 
     def parse_push(self, request: HttpRequest) -> PushParse:
         return push.parse_push(request)
-
 
 
 @provider_hookimpl

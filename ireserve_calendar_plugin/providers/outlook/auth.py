@@ -152,33 +152,53 @@ def token_error(response: requests.Response, *, grant: str) -> CalendarPluginErr
     detail = ", ".join(part for part in (error, aadsts) if part) or f"HTTP {response.status_code}"
     status = response.status_code
     if status >= 500 or status == 429 or error == "temporarily_unavailable":
-        return TransientError(f"outlook: the token endpoint is unavailable ({detail})", provider=PROVIDER,
-                              status=status, reason=error,
-                              retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        return TransientError(
+            f"outlook: the token endpoint is unavailable ({detail})",
+            provider=PROVIDER,
+            status=status,
+            reason=error,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
     if error in CLIENT_ERRORS:
         if grant == "code":
             problem = "Microsoft rejected the client id or client secret (or the app is not in this tenant)."
             return ConfigError(f"{problem} ({detail})", {"client_secret": problem})
-        return PermanentError(f"outlook: the token endpoint rejected the client ({detail}); check the client id, "
-                              "secret and tenant", provider=PROVIDER, status=status, reason=error)
+        return PermanentError(
+            f"outlook: the token endpoint rejected the client ({detail}); check the client id, secret and tenant",
+            provider=PROVIDER,
+            status=status,
+            reason=error,
+        )
     if error in LOST_GRANT and grant == "refresh":
-        return AuthExpiredError(f"outlook: the grant is gone ({detail}); an admin must reconnect",
-                                provider=PROVIDER, status=status, reason=error)
-    return PermanentError(f"outlook: the token request was refused ({detail})", provider=PROVIDER, status=status,
-                          reason=error)
+        return AuthExpiredError(
+            f"outlook: the grant is gone ({detail}); an admin must reconnect",
+            provider=PROVIDER,
+            status=status,
+            reason=error,
+        )
+    return PermanentError(
+        f"outlook: the token request was refused ({detail})", provider=PROVIDER, status=status, reason=error
+    )
 
 
-def _post_token(url: str, session: requests.Session, form: Mapping[str, str], *, grant: str,
-                sleep: Sleep) -> dict[str, Any]:
+def _post_token(
+    url: str, session: requests.Session, form: Mapping[str, str], *, grant: str, sleep: Sleep
+) -> dict[str, Any]:
     """POST a token request (form-encoded), retrying transient failures; the 200 answer's JSON."""
     error: CalendarPluginError | None = None
     for attempt in range(1, TOKEN_ATTEMPTS + 1):
         try:
-            response = session.post(url, data=dict(form), timeout=TOKEN_TIMEOUT, allow_redirects=False,
-                                    headers={"Accept": "application/json"})
+            response = session.post(
+                url,
+                data=dict(form),
+                timeout=TOKEN_TIMEOUT,
+                allow_redirects=False,
+                headers={"Accept": "application/json"},
+            )
         except requests.RequestException as exc:
-            error = TransientError(f"outlook: the token endpoint did not answer ({type(exc).__name__})",
-                                   provider=PROVIDER)
+            error = TransientError(
+                f"outlook: the token endpoint did not answer ({type(exc).__name__})", provider=PROVIDER
+            )
         else:
             refuse_redirect(PROVIDER, response.status_code, "token request")
             if response.status_code == 200:
@@ -242,11 +262,18 @@ def exchange_code(
     data = _post_token(_endpoint(settings, "token", allow_multi=True), session, form, grant="code", sleep=sleep)
     refresh_token = data.get("refresh_token")
     if not isinstance(refresh_token, str) or not refresh_token:
-        raise ConfigError("Microsoft returned no refresh token (offline_access was not granted). Connect again.",
-                          {"connection": "No refresh token was granted."})
+        raise ConfigError(
+            "Microsoft returned no refresh token (offline_access was not granted). Connect again.",
+            {"connection": "No refresh token was granted."},
+        )
     access_token = str(data["access_token"])
-    return TokenSet(access_token, _expiry(data, now), refresh_token, _granted(data, wanted),
-                    account_label(settings, session, access_token))
+    return TokenSet(
+        access_token,
+        _expiry(data, now),
+        refresh_token,
+        _granted(data, wanted),
+        account_label(settings, session, access_token),
+    )
 
 
 def account_label(settings: Mapping[str, Any], session: requests.Session, access_token: str) -> str:
@@ -277,8 +304,11 @@ def refresher(
 
     def refresh(current: TokenSet | None) -> TokenSet:
         if current is None or not current.refresh_token:
-            raise AuthExpiredError("outlook: no refresh token is stored; connect the account again",
-                                   provider=PROVIDER, reason="no_refresh_token")
+            raise AuthExpiredError(
+                "outlook: no refresh token is stored; connect the account again",
+                provider=PROVIDER,
+                reason="no_refresh_token",
+            )
         wanted = scopes(settings)
         form = {
             "client_id": settings["client_id"],
@@ -287,12 +317,15 @@ def refresher(
             "refresh_token": current.refresh_token,
             "scope": " ".join(wanted),
         }
-        data = _post_token(_endpoint(settings, "token", allow_multi=True), session, form, grant="refresh",
-                           sleep=sleep)
+        data = _post_token(_endpoint(settings, "token", allow_multi=True), session, form, grant="refresh", sleep=sleep)
         rotated = data.get("refresh_token")
-        return TokenSet(str(data["access_token"]), _expiry(data, now()),
-                        rotated if isinstance(rotated, str) and rotated else current.refresh_token,
-                        _granted(data, current.scopes), current.account)
+        return TokenSet(
+            str(data["access_token"]),
+            _expiry(data, now()),
+            rotated if isinstance(rotated, str) and rotated else current.refresh_token,
+            _granted(data, current.scopes),
+            current.account,
+        )
 
     return refresh
 
@@ -301,8 +334,9 @@ def refresher(
 
 
 def _fingerprint(settings: Mapping[str, Any]) -> str:
-    raw = "\n".join(str(settings.get(k) or "") for k in ("login_base_url", "graph_base_url", "tenant", "client_id",
-                                                         "client_secret"))
+    raw = "\n".join(
+        str(settings.get(k) or "") for k in ("login_base_url", "graph_base_url", "tenant", "client_id", "client_secret")
+    )
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
 
 
@@ -322,9 +356,12 @@ def client_credentials(
         memo = store.load(FAILURE_KEY)
         remembered = memo.data if memo.exists and isinstance(memo.data, dict) else {}
         if remembered.get("fingerprint") == fingerprint and datetime.fromisoformat(str(remembered["until"])) > now():
-            raise PermanentError(str(remembered.get("message") or "outlook: the client was refused"),
-                                 provider=PROVIDER, status=int(remembered.get("status") or 0),
-                                 reason=str(remembered.get("reason") or ""))
+            raise PermanentError(
+                str(remembered.get("message") or "outlook: the client was refused"),
+                provider=PROVIDER,
+                status=int(remembered.get("status") or 0),
+                reason=str(remembered.get("reason") or ""),
+            )
         form = {
             "client_id": settings["client_id"],
             "client_secret": settings["client_secret"],
@@ -332,12 +369,19 @@ def client_credentials(
             "scope": app_scope(settings),
         }
         try:
-            data = _post_token(_endpoint(settings, "token", allow_multi=False), session, form, grant="app",
-                               sleep=sleep)
+            data = _post_token(_endpoint(settings, "token", allow_multi=False), session, form, grant="app", sleep=sleep)
         except PermanentError as exc:
-            store.save(FAILURE_KEY, {"fingerprint": fingerprint, "until": (now() + FAILURE_MEMO).isoformat(),
-                                     "message": str(exc)[:300], "status": exc.status, "reason": exc.reason},
-                       expected_version=None)
+            store.save(
+                FAILURE_KEY,
+                {
+                    "fingerprint": fingerprint,
+                    "until": (now() + FAILURE_MEMO).isoformat(),
+                    "message": str(exc)[:300],
+                    "status": exc.status,
+                    "reason": exc.reason,
+                },
+                expected_version=None,
+            )
             raise
         if memo.exists:
             store.delete(FAILURE_KEY)

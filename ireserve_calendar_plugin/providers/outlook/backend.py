@@ -123,7 +123,7 @@ def mailbox_of(url: str, base_url: str) -> str | None:
     prefix = urlsplit(base_url).path.rstrip("/") + "/v1.0/"
     if not path.startswith(prefix):
         return None
-    parts = path[len(prefix):].split("/")
+    parts = path[len(prefix) :].split("/")
     if parts[0] == "me":
         return ME
     if parts[0] == "users" and len(parts) > 1 and parts[1]:
@@ -146,13 +146,21 @@ def calendars_from_settings(settings: Mapping[str, Any], label: str = DEFAULT_LA
             upn = str(row["upn"])
             key = room_key(upn)
             if key not in refs:
-                refs[key] = CalendarRef(key=key, remote_id=upn, inbound_object_id=int(row["object"]), outbound=writes,
-                                        label=upn)
+                refs[key] = CalendarRef(
+                    key=key, remote_id=upn, inbound_object_id=int(row["object"]), outbound=writes, label=upn
+                )
         return list(refs.values())
     if not settings.get("object_id"):
         return []
-    return [CalendarRef(key=ME, remote_id=ME, inbound_object_id=int(settings["object_id"]), outbound=True,
-                        label=label or DEFAULT_LABEL)]
+    return [
+        CalendarRef(
+            key=ME,
+            remote_id=ME,
+            inbound_object_id=int(settings["object_id"]),
+            outbound=True,
+            label=label or DEFAULT_LABEL,
+        )
+    ]
 
 
 class OutlookBackend:
@@ -179,10 +187,10 @@ class OutlookBackend:
         def pause_for(url: str) -> SharedPause:
             scope = f"mailbox:{mailbox_of(url, self.base_url) or '-'}"  # Graph throttles per app and mailbox
             if scope not in pauses:
-                pauses[scope] = SharedPause(ctx.store, PROVIDER, scope=scope, max_wait=max_wait, now=ctx.now,
-                                            sleep=ctx.sleep)
+                pauses[scope] = SharedPause(
+                    ctx.store, PROVIDER, scope=scope, max_wait=max_wait, now=ctx.now, sleep=ctx.sleep
+                )
             return pauses[scope]
-
 
         self.api = ApiClient(
             provider=PROVIDER,
@@ -226,25 +234,33 @@ class OutlookBackend:
             try:
                 self.api.check_url(cursor, delta_paths)
             except UnsafeUrlError:
-                log.warning("outlook: the stored delta link of %s is not under the configured Graph root; "
-                            "starting a new listing", calendar.key)
-                raise SyncTokenInvalidError("outlook: the stored delta link is for another Graph host",
-                                            provider=PROVIDER, reason="foreign_delta_link") from None
+                log.warning(
+                    "outlook: the stored delta link of %s is not under the configured Graph root; "
+                    "starting a new listing",
+                    calendar.key,
+                )
+                raise SyncTokenInvalidError(
+                    "outlook: the stored delta link is for another Graph host",
+                    provider=PROVIDER,
+                    reason="foreign_delta_link",
+                ) from None
         link = cursor
         followed: set[str] = set()
         for _ in range(MAX_PAGES):
             page = mapping.delta_page(self.client.delta(mailbox, window=None if link else window, link=link))
             if page.next_link is not None:
                 if page.next_link in followed:
-                    raise TransientError("outlook: calendarView/delta returned the same nextLink twice",
-                                         provider=PROVIDER)
+                    raise TransientError(
+                        "outlook: calendarView/delta returned the same nextLink twice", provider=PROVIDER
+                    )
                 followed.add(page.next_link)
                 yield ChangePage(page.events)
                 link = page.next_link
                 continue
             if page.delta_link is None:
-                raise TransientError("outlook: a delta page carried neither a nextLink nor a deltaLink",
-                                     provider=PROVIDER)
+                raise TransientError(
+                    "outlook: a delta page carried neither a nextLink nor a deltaLink", provider=PROVIDER
+                )
             yield ChangePage(page.events, cursor=page.delta_link)
             return
         raise TransientError("outlook: calendarView/delta did not end", provider=PROVIDER)
@@ -256,8 +272,12 @@ class OutlookBackend:
     def _writable(self, calendar: CalendarRef) -> str:
         """The mailbox to write ``calendar`` in; refuses an inbound-only room."""
         if not calendar.outbound:
-            raise PermanentError(f"outlook: {calendar.label or calendar.key} is inbound only (application mode); "
-                                 "nothing is written to it", provider=PROVIDER, reason="inbound_only")
+            raise PermanentError(
+                f"outlook: {calendar.label or calendar.key} is inbound only (application mode); "
+                "nothing is written to it",
+                provider=PROVIDER,
+                reason="inbound_only",
+            )
         return self._mailbox(calendar)
 
     def _denied(self, calendar: CalendarRef, exc: PermanentError) -> PermanentError:
@@ -268,7 +288,11 @@ class OutlookBackend:
         return WriteDeniedError(
             f"This app may read but not write room {room}: grant Calendars.ReadWrite (application) and "
             "admin-consent, and make sure no application access policy leaves this room out.",
-            calendar=room, provider=PROVIDER, status=403, reason=exc.reason)
+            calendar=room,
+            provider=PROVIDER,
+            status=403,
+            reason=exc.reason,
+        )
 
     def create_event(self, calendar: CalendarRef, draft: EventDraft, idempotency_key: str) -> RemoteEvent:
         mailbox = self._writable(calendar)
@@ -345,20 +369,22 @@ class OutlookBackend:
         secret = secrets.token_urlsafe(32)
         data, requested = self._with_expiry_limit(
             lambda expires: self.client.create_subscription(
-                mapping.subscription_body(resource, address, secret, expires)))
+                mapping.subscription_body(resource, address, secret, expires)
+            )
+        )
         return mapping.channel_from_json(data, secret=secret, fallback_expiry=requested)
 
     def renew(self, calendar: CalendarRef, channel: Channel, address: str) -> Channel:
         try:
             data, requested = self._with_expiry_limit(
-                lambda expires: self.client.renew_subscription(channel.id, mapping.renew_body(expires)))
+                lambda expires: self.client.renew_subscription(channel.id, mapping.renew_body(expires))
+            )
         except PermanentError as exc:
             if exc.status != 404:
                 raise
             log.info("outlook: subscription of %s is gone; making a new one", calendar.key)
             return self.watch(calendar, address)
-        return mapping.channel_from_json(data, secret=channel.secret, fallback_id=channel.id,
-                                         fallback_expiry=requested)
+        return mapping.channel_from_json(data, secret=channel.secret, fallback_id=channel.id, fallback_expiry=requested)
 
     def unwatch(self, calendar: CalendarRef, channel: Channel) -> None:
         try:

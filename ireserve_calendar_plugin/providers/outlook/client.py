@@ -219,19 +219,24 @@ class OutlookClient:
             url = f"{self.root}/{mailbox_path(mailbox)}/calendarView/delta"
             params = {"startDateTime": _utc(window.start), "endDateTime": _utc(window.end)}
         try:
-            return _json(self.api.request("GET", url, params=params, headers=headers,
-                                          paths=delta_paths if link else None))
+            return _json(
+                self.api.request("GET", url, params=params, headers=headers, paths=delta_paths if link else None)
+            )
         except PermanentError as exc:
             if not sync_state_lost(exc):
                 raise
-            raise SyncTokenInvalidError(str(exc), provider=PROVIDER, status=exc.status, reason=exc.reason,
-                                        request_id=exc.request_id) from exc
+            raise SyncTokenInvalidError(
+                str(exc), provider=PROVIDER, status=exc.status, reason=exc.reason, request_id=exc.request_id
+            ) from exc
 
     def get_event(self, mailbox: str, event_id: str) -> dict[str, Any]:
         """One event, with our booking-id extended property expanded."""
         params = {"$expand": f"singleValueExtendedProperties($filter=id eq '{mapping.BOOKING_ID_PROPERTY}')"}
-        return _json(self.api.request("GET", self._events_url(mailbox, event_id), params=params,
-                                      headers={"Prefer": WRITE_PREFER}))
+        return _json(
+            self.api.request(
+                "GET", self._events_url(mailbox, event_id), params=params, headers={"Prefer": WRITE_PREFER}
+            )
+        )
 
     def me(self) -> dict[str, Any]:
         """The signed-in user (delegated tokens only)."""
@@ -239,12 +244,16 @@ class OutlookClient:
 
     # -- writes -----------------------------------------------------------------------------
     def create_event(self, mailbox: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return _json(self.api.request("POST", self._events_url(mailbox), json=dict(body),
-                                      headers={"Prefer": WRITE_PREFER}))
+        return _json(
+            self.api.request("POST", self._events_url(mailbox), json=dict(body), headers={"Prefer": WRITE_PREFER})
+        )
 
     def patch_event(self, mailbox: str, event_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return _json(self.api.request("PATCH", self._events_url(mailbox, event_id), json=dict(body),
-                                      headers={"Prefer": WRITE_PREFER}))
+        return _json(
+            self.api.request(
+                "PATCH", self._events_url(mailbox, event_id), json=dict(body), headers={"Prefer": WRITE_PREFER}
+            )
+        )
 
     def delete_event(self, mailbox: str, event_id: str) -> None:
         self.api.request("DELETE", self._events_url(mailbox, event_id))
@@ -273,9 +282,11 @@ def _json(response: requests.Response) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError as exc:
-        raise TransientError("outlook: the answer was not JSON", provider=PROVIDER,
-                             status=response.status_code) from exc
+        raise TransientError(
+            "outlook: the answer was not JSON", provider=PROVIDER, status=response.status_code
+        ) from exc
     if not isinstance(data, dict):
-        raise TransientError("outlook: the answer was not a JSON object", provider=PROVIDER,
-                             status=response.status_code)
+        raise TransientError(
+            "outlook: the answer was not a JSON object", provider=PROVIDER, status=response.status_code
+        )
     return data

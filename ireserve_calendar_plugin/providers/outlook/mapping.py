@@ -73,9 +73,7 @@ CHANGE_TYPES = "created,updated,deleted"
 TEAMS = "teamsForBusiness"
 
 _UTC_NAMES = frozenset({"", "utc", "coordinated universal time", "etc/utc", "gmt", "z"})
-_DATETIME = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|z|[+-]\d{2}:?\d{2})?$"
-)
+_DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|z|[+-]\d{2}:?\d{2})?$")
 _EXPIRY_LIMIT = re.compile(r"can only be (\d{1,7}) minutes in the future", re.IGNORECASE)
 _MIDNIGHT = time(0)
 _TAG = re.compile(r"<[^>]+>")
@@ -250,8 +248,11 @@ def delta_page(data: Mapping[str, Any]) -> DeltaPage:
         if isinstance(item, Mapping) and item.get("id")
     )
     next_link, delta_link = data.get("@odata.nextLink"), data.get("@odata.deltaLink")
-    return DeltaPage(events, next_link if isinstance(next_link, str) and next_link else None,
-                     delta_link if isinstance(delta_link, str) and delta_link else None)
+    return DeltaPage(
+        events,
+        next_link if isinstance(next_link, str) and next_link else None,
+        delta_link if isinstance(delta_link, str) and delta_link else None,
+    )
 
 
 # --------------------------------------------------------------------------- EventDraft -> bodies
@@ -287,8 +288,10 @@ def _event_times(draft: EventDraft) -> tuple[dict[str, str], dict[str, str]]:
         first = start.date()
         last = end.date() if _starts_its_day(end, zone) else end.date() + timedelta(days=1)
         last = max(last, first + timedelta(days=1))
-        return ({"dateTime": f"{first.isoformat()}T00:00:00", "timeZone": name},
-                {"dateTime": f"{last.isoformat()}T00:00:00", "timeZone": name})
+        return (
+            {"dateTime": f"{first.isoformat()}T00:00:00", "timeZone": name},
+            {"dateTime": f"{last.isoformat()}T00:00:00", "timeZone": name},
+        )
     return _wall_clock(start, zone, name), _wall_clock(end, zone, name)
 
 
@@ -308,8 +311,9 @@ def patch_body(draft: EventDraft) -> dict[str, Any]:
         "singleValueExtendedProperties": [{"id": BOOKING_ID_PROPERTY, "value": str(draft.booking_id)}],
     }
     if draft.attendee_emails:
-        body["attendees"] = [{"emailAddress": {"address": email}, "type": "required"}
-                             for email in draft.attendee_emails]
+        body["attendees"] = [
+            {"emailAddress": {"address": email}, "type": "required"} for email in draft.attendee_emails
+        ]
     if draft.popup_reminder_minutes is not None:
         body["isReminderOn"] = True
         body["reminderMinutesBeforeStart"] = int(draft.popup_reminder_minutes)
@@ -362,8 +366,9 @@ def renew_body(expires: datetime) -> dict[str, Any]:
     return {"expirationDateTime": format_utc(expires)}
 
 
-def channel_from_json(data: Mapping[str, Any], *, secret: str, fallback_id: str = "",
-                      fallback_expiry: datetime) -> Channel:
+def channel_from_json(
+    data: Mapping[str, Any], *, secret: str, fallback_id: str = "", fallback_expiry: datetime
+) -> Channel:
     """The :class:`Channel` of a subscription Graph answered with (its own expiry when readable)."""
     expires = parse_graph_datetime(data.get("expirationDateTime")) or fallback_expiry
     return Channel(str(data.get("id") or fallback_id), secret, expires, {})

@@ -35,8 +35,10 @@ __all__ = ["MAX_PAGES", "NOT_PERMITTED", "PAGE_SIZE", "discover"]
 PAGE_SIZE = 100
 #: a places listing longer than this many pages is treated as a loop
 MAX_PAGES = 1000
-NOT_PERMITTED = ("Room discovery needs the application permission Place.Read.All with admin consent; until it "
-                 "is granted, type each room's mailbox address in the table.")
+NOT_PERMITTED = (
+    "Room discovery needs the application permission Place.Read.All with admin consent; until it "
+    "is granted, type each room's mailbox address in the table."
+)
 
 
 class _Pager:
@@ -57,8 +59,9 @@ class _Pager:
                 response = self.api.request("GET", link, params=params)
             except PermanentError as exc:
                 if exc.status == 403:
-                    raise DiscoveryNotPermittedError(NOT_PERMITTED, provider=PROVIDER, status=403,
-                                                     reason=exc.reason) from exc
+                    raise DiscoveryNotPermittedError(
+                        NOT_PERMITTED, provider=PROVIDER, status=403, reason=exc.reason
+                    ) from exc
                 raise
             data = _object(response)
             self.calls += 1
@@ -92,9 +95,13 @@ def _room(item: dict[str, Any]) -> DiscoveredRoom | None:
         return None
     capacity = item.get("capacity")
     floor = item.get("floorLabel") or item.get("floorNumber")
-    return DiscoveredRoom(address=address, name=str(item.get("displayName") or address),
-                          capacity=capacity if isinstance(capacity, int) else None,
-                          building=str(item.get("building") or ""), floor=str(floor) if floor is not None else "")
+    return DiscoveredRoom(
+        address=address,
+        name=str(item.get("displayName") or address),
+        capacity=capacity if isinstance(capacity, int) else None,
+        building=str(item.get("building") or ""),
+        floor=str(floor) if floor is not None else "",
+    )
 
 
 def discover(api: ApiClient, base_url: str) -> RoomCatalog:

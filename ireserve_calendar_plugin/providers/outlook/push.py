@@ -33,8 +33,11 @@ MAX_VALIDATION_TOKEN = 1024
 #: Graph's limit on ``clientState``
 MAX_CLIENT_STATE = 128
 _MAX_SUBSCRIPTION_ID = 128
-_LIFECYCLE = {"reauthorizationrequired": NoticeKind.RENEW, "subscriptionremoved": NoticeKind.RECREATE,
-              "missed": NoticeKind.RESYNC}
+_LIFECYCLE = {
+    "reauthorizationrequired": NoticeKind.RENEW,
+    "subscriptionremoved": NoticeKind.RECREATE,
+    "missed": NoticeKind.RESYNC,
+}
 _ACK = 202
 
 
@@ -42,8 +45,11 @@ def _validation(token: str) -> PushParse:
     raw = token.encode("utf-8")
     if not raw or len(raw) > MAX_VALIDATION_TOKEN:
         return PushParse(notices=(), ack_status=400)
-    headers = {"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff",
-               "Cache-Control": "no-store"}
+    headers = {
+        "Content-Type": "text/plain; charset=utf-8",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
     return PushParse(notices=(), ack_status=200, response=HttpResponse(200, raw, headers))
 
 

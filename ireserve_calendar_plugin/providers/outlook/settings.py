@@ -29,8 +29,10 @@ DEFAULT_URLS = {
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
-_UPN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._+'-]{0,62}[A-Za-z0-9_'-])?@"
-                  r"([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_UPN = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9._+'-]{0,62}[A-Za-z0-9_'-])?@"
+    r"([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
 
 
 def is_valid_tenant(value: str, *, allow_multi: bool) -> bool:
@@ -46,8 +48,10 @@ def is_valid_upn(value: str) -> bool:
 
 
 #: why application mode writes no Teams link (shown on the form when both options are on)
-ROOM_TEAMS_MESSAGE = ("Room mailboxes have no Teams licence: events written to rooms get no Teams link. "
-                      "Turn off the meeting link for application mode.")
+ROOM_TEAMS_MESSAGE = (
+    "Room mailboxes have no Teams licence: events written to rooms get no Teams link. "
+    "Turn off the meeting link for application mode."
+)
 
 
 class RoomRow(Schema):
@@ -79,15 +83,21 @@ class OutlookSettingsSchema(ProviderSettingsSchema):
     )
     tenant = fields.String(
         required=True,
-        metadata=field_meta("Tenant", "Tenant id (GUID) or verified domain, e.g. contoso.onmicrosoft.com.",
-                            section="Connection"),
+        metadata=field_meta(
+            "Tenant", "Tenant id (GUID) or verified domain, e.g. contoso.onmicrosoft.com.", section="Connection"
+        ),
     )
     object_id = fields.Integer(
         load_default=None,
         allow_none=True,
         validate=validate.Range(min=1),
-        metadata=field_meta("Object", "Delegated mode: the object the user's calendar is synced with.",
-                            kind="select", section="Calendars", objects=True),
+        metadata=field_meta(
+            "Object",
+            "Delegated mode: the object the user's calendar is synced with.",
+            kind="select",
+            section="Calendars",
+            objects=True,
+        ),
     )
     discover_pick = fields.String(
         load_default="",
@@ -125,20 +135,31 @@ class OutlookSettingsSchema(ProviderSettingsSchema):
     max_concurrency = fields.Integer(
         load_default=4,
         validate=validate.Range(min=1, max=16),
-        metadata=field_meta("Concurrent requests", "Requests in flight at once (Outlook allows 4 per mailbox).",
-                            kind="integer", section="Advanced"),
+        metadata=field_meta(
+            "Concurrent requests",
+            "Requests in flight at once (Outlook allows 4 per mailbox).",
+            kind="integer",
+            section="Advanced",
+        ),
     )
     request_timeout = fields.Integer(
         load_default=30,
         validate=validate.Range(min=2, max=120),
-        metadata=field_meta("Request timeout (s)", "A Graph request is given up after this long (then retried).",
-                            kind="integer", section="Advanced"),
+        metadata=field_meta(
+            "Request timeout (s)",
+            "A Graph request is given up after this long (then retried).",
+            kind="integer",
+            section="Advanced",
+        ),
     )
-    graph_base_url = BaseUrl(load_default=DEFAULT_URLS["graph_base_url"],
-                             metadata=field_meta("Graph base URL", "National clouds use their own host.",
-                                                 kind="url", section="Advanced"))
-    login_base_url = BaseUrl(load_default=DEFAULT_URLS["login_base_url"],
-                             metadata=field_meta("Login base URL", kind="url", section="Advanced"))
+    graph_base_url = BaseUrl(
+        load_default=DEFAULT_URLS["graph_base_url"],
+        metadata=field_meta("Graph base URL", "National clouds use their own host.", kind="url", section="Advanced"),
+    )
+    login_base_url = BaseUrl(
+        load_default=DEFAULT_URLS["login_base_url"],
+        metadata=field_meta("Login base URL", kind="url", section="Advanced"),
+    )
 
     @validates_schema
     def _mode_rules(self, data: Mapping[str, Any], **kwargs: Any) -> None:

@@ -79,7 +79,7 @@ def _scalar(value: Any, schema: dict[str, Any], where: str) -> list[str]:
     if kind == "boolean":
         return [] if isinstance(value, bool) else [f"{where}: {value!r} is not a boolean"]
     if kind == "integer":
-        ok = isinstance(value, int) and not isinstance(value, bool) and (fmt != "int32" or -2**31 <= value < 2**31)
+        ok = isinstance(value, int) and not isinstance(value, bool) and (fmt != "int32" or -(2**31) <= value < 2**31)
         return [] if ok else [f"{where}: {value!r} is not an {fmt or 'integer'}"]
     if kind == "number":
         ok = isinstance(value, int | float) and not isinstance(value, bool)

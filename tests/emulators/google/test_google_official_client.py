@@ -27,8 +27,13 @@ from tests.emulators.google.conftest import timed
 def calendar(server: EmulatorServer, tokens: dict[str, Any]) -> Iterator[Any]:
     """A Calendar v3 service object whose every request goes to the emulator."""
     credentials = Credentials(token=tokens["access_token"])
-    service = build("calendar", "v3", credentials=credentials, static_discovery=True,
-                    client_options={"api_endpoint": server.url + "/calendar/v3/"})
+    service = build(
+        "calendar",
+        "v3",
+        credentials=credentials,
+        static_discovery=True,
+        client_options={"api_endpoint": server.url + "/calendar/v3/"},
+    )
     yield service
     service.close()
 
@@ -43,9 +48,15 @@ def reason(error: HttpError) -> str:
 
 def test_insert_get_patch_delete(calendar: Any) -> None:
     events = calendar.events()
-    made = events.insert(calendarId=ROOM, body={**event(10), "reminders": {"useDefault": False, "overrides": [
-        {"method": "popup", "minutes": 10}]}, "extendedProperties": {"private": {"booking": "4711"}}},
-                         sendUpdates="none").execute()
+    made = events.insert(
+        calendarId=ROOM,
+        body={
+            **event(10),
+            "reminders": {"useDefault": False, "overrides": [{"method": "popup", "minutes": 10}]},
+            "extendedProperties": {"private": {"booking": "4711"}},
+        },
+        sendUpdates="none",
+    ).execute()
     assert made["kind"] == "calendar#event" and made["status"] == "confirmed"
     assert events.get(calendarId=ROOM, eventId=made["id"]).execute()["etag"] == made["etag"]
     patched = events.patch(calendarId=ROOM, eventId=made["id"], body={"summary": "Renamed"}).execute()
@@ -64,8 +75,14 @@ def test_list_pages_with_list_next_then_syncs_incrementally(calendar: Any, emula
     for hour in range(8, 13):
         events.insert(calendarId=ROOM, body=event(hour, f"E{hour}")).execute()
     emulator.set_paging(page_cap=2)
-    request = events.list(calendarId=ROOM, singleEvents=True, showDeleted=True, maxResults=2500,
-                          timeMin="2030-03-01T00:00:00Z", timeMax="2030-04-01T00:00:00Z")
+    request = events.list(
+        calendarId=ROOM,
+        singleEvents=True,
+        showDeleted=True,
+        maxResults=2500,
+        timeMin="2030-03-01T00:00:00Z",
+        timeMax="2030-04-01T00:00:00Z",
+    )
     pages = []
     while request is not None:
         page = request.execute()
@@ -75,8 +92,9 @@ def test_list_pages_with_list_next_then_syncs_incrementally(calendar: Any, emula
     assert "nextSyncToken" in pages[-1] and all("nextSyncToken" not in p for p in pages[:-1])
     first = pages[0]["items"][0]
     events.delete(calendarId=ROOM, eventId=first["id"]).execute()
-    changes = events.list(calendarId=ROOM, syncToken=pages[-1]["nextSyncToken"], singleEvents=True,
-                          showDeleted=True).execute()  # the same query shape as the full listing
+    changes = events.list(
+        calendarId=ROOM, syncToken=pages[-1]["nextSyncToken"], singleEvents=True, showDeleted=True
+    ).execute()  # the same query shape as the full listing
     assert [(i["id"], i["status"]) for i in changes["items"]] == [(first["id"], "cancelled")]
     emulator.invalidate_sync_tokens(ROOM)
     with pytest.raises(HttpError) as info:
@@ -92,8 +110,13 @@ def test_fields_limit_the_answer(calendar: Any) -> None:
 
 def test_watch_and_stop(calendar: Any, receiver: tuple[Receiver, str], emulator: GoogleCalendarEmulator) -> None:
     sink, address = receiver
-    channel = calendar.events().watch(calendarId=ROOM, body={
-        "id": "chan-official-1", "type": "web_hook", "address": address, "token": "secret-1"}).execute()
+    channel = (
+        calendar.events()
+        .watch(
+            calendarId=ROOM, body={"id": "chan-official-1", "type": "web_hook", "address": address, "token": "secret-1"}
+        )
+        .execute()
+    )
     assert channel["kind"] == "api#channel" and channel["id"] == "chan-official-1" and channel["resourceId"]
     (handshake,) = sink.wait_for(1)
     assert handshake.headers["X-Goog-Resource-State"] == "sync"

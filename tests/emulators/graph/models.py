@@ -44,8 +44,24 @@ __all__ = ["model_for", "problems", "wire_problems"]
 
 # freezegun patches every loaded module when a test freezes time; the SDK brings hundreds, which made
 # the first freeze take over a second (and a tick=True test lose that second). They need real time only.
-freezegun.configure(extend_ignore_list=["msgraph", "kiota_", "azure", "msal", "opentelemetry", "httpx", "httpcore",
-                                        "aiohttp", "anyio", "h2", "hpack", "hyperframe", "yarl", "multidict"])
+freezegun.configure(
+    extend_ignore_list=[
+        "msgraph",
+        "kiota_",
+        "azure",
+        "msal",
+        "opentelemetry",
+        "httpx",
+        "httpcore",
+        "aiohttp",
+        "anyio",
+        "h2",
+        "hpack",
+        "hyperframe",
+        "yarl",
+        "multidict",
+    ]
+)
 
 _ID = r"[^/]+"
 #: (method, path under /v1.0 after the mailbox, model); the mailbox is ``me`` or ``users/{id}``
@@ -72,14 +88,14 @@ def model_for(method: str, path: str, status: int) -> type[Parsable] | None:
         return None
     if status >= 400:
         return ODataError
-    rest = path[len("/v1.0/"):].strip("/")
+    rest = path[len("/v1.0/") :].strip("/")
     for methods, pattern, model in _ROUTES:
         if re.fullmatch(methods, method) and re.fullmatch(pattern, rest, re.I):
             return model
     mailbox = re.match(r"(me|users/[^/]+)(/|$)", rest, re.I)
     if mailbox is None:
         return None
-    inner = rest[mailbox.end():]
+    inner = rest[mailbox.end() :]
     for methods, pattern, model in _MAILBOX_ROUTES:
         if re.fullmatch(methods, method) and re.fullmatch(pattern, inner, re.I):
             return model

@@ -186,7 +186,8 @@ def test_a_missing_time_zone_is_400_as_graph_answers(user_client: Client, side: 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "TimeZoneNotSupportedException"
     assert response.json()["error"]["message"] == (
-        "A valid TimeZone value must be specified. The following TimeZone value is not supported: ''.")
+        "A valid TimeZone value must be specified. The following TimeZone value is not supported: ''."
+    )
     created = user_client.post("me/events", json=event_body()).json()
     patched = user_client.patch(f"me/events/{created['id']}", json={side: {"dateTime": "2024-05-01T09:10:00"}})
     assert patched.status_code == 400 and patched.json()["error"]["code"] == "TimeZoneNotSupportedException"

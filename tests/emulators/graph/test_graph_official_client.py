@@ -85,17 +85,23 @@ def app(base: str) -> GraphServiceClient:
 
 
 def new_event(subject: str, hour: int) -> Event:
-    return Event(subject=subject, body=ItemBody(content_type=BodyType.Text, content="from the SDK"),
-                 start=DateTimeTimeZone(date_time=f"2030-05-01T{hour:02d}:00:00", time_zone="W. Europe Standard Time"),
-                 end=DateTimeTimeZone(date_time=f"2030-05-01T{hour:02d}:30:00", time_zone="W. Europe Standard Time"),
-                 show_as=FreeBusyStatus.Busy, transaction_id=f"sdk-{subject}")
+    return Event(
+        subject=subject,
+        body=ItemBody(content_type=BodyType.Text, content="from the SDK"),
+        start=DateTimeTimeZone(date_time=f"2030-05-01T{hour:02d}:00:00", time_zone="W. Europe Standard Time"),
+        end=DateTimeTimeZone(date_time=f"2030-05-01T{hour:02d}:30:00", time_zone="W. Europe Standard Time"),
+        show_as=FreeBusyStatus.Busy,
+        transaction_id=f"sdk-{subject}",
+    )
 
 
 def test_create_get_patch_delete(me: GraphServiceClient) -> None:
     made = run(me.me.events.post(new_event("Standup", 9)))
     assert made is not None and made.id and made.subject == "Standup" and made.show_as == FreeBusyStatus.Busy
     assert made.start is not None and (made.start.date_time, made.start.time_zone) == (
-        "2030-05-01T07:00:00.0000000", "UTC")  # Graph answers in UTC unless asked otherwise
+        "2030-05-01T07:00:00.0000000",
+        "UTC",
+    )  # Graph answers in UTC unless asked otherwise
     got = run(me.me.events.by_event_id(made.id).get())
     assert got is not None and got.change_key == made.change_key
     patched = run(me.me.events.by_event_id(made.id).patch(Event(subject="Renamed")))
@@ -125,7 +131,8 @@ def test_calendar_view_delta_rounds_through_the_sdk(app: GraphServiceClient, gra
         graph.person_create_event(ROOM, f"Meeting {i}", start, start.replace(":00:00", ":30:00"))
     room = app.users.by_user_id(ROOM).calendar_view.delta
     query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
-        start_date_time="2030-05-01T00:00:00Z", end_date_time="2030-06-01T00:00:00Z")
+        start_date_time="2030-05-01T00:00:00Z", end_date_time="2030-06-01T00:00:00Z"
+    )
     config = RequestConfiguration(query_parameters=query)
     config.headers.add("Prefer", "odata.maxpagesize=2")
     page = run(room.get(request_configuration=config))  # GET .../calendarView/delta()?startDateTime=...
@@ -146,13 +153,22 @@ def test_calendar_view_delta_rounds_through_the_sdk(app: GraphServiceClient, gra
     assert info.value.response_status_code == 410
 
 
-def test_subscribe_renew_delete(app: GraphServiceClient, graph: GraphEmulator, receiver: Receiver,
-                                hook_url: str) -> None:
+def test_subscribe_renew_delete(
+    app: GraphServiceClient, graph: GraphEmulator, receiver: Receiver, hook_url: str
+) -> None:
     expires = graph.clock.now() + timedelta(days=2)
-    made = run(app.subscriptions.post(Subscription(
-        change_type="created,updated,deleted", notification_url=f"{hook_url}/notify",
-        lifecycle_notification_url=f"{hook_url}/lifecycle", resource=f"users/{ROOM}/events",
-        expiration_date_time=expires, client_state="sdk-state")))
+    made = run(
+        app.subscriptions.post(
+            Subscription(
+                change_type="created,updated,deleted",
+                notification_url=f"{hook_url}/notify",
+                lifecycle_notification_url=f"{hook_url}/lifecycle",
+                resource=f"users/{ROOM}/events",
+                expiration_date_time=expires,
+                client_state="sdk-state",
+            )
+        )
+    )
     assert made is not None and made.id and made.client_state == "sdk-state"
     assert [v["path"] for v in receiver.validations] == ["/notify", "/lifecycle"]
     later = datetime.now(UTC) + timedelta(days=2, hours=12)

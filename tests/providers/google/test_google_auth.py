@@ -28,8 +28,9 @@ from tests.providers.google.conftest import Google
 
 def test_authorization_url_parameters() -> None:
     settings = {"client_id": "my-client.apps.googleusercontent.com"}
-    url = GoogleProvider().authorization_url(settings, redirect_uri="https://host/cb", state="n~i",
-                                             code_challenge="c" * 43)
+    url = GoogleProvider().authorization_url(
+        settings, redirect_uri="https://host/cb", state="n~i", code_challenge="c" * 43
+    )
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://accounts.google.com/o/oauth2/v2/auth"
     query = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -141,8 +142,9 @@ def test_revoke_token_kills_the_grant(connected: Google) -> None:
 
 def test_rejected_client_on_refresh_is_permanent_not_a_lost_grant(connected: Google) -> None:
     tokens, _ = TokenStore(connected.store).load()
-    refresh = auth.refresher({**connected.settings, "client_secret": "nope"}, connected.session,
-                             now=lambda: datetime.now(UTC))
+    refresh = auth.refresher(
+        {**connected.settings, "client_secret": "nope"}, connected.session, now=lambda: datetime.now(UTC)
+    )
     with pytest.raises(PermanentError) as info:
         refresh(tokens)
     assert not isinstance(info.value, AuthExpiredError) and info.value.reason == "invalid_client"
@@ -150,8 +152,11 @@ def test_rejected_client_on_refresh_is_permanent_not_a_lost_grant(connected: Goo
 
 def test_unreachable_token_endpoint_is_transient(connected: Google) -> None:
     tokens, _ = TokenStore(connected.store).load()
-    refresh = auth.refresher({**connected.settings, "token_url": "http://127.0.0.1:9/token"}, connected.session,
-                             now=lambda: datetime.now(UTC))
+    refresh = auth.refresher(
+        {**connected.settings, "token_url": "http://127.0.0.1:9/token"},
+        connected.session,
+        now=lambda: datetime.now(UTC),
+    )
     with pytest.raises(TransientError):
         refresh(tokens)
     assert not AuthStatus(connected.store).needs_reconnect()
@@ -159,8 +164,9 @@ def test_unreachable_token_endpoint_is_transient(connected: Google) -> None:
 
 def test_exchange_without_an_injected_session(google: Google) -> None:
     code, verifier = google.consent_code()
-    tokens = google.provider.exchange_code(google.ctx(session=None), code=code, redirect_uri=REDIRECT_URI,
-                                           code_verifier=verifier)
+    tokens = google.provider.exchange_code(
+        google.ctx(session=None), code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier
+    )
     assert tokens.refresh_token and tokens.account == USER
 
 
@@ -173,7 +179,8 @@ def test_no_refresh_token_stored_is_not_configured(google: Google) -> None:
 
 def test_access_tokens_use_the_refresher(connected: Google) -> None:
     later = datetime.now(UTC) + timedelta(hours=3)
-    tokens = AccessTokens(connected.store, auth.refresher(connected.settings, connected.session, now=lambda: later),
-                          now=lambda: later)
+    tokens = AccessTokens(
+        connected.store, auth.refresher(connected.settings, connected.session, now=lambda: later), now=lambda: later
+    )
     first = tokens.get()
     assert tokens.get() == first and tokens.refreshes == 1

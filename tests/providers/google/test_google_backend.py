@@ -53,17 +53,28 @@ def room(backend: GoogleBackend) -> CalendarRef:
 def person_creates(google: Google, n: int, *, calendar: str = ROOM, days: int = 1) -> list[dict[str, Any]]:
     base = datetime.now(AMS).replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=days)
     return [
-        google.app.create_event(calendar, summary=f"Meeting {i}", start=base + timedelta(minutes=30 * i),
-                                end=base + timedelta(minutes=30 * i + 25), time_zone="Europe/Amsterdam")
+        google.app.create_event(
+            calendar,
+            summary=f"Meeting {i}",
+            start=base + timedelta(minutes=30 * i),
+            end=base + timedelta(minutes=30 * i + 25),
+            time_zone="Europe/Amsterdam",
+        )
         for i in range(n)
     ]
 
 
 def draft(booking_id: int = 4711, *, hour: int = 10, **extra: Any) -> EventDraft:
     start = datetime.now(AMS).replace(hour=hour, minute=0, second=0, microsecond=0) + timedelta(days=3)
-    values: dict[str, Any] = {"booking_id": booking_id, "title": f"Room A [{booking_id}]",
-                              "description": f"i-Reserve booking {booking_id}", "start": start,
-                              "end": start + timedelta(hours=1), "all_day": False, "timezone": "Europe/Amsterdam"}
+    values: dict[str, Any] = {
+        "booking_id": booking_id,
+        "title": f"Room A [{booking_id}]",
+        "description": f"i-Reserve booking {booking_id}",
+        "start": start,
+        "end": start + timedelta(hours=1),
+        "all_day": False,
+        "timezone": "Europe/Amsterdam",
+    }
     values.update(extra)
     return EventDraft(**values)
 
@@ -76,12 +87,15 @@ def drain(pages: Any) -> list[ChangePage]:
 
 
 def test_calendars_from_the_mapping(google: Google) -> None:
-    settings = make_settings(google.url, calendar_mapping=[
-        {"object": "12", "calendar_id": ROOM},
-        {"object": "*", "calendar_id": USER},
-        {"object": "5", "calendar_id": ROOM},
-        {"object": "9", "calendar_id": "holidays#x@group.v.calendar.google.com"},
-    ])
+    settings = make_settings(
+        google.url,
+        calendar_mapping=[
+            {"object": "12", "calendar_id": ROOM},
+            {"object": "*", "calendar_id": USER},
+            {"object": "5", "calendar_id": ROOM},
+            {"object": "9", "calendar_id": "holidays#x@group.v.calendar.google.com"},
+        ],
+    )
     backend = google.backend(settings=settings)
     refs = backend.calendars()
     assert [c.remote_id for c in refs] == [ROOM, USER, "holidays#x@group.v.calendar.google.com"]
@@ -91,8 +105,9 @@ def test_calendars_from_the_mapping(google: Google) -> None:
     assert backend.calendar_for_object(12) == refs[0]
     assert backend.calendar_for_object(9) == refs[2]
     assert backend.calendar_for_object(1234) == refs[1]  # the * row
-    no_default = google.backend(settings=make_settings(google.url, calendar_mapping=[
-        {"object": "12", "calendar_id": ROOM}]))
+    no_default = google.backend(
+        settings=make_settings(google.url, calendar_mapping=[{"object": "12", "calendar_id": ROOM}])
+    )
     assert no_default.calendar_for_object(1234) is None
     assert google.app.requests.count() == 0
 
@@ -143,8 +158,9 @@ def test_list_calls_for_n_events_are_minimal(connected: Google) -> None:
     n = 2600
     base = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
     for i in range(n):
-        connected.app.create_event(ROOM, summary=f"E{i}", start=base + timedelta(minutes=i),
-                                   end=base + timedelta(minutes=i + 1))
+        connected.app.create_event(
+            ROOM, summary=f"E{i}", start=base + timedelta(minutes=i), end=base + timedelta(minutes=i + 1)
+        )
     connected.app.requests.clear()
     pages = drain(backend.list_changes(room(backend), None, window()))
     assert [len(p.events) for p in pages] == [2500, 100]
@@ -187,8 +203,9 @@ def test_create_update_delete(connected: Google) -> None:
 
 def test_attendees_send_updates(connected: Google) -> None:
     backend = connected.backend()
-    event = backend.create_event(room(backend), draft(attendee_emails=("customer@example.org",)),
-                                 backend.new_idempotency_key())
+    event = backend.create_event(
+        room(backend), draft(attendee_emails=("customer@example.org",)), backend.new_idempotency_key()
+    )
     assert [a["email"] for a in stored(connected, event.id)["attendees"]] == ["customer@example.org"]
     insert = next(e for e in connected.app.requests.entries() if e.method == "POST" and "events" in e.path)
     assert insert.query["sendUpdates"] == ("all",)
@@ -257,7 +274,8 @@ def test_watch_renew_unwatch(connected: Google) -> None:
     connected.app.deliverer.wait_idle()
     parsed = [parse_push(r) for r in connected.switch.pushes]
     assert [(p.notices[0].channel_id, p.notices[0].secret, p.notices[0].kind) for p in parsed] == [
-        (channel.id, channel.secret, "handshake")]
+        (channel.id, channel.secret, "handshake")
+    ]
     # a person's change is announced as "changed"
     person_creates(connected, 1)
     connected.app.deliverer.wait_idle()
@@ -317,8 +335,9 @@ def test_server_errors_are_retried_then_raised(connected: Google) -> None:
 def test_forbidden_write_is_permanent(connected: Google) -> None:
     connected.app.add_calendar("readonly@group.calendar.google.com")
     connected.app.share_calendar("readonly@group.calendar.google.com", USER, "reader")
-    settings = make_settings(connected.url, calendar_mapping=[
-        {"object": "3", "calendar_id": "readonly@group.calendar.google.com"}])
+    settings = make_settings(
+        connected.url, calendar_mapping=[{"object": "3", "calendar_id": "readonly@group.calendar.google.com"}]
+    )
     backend = connected.backend(settings=settings)
     with pytest.raises(PermanentError) as info:
         backend.create_event(backend.calendars()[0], draft(), backend.new_idempotency_key())

@@ -18,8 +18,9 @@ from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.providers.google.client import raise_for_status
 
 
-def response(status: int, reason: str | None = None, *, headers: dict[str, str] | None = None,
-             body: bytes | None = None) -> requests.Response:
+def response(
+    status: int, reason: str | None = None, *, headers: dict[str, str] | None = None, body: bytes | None = None
+) -> requests.Response:
     r = requests.Response()
     r.status_code = status
     r.headers.update(headers or {})
@@ -29,8 +30,15 @@ def response(status: int, reason: str | None = None, *, headers: dict[str, str] 
         r._content = b""
     else:
         message = f"{reason} message"
-        r._content = json.dumps({"error": {"errors": [{"domain": "global", "reason": reason, "message": message}],
-                                           "code": status, "message": message}}).encode()
+        r._content = json.dumps(
+            {
+                "error": {
+                    "errors": [{"domain": "global", "reason": reason, "message": message}],
+                    "code": status,
+                    "message": message,
+                }
+            }
+        ).encode()
         r.headers["Content-Type"] = "application/json; charset=UTF-8"
     return r
 
@@ -82,8 +90,10 @@ def test_error_rows(status: int, reason: str | None, expected: type[ProviderErro
 def test_retryability_follows_the_type() -> None:
     for status, reason, expected in ROWS:
         retryable = issubclass(expected, RetryableError)
-        assert retryable == (status in (408, 429, 500, 503, 504) or reason in
-                             ("rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"))
+        assert retryable == (
+            status in (408, 429, 500, 503, 504)
+            or reason in ("rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded")
+        )
 
 
 def test_duplicate_without_body_still_says_duplicate() -> None:

@@ -60,8 +60,9 @@ TIMED = [
 
 
 @pytest.mark.parametrize(("zone", "start", "end"), TIMED)
-def test_timed_round_trip_keeps_the_instants(emulator: GoogleCalendarEmulator, zone: str, start: Minute,
-                                             end: Minute) -> None:
+def test_timed_round_trip_keeps_the_instants(
+    emulator: GoogleCalendarEmulator, zone: str, start: Minute, end: Minute
+) -> None:
     tz = ZoneInfo(zone)
     d = draft(datetime(*start).replace(tzinfo=tz), datetime(*end).replace(tzinfo=tz), zone)
     body = mapping.insert_body(d, "abcdefghij0123456789")
@@ -89,8 +90,7 @@ ALL_DAY = [
 
 
 @pytest.mark.parametrize(("zone", "day", "days"), ALL_DAY)
-def test_all_day_round_trip_keeps_the_dates(emulator: GoogleCalendarEmulator, zone: str, day: Day,
-                                            days: int) -> None:
+def test_all_day_round_trip_keeps_the_dates(emulator: GoogleCalendarEmulator, zone: str, day: Day, days: int) -> None:
     tz = ZoneInfo(zone)
     first = datetime(*day).replace(tzinfo=tz)
     last = datetime.combine((first + timedelta(days=days)).date(), datetime.min.time(), tz)
@@ -109,16 +109,21 @@ def test_all_day_round_trip_keeps_the_dates(emulator: GoogleCalendarEmulator, zo
 
 def test_all_day_draft_from_another_zone_uses_the_drafts_zone() -> None:
     tz = ZoneInfo("Pacific/Kiritimati")  # UTC+14: the UTC date is the day before
-    d = draft(datetime(2025, 5, 1, tzinfo=tz).astimezone(UTC), datetime(2025, 5, 2, tzinfo=tz).astimezone(UTC),
-              "Pacific/Kiritimati", all_day=True)
+    d = draft(
+        datetime(2025, 5, 1, tzinfo=tz).astimezone(UTC),
+        datetime(2025, 5, 2, tzinfo=tz).astimezone(UTC),
+        "Pacific/Kiritimati",
+        all_day=True,
+    )
     body = mapping.patch_body(d)
     assert (body["start"], body["end"]) == ({"date": "2025-05-01"}, {"date": "2025-05-02"})
 
 
 def test_all_day_draft_not_ending_at_midnight_still_covers_its_last_day() -> None:
     tz = ZoneInfo("Europe/Amsterdam")
-    d = draft(datetime(2025, 5, 1, tzinfo=tz), datetime(2025, 5, 1, 23, 59, tzinfo=tz), "Europe/Amsterdam",
-              all_day=True)
+    d = draft(
+        datetime(2025, 5, 1, tzinfo=tz), datetime(2025, 5, 1, 23, 59, tzinfo=tz), "Europe/Amsterdam", all_day=True
+    )
     body = mapping.patch_body(d)
     assert (body["start"], body["end"]) == ({"date": "2025-05-01"}, {"date": "2025-05-02"})
 
@@ -155,43 +160,70 @@ def test_cancelled_tombstone_with_only_an_id() -> None:
 
 def test_booking_id_comes_only_from_our_private_property() -> None:
     base = {"id": "abcde", "status": "confirmed"}
-    assert mapping.event_from_json({**base, "extendedProperties": {"private": {"ireserveBookingId": "12"}}}) \
-        .booking_id == 12
-    assert mapping.event_from_json({**base, "extendedProperties": {"shared": {"ireserveBookingId": "12"}}}) \
-        .booking_id is None
-    assert mapping.event_from_json({**base, "extendedProperties": {"private": {"ireserveBookingId": "x1"}}}) \
-        .booking_id is None
+    assert (
+        mapping.event_from_json({**base, "extendedProperties": {"private": {"ireserveBookingId": "12"}}}).booking_id
+        == 12
+    )
+    assert (
+        mapping.event_from_json({**base, "extendedProperties": {"shared": {"ireserveBookingId": "12"}}}).booking_id
+        is None
+    )
+    assert (
+        mapping.event_from_json({**base, "extendedProperties": {"private": {"ireserveBookingId": "x1"}}}).booking_id
+        is None
+    )
 
 
 def test_join_url_from_hangout_link_or_video_entry_point() -> None:
     base = {"id": "abcde"}
-    assert mapping.event_from_json({**base, "hangoutLink": "https://meet.google.com/abc-defg-hij"}).join_url \
+    assert (
+        mapping.event_from_json({**base, "hangoutLink": "https://meet.google.com/abc-defg-hij"}).join_url
         == "https://meet.google.com/abc-defg-hij"
-    points = {"entryPoints": [{"entryPointType": "phone", "uri": "tel:+1-555"},
-                              {"entryPointType": "video", "uri": "https://meet.google.com/xyz-abcd-efg"}]}
-    assert mapping.event_from_json({**base, "conferenceData": points}).join_url \
-        == "https://meet.google.com/xyz-abcd-efg"
+    )
+    points = {
+        "entryPoints": [
+            {"entryPointType": "phone", "uri": "tel:+1-555"},
+            {"entryPointType": "video", "uri": "https://meet.google.com/xyz-abcd-efg"},
+        ]
+    }
+    assert (
+        mapping.event_from_json({**base, "conferenceData": points}).join_url == "https://meet.google.com/xyz-abcd-efg"
+    )
     assert mapping.event_from_json(base).join_url == ""
 
 
 def test_series_and_organizer() -> None:
-    event = mapping.event_from_json({"id": "m1_20250101T090000Z", "recurringEventId": "m1",
-                                     "organizer": {"email": "boss@example.com", "self": True}, "etag": '"3"'})
+    event = mapping.event_from_json(
+        {
+            "id": "m1_20250101T090000Z",
+            "recurringEventId": "m1",
+            "organizer": {"email": "boss@example.com", "self": True},
+            "etag": '"3"',
+        }
+    )
     assert (event.series_id, event.organizer_email, event.etag) == ("m1", "boss@example.com", '"3"')
 
 
 def test_meet_request_only_on_insert_and_reminders_and_attendees(emulator: GoogleCalendarEmulator) -> None:
     tz = ZoneInfo("Europe/Amsterdam")
-    d = draft(datetime(2025, 6, 2, 9, tzinfo=tz), datetime(2025, 6, 2, 10, tzinfo=tz), "Europe/Amsterdam",
-              meeting_link=True, popup_reminder_minutes=15, email_reminder_minutes=60,
-              attendee_emails=("customer@example.org",))
+    d = draft(
+        datetime(2025, 6, 2, 9, tzinfo=tz),
+        datetime(2025, 6, 2, 10, tzinfo=tz),
+        "Europe/Amsterdam",
+        meeting_link=True,
+        popup_reminder_minutes=15,
+        email_reminder_minutes=60,
+        attendee_emails=("customer@example.org",),
+    )
     key = mapping.new_event_id()
     insert = mapping.insert_body(d, key)
     assert insert["id"] == key
     create = insert["conferenceData"]["createRequest"]
     assert create["conferenceSolutionKey"] == {"type": "hangoutsMeet"} and key in create["requestId"]
-    assert insert["reminders"] == {"useDefault": False, "overrides": [{"method": "popup", "minutes": 15},
-                                                                      {"method": "email", "minutes": 60}]}
+    assert insert["reminders"] == {
+        "useDefault": False,
+        "overrides": [{"method": "popup", "minutes": 15}, {"method": "email", "minutes": 60}],
+    }
     assert insert["attendees"] == [{"email": "customer@example.org"}]
     assert insert["extendedProperties"] == {"private": {"ireserveBookingId": "4711"}}
     patch = mapping.patch_body(d)
@@ -224,32 +256,40 @@ def test_fields_selector_covers_what_the_mapping_reads() -> None:
 
 
 def test_events_page_and_channel_json() -> None:
-    page = mapping.events_page({"items": [{"id": "abcde"}, {"status": "cancelled"}, "junk"],
-                                "nextPageToken": "p2"})
+    page = mapping.events_page({"items": [{"id": "abcde"}, {"status": "cancelled"}, "junk"], "nextPageToken": "p2"})
     assert [e.id for e in page.events] == ["abcde"]
     assert (page.next_page_token, page.next_sync_token) == ("p2", None)
     last = mapping.events_page({"nextSyncToken": "s1"})
     assert (last.events, last.next_page_token, last.next_sync_token) == ((), None, "s1")
     fallback = datetime(2030, 1, 1, tzinfo=UTC)
-    as_string = mapping.channel_from_json({"id": "c1", "resourceId": "r1", "expiration": "1426325213000"},
-                                          channel_id="c1", secret="s", fallback_expiry=fallback)
+    as_string = mapping.channel_from_json(
+        {"id": "c1", "resourceId": "r1", "expiration": "1426325213000"},
+        channel_id="c1",
+        secret="s",
+        fallback_expiry=fallback,
+    )
     assert as_string.expires == datetime(2015, 3, 14, 9, 26, 53, tzinfo=UTC)
     assert as_string.extra == {"resource_id": "r1"} and as_string.secret == "s"
-    as_number = mapping.channel_from_json({"expiration": 1426325213000}, channel_id="c2", secret="s",
-                                          fallback_expiry=fallback)
+    as_number = mapping.channel_from_json(
+        {"expiration": 1426325213000}, channel_id="c2", secret="s", fallback_expiry=fallback
+    )
     assert as_number.expires == as_string.expires and as_number.id == "c2"
     missing = mapping.channel_from_json({"expiration": "soon"}, channel_id="c3", secret="s", fallback_expiry=fallback)
     assert missing.expires == fallback
     assert mapping.stop_body(as_string) == {"id": "c1", "resourceId": "r1"}
     assert mapping.watch_body("c1", "tok", "https://h/p", 604800) == {
-        "id": "c1", "type": "web_hook", "address": "https://h/p", "token": "tok", "params": {"ttl": "604800"}}
+        "id": "c1",
+        "type": "web_hook",
+        "address": "https://h/p",
+        "token": "tok",
+        "params": {"ttl": "604800"},
+    }
 
 
 def test_same_content(emulator: GoogleCalendarEmulator) -> None:
     tz = ZoneInfo("America/New_York")
     timed = draft(datetime(2025, 3, 9, 1, tzinfo=tz), datetime(2025, 3, 9, 4, tzinfo=tz), "America/New_York")
-    whole = draft(datetime(2025, 3, 9, tzinfo=tz), datetime(2025, 3, 11, tzinfo=tz), "America/New_York",
-                  all_day=True)
+    whole = draft(datetime(2025, 3, 9, tzinfo=tz), datetime(2025, 3, 11, tzinfo=tz), "America/New_York", all_day=True)
     for d in (timed, whole):
         body = emulated_insert(emulator, d)
         assert mapping.same_content(body, d)

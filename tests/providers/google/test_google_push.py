@@ -24,13 +24,22 @@ def notification(**headers: str) -> HttpRequest:
     return HttpRequest("POST", "/google/push", headers={k: v for k, v in base.items() if v != "<drop>"})
 
 
-@pytest.mark.parametrize(("state", "kind"), [("sync", "handshake"), ("exists", "changed"), ("not_exists", "changed"),
-                                             ("EXISTS", "changed"), ("something_new", "changed")])
+@pytest.mark.parametrize(
+    ("state", "kind"),
+    [
+        ("sync", "handshake"),
+        ("exists", "changed"),
+        ("not_exists", "changed"),
+        ("EXISTS", "changed"),
+        ("something_new", "changed"),
+    ],
+)
 def test_states(state: str, kind: str) -> None:
     parsed = parse_push(notification(**{"x-goog-resource-state": state}))
     assert parsed.ack_status == 200
-    assert parsed.notices == (PushNotice("0f8c2a6d4b1e4f3a9c7d5e2b1a0f9e8d", "secret-token_value", kind,
-                                         "o3hgv1538sdjfh"),)
+    assert parsed.notices == (
+        PushNotice("0f8c2a6d4b1e4f3a9c7d5e2b1a0f9e8d", "secret-token_value", kind, "o3hgv1538sdjfh"),
+    )
 
 
 def test_the_resource_id_is_read_for_the_channel_check() -> None:

@@ -105,8 +105,12 @@ def app_settings(base: str, rooms: list[str], **extra: Any) -> dict[str, Any]:
 @pytest.fixture
 def graph(server: tuple[EmulatorServer, Switch]) -> Iterator[Graph]:
     emulator_server, switch = server
-    app = GraphEmulator(allow_http_notifications=True, allow_loopback_redirects=True, notification_retry_horizon=0,
-                        graph_root=emulator_server.url)
+    app = GraphEmulator(
+        allow_http_notifications=True,
+        allow_loopback_redirects=True,
+        notification_retry_horizon=0,
+        graph_root=emulator_server.url,
+    )
     app.seed_demo()
     provider = OutlookProvider()
     switch.plug(app, provider)

@@ -54,11 +54,13 @@ def token_calls(graph: Graph, grant: str | None = None) -> int:
 
 def test_authorization_url_for_the_global_cloud() -> None:
     settings = {"client_id": "app-id", "tenant": "contoso.onmicrosoft.com"}
-    url = OutlookProvider().authorization_url(settings, redirect_uri="https://host/cb", state="n~i",
-                                              code_challenge="c" * 43)
+    url = OutlookProvider().authorization_url(
+        settings, redirect_uri="https://host/cb", state="n~i", code_challenge="c" * 43
+    )
     parts = urlsplit(url)
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == (
-        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize")
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/authorize"
+    )
     assert {k: v[0] for k, v in parse_qs(parts.query).items()} == {
         "client_id": "app-id",
         "response_type": "code",
@@ -72,13 +74,19 @@ def test_authorization_url_for_the_global_cloud() -> None:
 
 
 def test_national_clouds_use_full_resource_scopes() -> None:
-    settings = {"client_id": "app-id", "tenant": "organizations", "graph_base_url": "https://graph.microsoft.us",
-                "login_base_url": "https://login.microsoftonline.us"}
-    url = OutlookProvider().authorization_url(settings, redirect_uri="https://host/cb", state="s",
-                                              code_challenge="c" * 43)
+    settings = {
+        "client_id": "app-id",
+        "tenant": "organizations",
+        "graph_base_url": "https://graph.microsoft.us",
+        "login_base_url": "https://login.microsoftonline.us",
+    }
+    url = OutlookProvider().authorization_url(
+        settings, redirect_uri="https://host/cb", state="s", code_challenge="c" * 43
+    )
     assert url.startswith("https://login.microsoftonline.us/organizations/oauth2/v2.0/authorize?")
     assert parse_qs(urlsplit(url).query)["scope"] == [
-        "offline_access https://graph.microsoft.us/User.Read https://graph.microsoft.us/Calendars.ReadWrite"]
+        "offline_access https://graph.microsoft.us/User.Read https://graph.microsoft.us/Calendars.ReadWrite"
+    ]
     assert auth.app_scope(settings) == "https://graph.microsoft.us/.default"
 
 
@@ -93,8 +101,9 @@ def test_application_mode_has_nothing_to_connect(graph: Graph) -> None:
 @pytest.mark.parametrize("tenant", ["contoso.onmicrosoft.com/../evil", "a?b=1", "x/y", ""])
 def test_a_bad_tenant_is_refused_before_any_url(tenant: str) -> None:
     with pytest.raises(ConfigError):
-        OutlookProvider().authorization_url({"client_id": "x", "tenant": tenant}, redirect_uri="https://h/cb",
-                                            state="s", code_challenge="c" * 43)
+        OutlookProvider().authorization_url(
+            {"client_id": "x", "tenant": tenant}, redirect_uri="https://h/cb", state="s", code_challenge="c" * 43
+        )
 
 
 # --------------------------------------------------------------------------- delegated
@@ -133,8 +142,9 @@ def test_wrong_client_secret_is_a_config_error(graph: Graph) -> None:
 
 def test_exchange_without_an_injected_session(graph: Graph) -> None:
     code, verifier = graph.consent_code()
-    tokens = graph.provider.exchange_code(graph.ctx(session=None), code=code, redirect_uri=REDIRECT_URI,
-                                          code_verifier=verifier)
+    tokens = graph.provider.exchange_code(
+        graph.ctx(session=None), code=code, redirect_uri=REDIRECT_URI, code_verifier=verifier
+    )
     assert tokens.refresh_token and tokens.account == USER
 
 
@@ -172,8 +182,11 @@ def test_a_crash_between_receiving_and_storing_keeps_the_old_token(connected: Gr
     assert stored(connected).refresh_token == old.refresh_token  # the old, still valid one
     # the lease of the dead worker expires; the next worker refreshes with the old token, which still works
     much_later = later + timedelta(minutes=1)
-    tokens = AccessTokens(connected.store, auth.refresher(connected.settings, connected.session,
-                                                          now=lambda: much_later), now=lambda: much_later)
+    tokens = AccessTokens(
+        connected.store,
+        auth.refresher(connected.settings, connected.session, now=lambda: much_later),
+        now=lambda: much_later,
+    )
     assert tokens.get()
     assert stored(connected).refresh_token not in (None, old.refresh_token)
 
@@ -247,8 +260,12 @@ def test_a_transient_token_endpoint_is_retried(connected: Graph) -> None:
 
 
 def test_an_unreachable_token_endpoint_is_transient(connected: Graph) -> None:
-    refresh = auth.refresher({**connected.settings, "login_base_url": "http://127.0.0.1:9"}, connected.session,
-                             now=lambda: datetime.now(UTC), sleep=connected.sleeps)
+    refresh = auth.refresher(
+        {**connected.settings, "login_base_url": "http://127.0.0.1:9"},
+        connected.session,
+        now=lambda: datetime.now(UTC),
+        sleep=connected.sleeps,
+    )
     with pytest.raises(TransientError):
         refresh(stored(connected))
     assert len(connected.sleeps.waits) == 2
@@ -314,8 +331,11 @@ def test_a_refused_client_is_remembered_not_asked_again(graph: Graph) -> None:
 def test_the_memory_of_a_refusal_expires(graph: Graph) -> None:
     settings = app_settings(graph.url, [ROOM], client_secret="wrong")
     with pytest.raises(PermanentError):
-        next(graph.backend(settings=settings).list_changes(graph.backend(settings=settings).calendars()[0], None,
-                                                           window()))
+        next(
+            graph.backend(settings=settings).list_changes(
+                graph.backend(settings=settings).calendars()[0], None, window()
+            )
+        )
     later = datetime.now(UTC) + timedelta(minutes=6)
     backend = graph.backend(settings=settings, now=lambda: later)
     with pytest.raises(PermanentError):

@@ -58,17 +58,29 @@ def me(backend: OutlookBackend) -> CalendarRef:
 def person_creates(graph: Graph, n: int, *, mailbox: str = USER, days: int = 1, **extra: Any) -> list[dict[str, Any]]:
     base = datetime.now(AMS).replace(hour=9, minute=0, second=0, microsecond=0, tzinfo=None) + timedelta(days=days)
     return [
-        graph.app.person_create_event(mailbox, f"Meeting {i}", base + timedelta(minutes=30 * i),
-                                      base + timedelta(minutes=30 * i + 25), "Europe/Amsterdam", **extra)
+        graph.app.person_create_event(
+            mailbox,
+            f"Meeting {i}",
+            base + timedelta(minutes=30 * i),
+            base + timedelta(minutes=30 * i + 25),
+            "Europe/Amsterdam",
+            **extra,
+        )
         for i in range(n)
     ]
 
 
 def draft(booking_id: int = 4711, *, hour: int = 10, **extra: Any) -> EventDraft:
     start = datetime.now(AMS).replace(hour=hour, minute=0, second=0, microsecond=0) + timedelta(days=3)
-    values: dict[str, Any] = {"booking_id": booking_id, "title": f"Room A [{booking_id}]",
-                              "description": f"i-Reserve booking {booking_id}", "start": start,
-                              "end": start + timedelta(hours=1), "all_day": False, "timezone": "Europe/Amsterdam"}
+    values: dict[str, Any] = {
+        "booking_id": booking_id,
+        "title": f"Room A [{booking_id}]",
+        "description": f"i-Reserve booking {booking_id}",
+        "start": start,
+        "end": start + timedelta(hours=1),
+        "all_day": False,
+        "timezone": "Europe/Amsterdam",
+    }
     values.update(extra)
     return EventDraft(**values)
 
@@ -78,7 +90,7 @@ def drain(pages: Any) -> list[ChangePage]:
 
 
 def hook_path(graph: Graph) -> str:
-    return graph.hook[len(graph.url):]
+    return graph.hook[len(graph.url) :]
 
 
 def cursor_of(pages: list[ChangePage]) -> str:
@@ -105,8 +117,10 @@ def test_application_calendars_one_per_room(graph: Graph) -> None:
     assert [c.remote_id for c in refs] == [ROOM, ROOM2.upper()]
     assert [c.key for c in refs] == [room_key(ROOM), room_key(ROOM2)]
     assert all(c.key.startswith("r") and len(c.key) == 17 for c in refs)
-    assert [(c.inbound_object_id, c.outbound, c.label) for c in refs] == [(101, False, ROOM),
-                                                                          (102, False, ROOM2.upper())]
+    assert [(c.inbound_object_id, c.outbound, c.label) for c in refs] == [
+        (101, False, ROOM),
+        (102, False, ROOM2.upper()),
+    ]
     assert backend.calendar_for_object(102) == refs[1]
     assert backend.calendar_for_object(7) is None
     assert graph.app.requests.count() == 0
@@ -134,12 +148,18 @@ def test_full_delta_sends_the_window_once_then_follows_the_links_with_prefer(con
 def test_events_arrive_in_utc_with_plain_text_bodies(connected: Graph) -> None:
     backend = connected.backend()
     (made,) = person_creates(connected, 1, organizer="pat@fabrikam.com")
-    connected.app.person_update_event(USER, made["id"], body={"contentType": "html",
-                                                               "content": "<p>Bring <b>slides</b> &amp; cake</p>"})
+    connected.app.person_update_event(
+        USER, made["id"], body={"contentType": "html", "content": "<p>Bring <b>slides</b> &amp; cake</p>"}
+    )
     day = (datetime.now(UTC) + timedelta(days=5)).date()
-    connected.app.person_create_event(USER, "Offsite", day.isoformat() + "T00:00:00",
-                                      (day + timedelta(days=2)).isoformat() + "T00:00:00", "Europe/Amsterdam",
-                                      all_day=True)
+    connected.app.person_create_event(
+        USER,
+        "Offsite",
+        day.isoformat() + "T00:00:00",
+        (day + timedelta(days=2)).isoformat() + "T00:00:00",
+        "Europe/Amsterdam",
+        all_day=True,
+    )
     (page,) = drain(backend.list_changes(me(backend), None, window()))
     by_title = {e.title: e for e in page.events}
     timed = by_title["Meeting 0"]
@@ -195,12 +215,15 @@ def test_a_stored_link_for_another_host_is_a_resync_never_a_request(connected: G
     assert connected.app.requests.count() == 0
 
 
-@pytest.mark.parametrize("bad_link", [
-    "https://graph.evil.example/v1.0/me/calendarView/delta?$skiptoken=x",
-    "{base}/_emulator/requests",
-    "{base}/v1.0/../_emulator/requests",
-    "http://127.0.0.2:{port}/v1.0/me/calendarView/delta?$skiptoken=x",
-])
+@pytest.mark.parametrize(
+    "bad_link",
+    [
+        "https://graph.evil.example/v1.0/me/calendarView/delta?$skiptoken=x",
+        "{base}/_emulator/requests",
+        "{base}/v1.0/../_emulator/requests",
+        "http://127.0.0.2:{port}/v1.0/me/calendarView/delta?$skiptoken=x",
+    ],
+)
 def test_a_next_link_elsewhere_is_refused(connected: Graph, bad_link: str) -> None:
     backend = connected.backend()
     connected.app.configure(delta_max_page_size=1)
@@ -222,9 +245,17 @@ def test_a_next_link_elsewhere_is_refused(connected: Graph, bad_link: str) -> No
     assert connected.app.requests.count() == before
 
 
-@pytest.mark.parametrize("upn", ["room/../x@contoso.onmicrosoft.com", "room?x=1@contoso.onmicrosoft.com",
-                                 "room..x@contoso.onmicrosoft.com", "../me", "room#1@contoso.onmicrosoft.com",
-                                 "room%2F@contoso.onmicrosoft.com"])
+@pytest.mark.parametrize(
+    "upn",
+    [
+        "room/../x@contoso.onmicrosoft.com",
+        "room?x=1@contoso.onmicrosoft.com",
+        "room..x@contoso.onmicrosoft.com",
+        "../me",
+        "room#1@contoso.onmicrosoft.com",
+        "room%2F@contoso.onmicrosoft.com",
+    ],
+)
 def test_a_bad_upn_never_reaches_a_url(graph: Graph, upn: str) -> None:
     settings = {**app_settings(graph.url, [ROOM]), "rooms": [{"upn": upn, "object": 101}]}  # past the schema
     backend = graph.backend(settings=settings)
@@ -269,8 +300,9 @@ def test_create_carries_everything_and_the_booking_id(connected: Graph) -> None:
 def test_all_day_create(connected: Graph) -> None:
     backend = connected.backend()
     start = datetime(2031, 5, 1, tzinfo=AMS)
-    event = backend.create_event(me(backend), draft(all_day=True, start=start, end=start + timedelta(days=1)),
-                                 backend.new_idempotency_key())
+    event = backend.create_event(
+        me(backend), draft(all_day=True, start=start, end=start + timedelta(days=1)), backend.new_idempotency_key()
+    )
     assert event.all_day
     (stored,) = connected.app.events(USER)
     assert stored["isAllDay"] is True
@@ -347,8 +379,11 @@ def test_update_and_delete(connected: Graph) -> None:
 def test_application_mode_never_writes(graph: Graph) -> None:
     backend = graph.app_backend()
     room = backend.calendars()[0]
-    for call in (lambda: backend.create_event(room, draft(), "k"), lambda: backend.update_event(room, "x", draft()),
-                 lambda: backend.delete_event(room, "x")):
+    for call in (
+        lambda: backend.create_event(room, draft(), "k"),
+        lambda: backend.update_event(room, "x", draft()),
+        lambda: backend.delete_event(room, "x"),
+    ):
         with pytest.raises(PermanentError) as info:
             call()
         assert info.value.reason == "inbound_only"
@@ -373,8 +408,9 @@ def test_watch_renew_unwatch(connected: Graph) -> None:
     # a person's change notifies, carrying our secret
     person_creates(connected, 1)
     assert connected.app.flush_notifications()
-    assert {(n.channel_id, n.secret, n.kind) for n in connected.switch.notices} == {(channel.id, channel.secret,
-                                                                                     "changed")}
+    assert {(n.channel_id, n.secret, n.kind) for n in connected.switch.notices} == {
+        (channel.id, channel.secret, "changed")
+    }
     renewed = backend.renew(me(backend), channel, connected.hook)
     assert (renewed.id, renewed.secret) == (channel.id, channel.secret) and renewed.expires >= channel.expires
     assert connected.app.requests.count(method="PATCH", path="/subscriptions/") == 1

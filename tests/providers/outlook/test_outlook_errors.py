@@ -29,8 +29,14 @@ from ireserve_calendar_plugin.providers.outlook.client import raise_for_status
 TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.secret.sig"
 
 
-def response(status: int, code: str | None = None, *, message: str = "", headers: dict[str, str] | None = None,
-             body: bytes | None = None) -> requests.Response:
+def response(
+    status: int,
+    code: str | None = None,
+    *,
+    message: str = "",
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> requests.Response:
     r = requests.Response()
     r.status_code = status
     r.headers.update(headers or {})
@@ -39,10 +45,19 @@ def response(status: int, code: str | None = None, *, message: str = "", headers
     elif code is None:
         r._content = b""
     else:
-        r._content = json.dumps({"error": {"code": code, "message": message or f"{code} message",
-                                           "innerError": {"date": "2024-05-01T10:00:00",
-                                                          "request-id": "3f1c-req", "client-request-id": "3f1c-req"}}
-                                 }).encode()
+        r._content = json.dumps(
+            {
+                "error": {
+                    "code": code,
+                    "message": message or f"{code} message",
+                    "innerError": {
+                        "date": "2024-05-01T10:00:00",
+                        "request-id": "3f1c-req",
+                        "client-request-id": "3f1c-req",
+                    },
+                }
+            }
+        ).encode()
         r.headers["Content-Type"] = "application/json"
     return r
 
@@ -97,8 +112,14 @@ def test_error_rows(status: int, code: str | None, cls: type[ProviderError]) -> 
 
 def test_retry_after_is_carried() -> None:
     with pytest.raises(RateLimitedError) as info:
-        raise_for_status(response(429, "ApplicationThrottled", message="Application is over its MailboxConcurrency "
-                                  "limit.", headers={"Retry-After": "3"}))
+        raise_for_status(
+            response(
+                429,
+                "ApplicationThrottled",
+                message="Application is over its MailboxConcurrency limit.",
+                headers={"Retry-After": "3"},
+            )
+        )
     assert info.value.retry_after == 3.0 and "MailboxConcurrency" in str(info.value)
     with pytest.raises(TransientError) as unavailable:
         raise_for_status(response(503, "ServiceNotAvailable", headers={"Retry-After": "12"}))
@@ -115,8 +136,9 @@ def test_non_json_bodies() -> None:
 
 def test_message_is_bounded_and_never_holds_the_request() -> None:
     r = response(400, "BadRequest", message="x" * 5000)
-    r.request = requests.Request("GET", "https://graph.microsoft.com/v1.0/me",
-                                 headers={"Authorization": f"Bearer {TOKEN}"}).prepare()
+    r.request = requests.Request(
+        "GET", "https://graph.microsoft.com/v1.0/me", headers={"Authorization": f"Bearer {TOKEN}"}
+    ).prepare()
     with pytest.raises(PermanentError) as info:
         raise_for_status(r)
     assert len(str(info.value)) < 300 and TOKEN not in str(info.value)
@@ -154,25 +176,45 @@ def test_delta_keys_on_the_call(status: int, code: str | None, cls: type[Provide
     with pytest.raises(ProviderError) as info:
         client.delta("me", link=link)
     assert type(info.value) is cls and info.value.status == status and info.value.reason == (code or "")
-    for call in (lambda: client.get_event("me", "evt"), lambda: client.delete_event("me", "evt"),
-                 lambda: client.patch_event("me", "evt", {}), lambda: client.delete_subscription("sub")):
+    for call in (
+        lambda: client.get_event("me", "evt"),
+        lambda: client.delete_event("me", "evt"),
+        lambda: client.patch_event("me", "evt", {}),
+        lambda: client.delete_subscription("sub"),
+    ):
         with pytest.raises(ProviderError) as other:
             call()
         assert type(other.value) is not SyncTokenInvalidError
         assert other.value.status == status
 
 
-@pytest.mark.parametrize(("mailbox", "path"), [
-    ("me", "me"),
-    ("room-001@contoso.onmicrosoft.com", "users/room-001@contoso.onmicrosoft.com"),
-    ("o'brien@contoso.com", "users/o%27brien@contoso.com"),
-])
+@pytest.mark.parametrize(
+    ("mailbox", "path"),
+    [
+        ("me", "me"),
+        ("room-001@contoso.onmicrosoft.com", "users/room-001@contoso.onmicrosoft.com"),
+        ("o'brien@contoso.com", "users/o%27brien@contoso.com"),
+    ],
+)
 def test_mailbox_path(mailbox: str, path: str) -> None:
     assert mailbox_path(mailbox) == path
 
 
-@pytest.mark.parametrize("mailbox", ["", "ME", "users/x@y.com", "a/b@contoso.com", "a?b@contoso.com", "a..b@c.com",
-                                     "a@b", "a%2f@contoso.com", "a#b@contoso.com", "a b@contoso.com"])
+@pytest.mark.parametrize(
+    "mailbox",
+    [
+        "",
+        "ME",
+        "users/x@y.com",
+        "a/b@contoso.com",
+        "a?b@contoso.com",
+        "a..b@c.com",
+        "a@b",
+        "a%2f@contoso.com",
+        "a#b@contoso.com",
+        "a b@contoso.com",
+    ],
+)
 def test_mailbox_path_refuses(mailbox: str) -> None:
     with pytest.raises(UnsafeUrlError):
         mailbox_path(mailbox)
@@ -184,13 +226,19 @@ def test_mailbox_path_refuses(mailbox: str) -> None:
 def token_response(status: int, error: str, code: int, **extra: Any) -> requests.Response:
     r = requests.Response()
     r.status_code = status
-    r._content = json.dumps({
-        "error": error,
-        "error_description": f"AADSTS{code}: Something. refresh_token={TOKEN}\r\nTrace ID: 0000-trace\r\n"
-                             "Correlation ID: 1111-corr\r\nTimestamp: 2024-01-01 10:00:00Z",
-        "error_codes": [code], "timestamp": "2024-01-01 10:00:00Z", "trace_id": "0000-trace",
-        "correlation_id": "1111-corr", "error_uri": f"https://login.microsoftonline.com/error?code={code}", **extra,
-    }).encode()
+    r._content = json.dumps(
+        {
+            "error": error,
+            "error_description": f"AADSTS{code}: Something. refresh_token={TOKEN}\r\nTrace ID: 0000-trace\r\n"
+            "Correlation ID: 1111-corr\r\nTimestamp: 2024-01-01 10:00:00Z",
+            "error_codes": [code],
+            "timestamp": "2024-01-01 10:00:00Z",
+            "trace_id": "0000-trace",
+            "correlation_id": "1111-corr",
+            "error_uri": f"https://login.microsoftonline.com/error?code={code}",
+            **extra,
+        }
+    ).encode()
     return r
 
 

@@ -40,31 +40,37 @@ def graph_event(**extra: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- time
 
 
-@pytest.mark.parametrize(("value", "zone", "expected"), [
-    ("2024-05-01T07:30:00.0000000", "UTC", datetime(2024, 5, 1, 7, 30, tzinfo=UTC)),
-    ("2024-05-01T07:30:00.1234567", "UTC", datetime(2024, 5, 1, 7, 30, 0, 123456, tzinfo=UTC)),
-    ("2024-05-01T07:30:00.9999999Z", "UTC", datetime(2024, 5, 1, 7, 30, 0, 999999, tzinfo=UTC)),
-    ("2024-05-01T07:30:00.5", "", datetime(2024, 5, 1, 7, 30, 0, 500000, tzinfo=UTC)),
-    ("2024-05-01T07:30:00", "Coordinated Universal Time", datetime(2024, 5, 1, 7, 30, tzinfo=UTC)),
-    ("2024-05-01T09:30:00.0000000", "Europe/Amsterdam", datetime(2024, 5, 1, 9, 30, tzinfo=AMS)),
-    ("2024-05-01T09:30:00+02:00", "UTC", datetime(2024, 5, 1, 7, 30, tzinfo=UTC)),
-    ("2024-05-01T09:30:00.0000000+0200", "UTC", datetime(2024, 5, 1, 7, 30, tzinfo=UTC)),
-    ("2024-05-01T07:30", "UTC", datetime(2024, 5, 1, 7, 30, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("value", "zone", "expected"),
+    [
+        ("2024-05-01T07:30:00.0000000", "UTC", datetime(2024, 5, 1, 7, 30, tzinfo=UTC)),
+        ("2024-05-01T07:30:00.1234567", "UTC", datetime(2024, 5, 1, 7, 30, 0, 123456, tzinfo=UTC)),
+        ("2024-05-01T07:30:00.9999999Z", "UTC", datetime(2024, 5, 1, 7, 30, 0, 999999, tzinfo=UTC)),
+        ("2024-05-01T07:30:00.5", "", datetime(2024, 5, 1, 7, 30, 0, 500000, tzinfo=UTC)),
+        ("2024-05-01T07:30:00", "Coordinated Universal Time", datetime(2024, 5, 1, 7, 30, tzinfo=UTC)),
+        ("2024-05-01T09:30:00.0000000", "Europe/Amsterdam", datetime(2024, 5, 1, 9, 30, tzinfo=AMS)),
+        ("2024-05-01T09:30:00+02:00", "UTC", datetime(2024, 5, 1, 7, 30, tzinfo=UTC)),
+        ("2024-05-01T09:30:00.0000000+0200", "UTC", datetime(2024, 5, 1, 7, 30, tzinfo=UTC)),
+        ("2024-05-01T07:30", "UTC", datetime(2024, 5, 1, 7, 30, tzinfo=UTC)),
+    ],
+)
 def test_parse_graph_datetime(value: str, zone: str, expected: datetime) -> None:
     parsed = mapping.parse_graph_datetime(value, zone)
     assert parsed == expected and parsed is not None and parsed.tzinfo is not None
 
 
-@pytest.mark.parametrize(("value", "zone"), [
-    ("2024-05-01T07:30:00", "W. Europe Standard Time"),  # not asked for; never guessed
-    ("2024-05-01T07:30:00", "Mars/Olympus"),
-    ("2024-13-01T07:30:00", "UTC"),
-    ("yesterday", "UTC"),
-    ("", "UTC"),
-    (None, "UTC"),
-    (20240501, "UTC"),
-])
+@pytest.mark.parametrize(
+    ("value", "zone"),
+    [
+        ("2024-05-01T07:30:00", "W. Europe Standard Time"),  # not asked for; never guessed
+        ("2024-05-01T07:30:00", "Mars/Olympus"),
+        ("2024-13-01T07:30:00", "UTC"),
+        ("yesterday", "UTC"),
+        ("", "UTC"),
+        (None, "UTC"),
+        (20240501, "UTC"),
+    ],
+)
 def test_unreadable_times_are_none(value: Any, zone: str) -> None:
     assert mapping.parse_graph_datetime(value, zone) is None
 
@@ -72,7 +78,8 @@ def test_unreadable_times_are_none(value: Any, zone: str) -> None:
 def test_format_utc_has_seven_fraction_digits() -> None:
     assert mapping.format_utc(datetime(2024, 5, 4, 13, 0, 0, 120000, tzinfo=AMS)) == "2024-05-04T11:00:00.1200000Z"
     assert mapping.parse_graph_datetime(mapping.format_utc(datetime(2024, 5, 4, 11, tzinfo=UTC))) == datetime(
-        2024, 5, 4, 11, tzinfo=UTC)
+        2024, 5, 4, 11, tzinfo=UTC
+    )
 
 
 # --------------------------------------------------------------------------- events
@@ -93,19 +100,22 @@ def test_timed_event() -> None:
 
 
 def test_all_day_event_is_dates() -> None:
-    event = mapping.event_from_json(graph_event(
-        isAllDay=True,
-        start={"dateTime": "2024-05-01T00:00:00.0000000", "timeZone": "UTC"},
-        end={"dateTime": "2024-05-03T00:00:00.0000000", "timeZone": "UTC"},
-    ))
+    event = mapping.event_from_json(
+        graph_event(
+            isAllDay=True,
+            start={"dateTime": "2024-05-01T00:00:00.0000000", "timeZone": "UTC"},
+            end={"dateTime": "2024-05-03T00:00:00.0000000", "timeZone": "UTC"},
+        )
+    )
     assert event.all_day
     assert (event.start, event.end) == (datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 5, 3, tzinfo=UTC))
     assert event.timezone == ""  # the engine anchors the dates in the object's zone
 
 
 def test_removed_is_a_tombstone_with_only_the_id() -> None:
-    event = mapping.event_from_json({"@odata.type": "#microsoft.graph.event", "id": "AAMk1",
-                                     "@removed": {"reason": "deleted"}})
+    event = mapping.event_from_json(
+        {"@odata.type": "#microsoft.graph.event", "id": "AAMk1", "@removed": {"reason": "deleted"}}
+    )
     assert event.deleted and event.id == "AAMk1" and event.start is None and event.title == ""
     assert mapping.event_from_json({"id": "AAMk2", "@removed": {"reason": "changed"}}).deleted
 
@@ -116,20 +126,26 @@ def test_cancelled_is_deleted() -> None:
 
 
 def test_html_body_is_reduced_to_text() -> None:
-    body = {"contentType": "html", "content": '<html><head><style>p{}</style></head><body><p>Hello <b>you</b>'
-                                              " &amp; me</p><div>line 2<br>line 3</div></body></html>"}
+    body = {
+        "contentType": "html",
+        "content": "<html><head><style>p{}</style></head><body><p>Hello <b>you</b>"
+        " &amp; me</p><div>line 2<br>line 3</div></body></html>",
+    }
     assert mapping.event_from_json(graph_event(body=body)).description == "Hello you & me\nline 2\nline 3"
 
 
 def test_other_fields() -> None:
-    event = mapping.event_from_json(graph_event(
-        **{"@odata.etag": None},
-        onlineMeeting={"joinUrl": "https://teams.microsoft.com/l/meetup-join/x"},
-        seriesMasterId="AAMkMaster",
-        singleValueExtendedProperties=[{"id": "String {00000000-0000-0000-0000-000000000000} Name other",
-                                        "value": "9"},
-                                       {"id": mapping.BOOKING_ID_PROPERTY.upper(), "value": "4711"}],
-    ))
+    event = mapping.event_from_json(
+        graph_event(
+            **{"@odata.etag": None},
+            onlineMeeting={"joinUrl": "https://teams.microsoft.com/l/meetup-join/x"},
+            seriesMasterId="AAMkMaster",
+            singleValueExtendedProperties=[
+                {"id": "String {00000000-0000-0000-0000-000000000000} Name other", "value": "9"},
+                {"id": mapping.BOOKING_ID_PROPERTY.upper(), "value": "4711"},
+            ],
+        )
+    )
     assert event.etag == "DwAAABYAAAAR"  # changeKey when there is no @odata.etag
     assert event.join_url == "https://teams.microsoft.com/l/meetup-join/x"
     assert event.series_id == "AAMkMaster"
@@ -154,13 +170,22 @@ def test_join_url_pending() -> None:
 
 
 def test_delta_page() -> None:
-    page = mapping.delta_page({"@odata.nextLink": "https://graph/v1.0/me/calendarView/delta?$skiptoken=1",
-                               "value": [graph_event(), {"@removed": {"reason": "deleted"}}, "junk",
-                                         {"id": "AAMk9", "@removed": {"reason": "deleted"}}]})
+    page = mapping.delta_page(
+        {
+            "@odata.nextLink": "https://graph/v1.0/me/calendarView/delta?$skiptoken=1",
+            "value": [
+                graph_event(),
+                {"@removed": {"reason": "deleted"}},
+                "junk",
+                {"id": "AAMk9", "@removed": {"reason": "deleted"}},
+            ],
+        }
+    )
     assert [e.id for e in page.events] == ["AAMkAGI2TG93AAA=", "AAMk9"]
     assert page.next_link and page.delta_link is None
-    last = mapping.delta_page({"@odata.deltaLink": "https://graph/v1.0/me/calendarView/delta?$deltatoken=2",
-                               "value": []})
+    last = mapping.delta_page(
+        {"@odata.deltaLink": "https://graph/v1.0/me/calendarView/delta?$deltatoken=2", "value": []}
+    )
     assert (last.events, last.next_link) == ((), None) and last.delta_link
     assert mapping.delta_page({"value": None}) == mapping.DeltaPage((), None, None)
 
@@ -176,17 +201,28 @@ def test_account_of() -> None:
 
 def draft(**extra: Any) -> EventDraft:
     values: dict[str, Any] = {
-        "booking_id": 4711, "title": "Room A [4711]", "description": "i-Reserve booking 4711",
-        "start": datetime(2024, 5, 1, 9, 30, tzinfo=AMS), "end": datetime(2024, 5, 1, 10, 45, tzinfo=AMS),
-        "all_day": False, "timezone": "Europe/Amsterdam",
+        "booking_id": 4711,
+        "title": "Room A [4711]",
+        "description": "i-Reserve booking 4711",
+        "start": datetime(2024, 5, 1, 9, 30, tzinfo=AMS),
+        "end": datetime(2024, 5, 1, 10, 45, tzinfo=AMS),
+        "all_day": False,
+        "timezone": "Europe/Amsterdam",
     }
     values.update(extra)
     return EventDraft(**values)
 
 
 def test_create_body() -> None:
-    body = mapping.create_body(draft(attendee_emails=("guest@fabrikam.com",), popup_reminder_minutes=15,
-                                     email_reminder_minutes=60, meeting_link=True), "0f3c-key")
+    body = mapping.create_body(
+        draft(
+            attendee_emails=("guest@fabrikam.com",),
+            popup_reminder_minutes=15,
+            email_reminder_minutes=60,
+            meeting_link=True,
+        ),
+        "0f3c-key",
+    )
     assert body == {
         "subject": "Room A [4711]",
         "body": {"contentType": "text", "content": "i-Reserve booking 4711"},
@@ -202,7 +238,8 @@ def test_create_body() -> None:
         "onlineMeetingProvider": "teamsForBusiness",
     }
     assert mapping.BOOKING_ID_PROPERTY.startswith("String {") and mapping.BOOKING_ID_PROPERTY.endswith(
-        "} Name ireserveBookingId")
+        "} Name ireserveBookingId"
+    )
 
 
 def test_patch_body_never_touches_the_meeting() -> None:
@@ -212,36 +249,45 @@ def test_patch_body_never_touches_the_meeting() -> None:
 
 
 def test_times_in_the_drafts_zone_and_utc_fallback() -> None:
-    utc = mapping.patch_body(draft(timezone="", start=datetime(2024, 5, 1, 9, 30, tzinfo=AMS),
-                                   end=datetime(2024, 5, 1, 10, tzinfo=AMS)))
+    utc = mapping.patch_body(
+        draft(timezone="", start=datetime(2024, 5, 1, 9, 30, tzinfo=AMS), end=datetime(2024, 5, 1, 10, tzinfo=AMS))
+    )
     assert utc["start"] == {"dateTime": "2024-05-01T07:30:00", "timeZone": "UTC"}
     bogus = mapping.patch_body(draft(timezone="Nowhere/Special"))
     assert bogus["start"]["timeZone"] == "UTC" and bogus["start"]["dateTime"] == "2024-05-01T07:30:00"
 
 
 def test_all_day_draft_is_midnights_in_the_objects_zone() -> None:
-    body = mapping.patch_body(draft(all_day=True, start=datetime(2024, 5, 1, tzinfo=AMS),
-                                    end=datetime(2024, 5, 3, tzinfo=AMS)))
+    body = mapping.patch_body(
+        draft(all_day=True, start=datetime(2024, 5, 1, tzinfo=AMS), end=datetime(2024, 5, 3, tzinfo=AMS))
+    )
     assert body["isAllDay"] is True
     assert body["start"] == {"dateTime": "2024-05-01T00:00:00", "timeZone": "Europe/Amsterdam"}
     assert body["end"] == {"dateTime": "2024-05-03T00:00:00", "timeZone": "Europe/Amsterdam"}
-    short = mapping.patch_body(draft(all_day=True, start=datetime(2024, 5, 1, tzinfo=AMS),
-                                     end=datetime(2024, 5, 1, 12, tzinfo=AMS)))
+    short = mapping.patch_body(
+        draft(all_day=True, start=datetime(2024, 5, 1, tzinfo=AMS), end=datetime(2024, 5, 1, 12, tzinfo=AMS))
+    )
     assert short["end"]["dateTime"] == "2024-05-02T00:00:00"  # at least one day, end exclusive
 
 
 def test_same_content() -> None:
     wanted = draft()
-    answer = graph_event(subject=wanted.title, start={"dateTime": "2024-05-01T07:30:00.0000000", "timeZone": "UTC"},
-                         end={"dateTime": "2024-05-01T08:45:00.0000000", "timeZone": "UTC"})
+    answer = graph_event(
+        subject=wanted.title,
+        start={"dateTime": "2024-05-01T07:30:00.0000000", "timeZone": "UTC"},
+        end={"dateTime": "2024-05-01T08:45:00.0000000", "timeZone": "UTC"},
+    )
     assert mapping.same_content(answer, wanted)
     assert not mapping.same_content(answer, draft(end=wanted.end + timedelta(minutes=5)))
     assert not mapping.same_content(answer, draft(title="Other [4711]"))
     assert not mapping.same_content({**answer, "isCancelled": True}, wanted)
     day = draft(all_day=True, start=datetime(2024, 5, 1, tzinfo=AMS), end=datetime(2024, 5, 2, tzinfo=AMS))
-    all_day = graph_event(subject=wanted.title, isAllDay=True,
-                          start={"dateTime": "2024-05-01T00:00:00.0000000", "timeZone": "UTC"},
-                          end={"dateTime": "2024-05-02T00:00:00.0000000", "timeZone": "UTC"})
+    all_day = graph_event(
+        subject=wanted.title,
+        isAllDay=True,
+        start={"dateTime": "2024-05-01T00:00:00.0000000", "timeZone": "UTC"},
+        end={"dateTime": "2024-05-02T00:00:00.0000000", "timeZone": "UTC"},
+    )
     assert mapping.same_content(all_day, day)
     assert not mapping.same_content(all_day, wanted)
 
@@ -251,8 +297,9 @@ def test_same_content() -> None:
 
 def test_subscription_bodies() -> None:
     expires = datetime(2024, 5, 8, 11, 0, tzinfo=UTC)
-    body = mapping.subscription_body("users/room-001@contoso.com/events", "https://host/calendar/push/outlook/o1",
-                                     "s3cret", expires)
+    body = mapping.subscription_body(
+        "users/room-001@contoso.com/events", "https://host/calendar/push/outlook/o1", "s3cret", expires
+    )
     assert body == {
         "changeType": "created,updated,deleted",
         "notificationUrl": "https://host/calendar/push/outlook/o1",
@@ -267,20 +314,25 @@ def test_subscription_bodies() -> None:
 
 def test_channel_from_json() -> None:
     fallback = datetime(2030, 1, 1, tzinfo=UTC)
-    channel = mapping.channel_from_json({"id": "sub-1", "expirationDateTime": "2024-05-08T10:59:59.9970000Z"},
-                                        secret="s", fallback_expiry=fallback)
+    channel = mapping.channel_from_json(
+        {"id": "sub-1", "expirationDateTime": "2024-05-08T10:59:59.9970000Z"}, secret="s", fallback_expiry=fallback
+    )
     assert (channel.id, channel.secret) == ("sub-1", "s")
     assert channel.expires == datetime(2024, 5, 8, 10, 59, 59, 997000, tzinfo=UTC)
-    unreadable = mapping.channel_from_json({"expirationDateTime": "later"}, secret="s", fallback_id="sub-2",
-                                           fallback_expiry=fallback)
+    unreadable = mapping.channel_from_json(
+        {"expirationDateTime": "later"}, secret="s", fallback_id="sub-2", fallback_expiry=fallback
+    )
     assert (unreadable.id, unreadable.expires) == ("sub-2", fallback)
 
 
-@pytest.mark.parametrize(("message", "minutes"), [
-    ("outlook: HTTP 400 ExtensionError: Subscription expiration can only be 4230 minutes in the future.", 4230),
-    ("Subscription expiration can only be 10080 minutes in the future.", 10080),
-    ("outlook: HTTP 400 InvalidRequest: Subscription validation request failed.", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("message", "minutes"),
+    [
+        ("outlook: HTTP 400 ExtensionError: Subscription expiration can only be 4230 minutes in the future.", 4230),
+        ("Subscription expiration can only be 10080 minutes in the future.", 10080),
+        ("outlook: HTTP 400 InvalidRequest: Subscription validation request failed.", None),
+        ("", None),
+    ],
+)
 def test_max_expiry_minutes(message: str, minutes: int | None) -> None:
     assert mapping.max_expiry_minutes(message) == minutes

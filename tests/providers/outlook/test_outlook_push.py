@@ -15,8 +15,9 @@ from ireserve_calendar_plugin.providers.outlook.push import parse_push
 PATH = "/calendar/push/outlook/o1"
 
 
-def post(body: Any = None, *, raw: bytes | None = None, query: dict[str, tuple[str, ...]] | None = None,
-         path: str = PATH) -> HttpRequest:
+def post(
+    body: Any = None, *, raw: bytes | None = None, query: dict[str, tuple[str, ...]] | None = None, path: str = PATH
+) -> HttpRequest:
     data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
     return HttpRequest("POST", path, query=query or {}, headers={"content-type": "application/json"}, body=data)
 
@@ -30,8 +31,12 @@ def change(subscription: str = "5f1e0c2a-0000-4000-8000-000000000001", state: st
         "changeType": "updated",
         "resource": "Users/9d1f/Events/AAMk1",
         "tenantId": "2b6a0f4e-0000-4000-8000-000000000000",
-        "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": "Users/9d1f/Events/AAMk1",
-                         "@odata.etag": 'W/"DwAAABYAAAA"', "id": "AAMk1"},
+        "resourceData": {
+            "@odata.type": "#Microsoft.Graph.Event",
+            "@odata.id": "Users/9d1f/Events/AAMk1",
+            "@odata.etag": 'W/"DwAAABYAAAA"',
+            "id": "AAMk1",
+        },
     }
     item.update(extra)
     return item
@@ -72,44 +77,91 @@ def test_a_change_is_one_notice() -> None:
 
 
 def test_a_batch_for_several_subscriptions_is_folded_per_subscription() -> None:
-    body = {"value": [change("sub-a", "sa"), change("sub-b", "sb", changeType="created"),
-                      change("sub-a", "sa", changeType="deleted"), change("sub-c", "sc")]}
+    body = {
+        "value": [
+            change("sub-a", "sa"),
+            change("sub-b", "sb", changeType="created"),
+            change("sub-a", "sa", changeType="deleted"),
+            change("sub-c", "sc"),
+        ]
+    }
     parsed = parse_push(post(body))
-    assert parsed.notices == (PushNotice("sub-a", "sa", "changed"), PushNotice("sub-b", "sb", "changed"),
-                              PushNotice("sub-c", "sc", "changed"))
+    assert parsed.notices == (
+        PushNotice("sub-a", "sa", "changed"),
+        PushNotice("sub-b", "sb", "changed"),
+        PushNotice("sub-c", "sc", "changed"),
+    )
 
 
-@pytest.mark.parametrize(("event", "kind"), [("reauthorizationRequired", "renew"), ("subscriptionRemoved", "recreate"),
-                                             ("missed", "resync"), ("MISSED", "resync")])
+@pytest.mark.parametrize(
+    ("event", "kind"),
+    [
+        ("reauthorizationRequired", "renew"),
+        ("subscriptionRemoved", "recreate"),
+        ("missed", "resync"),
+        ("MISSED", "resync"),
+    ],
+)
 def test_lifecycle_events(event: str, kind: str) -> None:
-    item = {"subscriptionId": "sub-a", "subscriptionExpirationDateTime": "2024-05-08T11:00:00.0000000Z",
-            "tenantId": "t", "clientState": "sa", "lifecycleEvent": event}
+    item = {
+        "subscriptionId": "sub-a",
+        "subscriptionExpirationDateTime": "2024-05-08T11:00:00.0000000Z",
+        "tenantId": "t",
+        "clientState": "sa",
+        "lifecycleEvent": event,
+    }
     parsed = parse_push(post({"value": [item]}, path=PATH + "/lifecycle"))
     assert parsed.notices == (PushNotice("sub-a", "sa", kind),) and parsed.ack_status == 202
 
 
 def test_mixed_lifecycle_batch_and_unknown_events() -> None:
-    items = [{"subscriptionId": "sub-a", "clientState": "sa", "lifecycleEvent": "reauthorizationRequired"},
-             {"subscriptionId": "sub-b", "clientState": "sb", "lifecycleEvent": "missed"},
-             {"subscriptionId": "sub-c", "clientState": "sc", "lifecycleEvent": "somethingNew"},
-             {"subscriptionId": "sub-d", "clientState": "sd", "lifecycleEvent": 7}]
+    items = [
+        {"subscriptionId": "sub-a", "clientState": "sa", "lifecycleEvent": "reauthorizationRequired"},
+        {"subscriptionId": "sub-b", "clientState": "sb", "lifecycleEvent": "missed"},
+        {"subscriptionId": "sub-c", "clientState": "sc", "lifecycleEvent": "somethingNew"},
+        {"subscriptionId": "sub-d", "clientState": "sd", "lifecycleEvent": 7},
+    ]
     parsed = parse_push(post({"value": items}))
     assert [(n.channel_id, n.kind) for n in parsed.notices] == [("sub-a", "renew"), ("sub-b", "resync")]
 
 
-@pytest.mark.parametrize("item", [
-    "junk", 17, None, {}, {"subscriptionId": "sub-a"}, {"clientState": "sa"},
-    {"subscriptionId": "sub-a", "clientState": None}, {"subscriptionId": "", "clientState": "sa"},
-    {"subscriptionId": "sub-a", "clientState": "s" * 129}, {"subscriptionId": "s" * 129, "clientState": "sa"},
-    {"subscriptionId": "sub\x00a", "clientState": "sa"}, {"subscriptionId": ["sub-a"], "clientState": "sa"},
-])
+@pytest.mark.parametrize(
+    "item",
+    [
+        "junk",
+        17,
+        None,
+        {},
+        {"subscriptionId": "sub-a"},
+        {"clientState": "sa"},
+        {"subscriptionId": "sub-a", "clientState": None},
+        {"subscriptionId": "", "clientState": "sa"},
+        {"subscriptionId": "sub-a", "clientState": "s" * 129},
+        {"subscriptionId": "s" * 129, "clientState": "sa"},
+        {"subscriptionId": "sub\x00a", "clientState": "sa"},
+        {"subscriptionId": ["sub-a"], "clientState": "sa"},
+    ],
+)
 def test_unusable_items_are_skipped(item: Any) -> None:
     parsed = parse_push(post({"value": [item, change("sub-ok", "ok")]}))
     assert parsed.notices == (PushNotice("sub-ok", "ok", "changed"),)
 
 
-@pytest.mark.parametrize("raw", [b"", b"{", b"not json", b"[]", b'"value"', b"null", b'{"value": {}}',
-                                 b'{"value": "x"}', b'{"values": []}', b"\xff\xfe{}"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"{",
+        b"not json",
+        b"[]",
+        b'"value"',
+        b"null",
+        b'{"value": {}}',
+        b'{"value": "x"}',
+        b'{"values": []}',
+        b"\xff\xfe{}",
+    ],
+)
 def test_malformed_bodies_are_refused_without_notices(raw: bytes) -> None:
     parsed = parse_push(post(raw=raw))
     assert parsed.notices == () and parsed.ack_status == 400 and parsed.response is None
