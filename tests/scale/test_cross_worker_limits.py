@@ -145,6 +145,7 @@ USER = "demo@example.com"
 CALENDARS = 8
 
 
+@pytest.mark.slow  # ~25 s of real worker processes; the rule itself has unit tests (tests/unit/test_limits.py)
 def test_a_retry_after_seen_by_one_worker_holds_back_every_worker(redis_url: str, tmp_path: Path) -> None:
     from ireserve_devhost.rq_queue import RedisJobQueue
 
