@@ -49,13 +49,13 @@ from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import PreconditionFailedError
 from ireserve_calendar_plugin.errors import StaleStateError
 from ireserve_calendar_plugin.errors import TransientError
+from ireserve_calendar_plugin.providers import calendar_table
 from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.caldav import ical
 from ireserve_calendar_plugin.providers.caldav.dav import PROVIDER
 from ireserve_calendar_plugin.providers.caldav.dav import DavClient
 from ireserve_calendar_plugin.providers.caldav.dav import Resource
 from ireserve_calendar_plugin.providers.caldav.dav import raise_for_status
-from ireserve_calendar_plugin.providers.caldav.settings import WILDCARD
 from ireserve_calendar_plugin.providers.http import ApiClient
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import ChangePage
@@ -88,26 +88,8 @@ def origin_of(server_url: str) -> str:
 
 
 def calendars_from_mapping(rows: list[Mapping[str, Any]], default_object: int | None = None) -> list[CalendarRef]:
-    """One :class:`CalendarRef` per distinct calendar path, in order of first appearance (as for Google)."""
-    order: list[str] = []
-    objects: dict[str, list[int]] = {}
-    for row in rows:
-        path = str(row["calendar_id"])
-        if path not in objects:
-            order.append(path)
-            objects[path] = []
-        if str(row["object"]) != WILDCARD:
-            objects[path].append(int(row["object"]))
-    return [
-        CalendarRef(
-            key=calendar_key(p),
-            remote_id=p,
-            outbound=True,
-            label=p,
-            inbound_object_id=min(objects[p]) if objects[p] else default_object,
-        )
-        for p in order
-    ]
+    """The calendars of an object -> calendar table (see :mod:`~ireserve_calendar_plugin.providers.calendar_table`)."""
+    return calendar_table.calendars_from_mapping(rows, default_object, calendar_key)
 
 
 @dataclass
@@ -189,11 +171,7 @@ class CalDavBackend:
 
     def calendar_for_object(self, object_id: int) -> CalendarRef | None:
         rows = list(self.settings.get("calendar_mapping") or [])
-        chosen = next((r for r in rows if str(r["object"]) == str(object_id)), None)
-        chosen = chosen or next((r for r in rows if str(r["object"]) == WILDCARD), None)
-        if chosen is None:
-            return None
-        return next((c for c in self._calendars if c.remote_id == str(chosen["calendar_id"])), None)
+        return calendar_table.calendar_for_object(rows, self._calendars, object_id)
 
     def _zone(self, calendar: CalendarRef) -> ZoneInfo:
         """Where floating times of this calendar are read: its inbound object's zone (else UTC)."""

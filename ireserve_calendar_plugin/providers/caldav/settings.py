@@ -29,7 +29,8 @@ from ireserve_calendar_plugin.config.schemas import field_meta
 
 __all__ = ["DEFAULT_POLL_MINUTES", "WILDCARD", "CalDavSettingsSchema", "CalendarMappingRow", "calendar_path"]
 
-WILDCARD = "*"
+from ireserve_calendar_plugin.providers.calendar_table import WILDCARD
+
 #: CalDAV has no push: calendars are polled this often unless the admin sets another interval.
 DEFAULT_POLL_MINUTES = 5
 

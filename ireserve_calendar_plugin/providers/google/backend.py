@@ -40,6 +40,7 @@ import requests
 from ireserve_calendar_plugin.auth.tokens import AccessTokens
 from ireserve_calendar_plugin.errors import PermanentError
 from ireserve_calendar_plugin.errors import TransientError
+from ireserve_calendar_plugin.providers import calendar_table
 from ireserve_calendar_plugin.providers.base import BackendContext
 from ireserve_calendar_plugin.providers.google import mapping
 from ireserve_calendar_plugin.providers.google.auth import SCOPES
@@ -51,7 +52,6 @@ from ireserve_calendar_plugin.providers.google.client import raise_for_status
 from ireserve_calendar_plugin.providers.google.service_account import CALENDAR_TOKEN_KEY
 from ireserve_calendar_plugin.providers.google.service_account import service_account_tokens
 from ireserve_calendar_plugin.providers.google.settings import DEFAULT_URLS
-from ireserve_calendar_plugin.providers.google.settings import WILDCARD
 from ireserve_calendar_plugin.providers.google.settings import AuthMode
 from ireserve_calendar_plugin.providers.http import ApiClient
 from ireserve_calendar_plugin.providers.http import Pacer
@@ -84,30 +84,8 @@ def calendar_key(calendar_id: str) -> str:
 
 
 def calendars_from_mapping(rows: list[Mapping[str, Any]], default_object: int | None = None) -> list[CalendarRef]:
-    """One :class:`CalendarRef` per distinct calendar id of the mapping, in order of first appearance.
-
-    New events of a calendar land on the smallest object mapped to it explicitly; a calendar mapped
-    only through ``*`` uses ``default_object`` (the settings' ``inbound_object_id``), or takes no new
-    bookings when that is not set (its linked bookings still follow it)."""
-    order: list[str] = []
-    objects: dict[str, list[int]] = {}
-    for row in rows:
-        calendar_id = str(row["calendar_id"])
-        if calendar_id not in objects:
-            order.append(calendar_id)
-            objects[calendar_id] = []
-        if str(row["object"]) != WILDCARD:
-            objects[calendar_id].append(int(row["object"]))
-    return [
-        CalendarRef(
-            key=calendar_key(cid),
-            remote_id=cid,
-            inbound_object_id=min(objects[cid]) if objects[cid] else default_object,
-            outbound=True,
-            label=cid,
-        )
-        for cid in order
-    ]
+    """The calendars of an object -> calendar table (see :mod:`~ireserve_calendar_plugin.providers.calendar_table`)."""
+    return calendar_table.calendars_from_mapping(rows, default_object, calendar_key)
 
 
 def pacer_for(ctx: BackendContext) -> Pacer:
@@ -165,11 +143,7 @@ class GoogleBackend:
 
     def calendar_for_object(self, object_id: int) -> CalendarRef | None:
         rows = list(self.settings.get("calendar_mapping") or [])
-        chosen = next((r for r in rows if str(r["object"]) == str(object_id)), None)
-        chosen = chosen or next((r for r in rows if str(r["object"]) == WILDCARD), None)
-        if chosen is None:
-            return None
-        return next((c for c in self._calendars if c.remote_id == str(chosen["calendar_id"])), None)
+        return calendar_table.calendar_for_object(rows, self._calendars, object_id)
 
     def calendar_list(self) -> list[dict[str, Any]]:
         """The account's calendars for the admin form: ``{"id", "name", "primary", "writable"}`` each."""

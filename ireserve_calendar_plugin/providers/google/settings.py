@@ -67,9 +67,6 @@ def key_problem(raw: str) -> str | None:
     return None
 
 
-WILDCARD = "*"
-
-
 class CalendarMappingRow(Schema):
     """One row of the object -> calendar table. ``object`` is an object id, or ``*`` for the default."""
 
