@@ -8,10 +8,13 @@ from datetime import datetime
 from datetime import timedelta
 
 import pytest
+import requests
 
 from hookspecs.types import KeyRing
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import RateLimitedError
+from ireserve_calendar_plugin.providers.http import ApiClient
+from ireserve_calendar_plugin.providers.http import error_from
 from ireserve_calendar_plugin.providers.limits import SharedPause
 from ireserve_calendar_plugin.providers.outlook.backend import mailbox_of
 from tests.unit.memory_config import MemoryConfig
@@ -73,3 +76,49 @@ def test_a_pause_longer_than_a_job_should_sleep_goes_back_to_the_queue() -> None
 )
 def test_the_mailbox_of_a_graph_request(url: str, mailbox: str | None) -> None:
     assert mailbox_of(url, "https://graph.microsoft.com") == mailbox
+
+
+class _Answers:
+    """A stand-in ``requests.Session``: answers each request with the next queued status."""
+
+    def __init__(self, *statuses: int) -> None:
+        self.statuses = list(statuses)
+        self.headers: dict[str, str] = {}
+
+    def request(self, method: str, url: str, **_kwargs: object) -> requests.Response:
+        response = requests.Response()
+        response.status_code = self.statuses.pop(0)
+        if response.status_code == 429:
+            response.headers["Retry-After"] = "5"
+        return response
+
+
+def _raise_for_status(response: requests.Response) -> None:
+    if response.status_code >= 400:
+        raise error_from("google", response, "throttled", "rateLimitExceeded")
+
+
+def test_a_retry_after_one_client_received_makes_another_clients_next_request_wait() -> None:
+    clock = Clock()
+    first_store, second_store = _stores(2)
+
+    def client(store: SecureConfig, session: _Answers) -> ApiClient:
+        pause = SharedPause(store, "google", max_wait=60, now=clock, sleep=clock.sleep)
+        return ApiClient(
+            provider="google",
+            allowed_bases=["https://api.example/v3"],
+            token=lambda: "t",
+            invalidate_token=lambda _t: None,
+            raise_for_status=_raise_for_status,
+            sleep=clock.sleep,
+            session=session,
+            pause=lambda _url: pause,
+        )
+
+    first = client(first_store, _Answers(429, 200))
+    first.request("GET", "https://api.example/v3/calendars/a/events")
+    assert clock.sleeps and clock.sleeps[0] >= 5  # the worker that got the 429 waited it out
+    waited = len(clock.sleeps)
+    clock.now -= timedelta(seconds=sum(clock.sleeps))  # another worker, at the moment of the 429
+    client(second_store, _Answers(200)).request("GET", "https://api.example/v3/calendars/b/events")
+    assert clock.sleeps[waited:] and clock.sleeps[waited] == pytest.approx(5, abs=0.01)
