@@ -1,7 +1,7 @@
 """The reference host's SQLite storage: connections, transactions, schema and time columns.
 
-Public API: :class:`Database`, :func:`open_database`, :data:`SCHEMA_VERSION`, :func:`require_aware`,
-:func:`to_db_time`, :func:`from_db_time`.
+Public API: :class:`Database`, :class:`Transactions`, :func:`open_database`, :data:`SCHEMA_VERSION`,
+:func:`require_aware`, :func:`to_db_time`, :func:`from_db_time`.
 
 :func:`open_database` also opens PostgreSQL (a ``postgresql://`` URL, :mod:`.postgres`); the stores
 take the SQL that differs from the database's :attr:`Database.dialect` (:mod:`.dialect`).
@@ -27,9 +27,11 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from contextlib import contextmanager
 from datetime import UTC
 from datetime import datetime
+from typing import Protocol
 
 from ireserve_devhost.dialect import SQLITE
 from ireserve_devhost.dialect import Dialect
@@ -40,6 +42,7 @@ __all__ = [
     "MEMORY",
     "SCHEMA_VERSION",
     "Database",
+    "Transactions",
     "from_db_time",
     "open_database",
     "require_aware",
@@ -150,6 +153,18 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 
 #: The path of an in-memory database.
 MEMORY = ":memory:"
+
+
+class Transactions(Protocol):
+    """Where the stores run their statements: a :class:`Database` (one transaction per call) or an open
+    unit of work (:class:`ireserve_devhost.unit_of_work.SqliteUnitOfWork`: one SAVEPOINT per call)."""
+
+    #: the SQL that differs between the backends (:mod:`.dialect`)
+    dialect: Dialect
+
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        """Run a block atomically and yield the connection to run it on."""
+        ...
 
 
 def require_aware(value: datetime, name: str = "datetime") -> datetime:
