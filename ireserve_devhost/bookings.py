@@ -19,6 +19,13 @@ Rules this host applies, as a production host would:
   write that changes nothing neither bumps the version nor notifies. ``set_field`` and
   ``add_remark`` never notify.
 * Returned datetimes are timezone-aware UTC.
+* Batch reads (:class:`hookspecs.types.BatchBookingReads`): ``get_many`` and ``find_by_field_values`` read
+  up to 500 values per query.
+
+The store runs every statement through ``db.transaction()`` (:class:`ireserve_devhost.db.Transactions`):
+on the :class:`~ireserve_devhost.db.Database` each call is its own transaction; inside a unit of work
+(:mod:`ireserve_devhost.unit_of_work`) each call is a SAVEPOINT of the unit's transaction and the
+listener queues the notification until the unit commits.
 """
 
 from __future__ import annotations
@@ -27,18 +34,20 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
 from collections.abc import Collection
+from collections.abc import Iterator
 from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from hookspecs.types import Booking
 from hookspecs.types import BookingConflictError
 from hookspecs.types import BookingNotFoundError
 from ireserve_devhost.db import BOOKING_LENGTH_DAYS
-from ireserve_devhost.db import Database
+from ireserve_devhost.db import Transactions
 from ireserve_devhost.db import from_db_time
 from ireserve_devhost.db import to_db_time
 
@@ -49,6 +58,8 @@ DEFAULT_CANCELLED_STATUSES = frozenset({"cancelled"})
 
 #: Called after a committed create / status change / time change: (booking, old, new, origin).
 StatusListener = Callable[[Booking, str | None, str, str], None]
+
+_T = TypeVar("_T")
 
 _COLUMNS = "id, object_id, start_utc, end_utc, status, title, customer_id, channel, all_day, version"
 
@@ -68,7 +79,7 @@ class BookingStore:
 
     def __init__(
         self,
-        db: Database,
+        db: Transactions,
         clock: Callable[[], datetime],
         *,
         cancelled_statuses: Collection[str] = DEFAULT_CANCELLED_STATUSES,
@@ -92,6 +103,25 @@ class BookingStore:
                 "id IN (SELECT booking_id FROM booking_fields WHERE name = ? AND value = ?)",
                 (field_name, value),
             )
+
+    # batch reads (hookspecs.types.BatchBookingReads): one query per chunk of values instead of one per value
+
+    def get_many(self, booking_ids: Collection[int]) -> dict[int, Booking]:
+        found: dict[int, Booking] = {}
+        with self._db.transaction(write=False) as conn:
+            for chunk in _chunks(sorted(set(booking_ids))):
+                for booking in _select(conn, f"id IN ({_marks(chunk)})", tuple(chunk)):
+                    found[booking.id] = booking
+        return found
+
+    def find_by_field_values(self, field_name: str, values: Collection[str]) -> dict[str, list[Booking]]:
+        found: dict[str, list[Booking]] = {}
+        with self._db.transaction(write=False) as conn:
+            for chunk in _chunks(sorted(set(values))):
+                where = f"id IN (SELECT booking_id FROM booking_fields WHERE name = ? AND value IN ({_marks(chunk)}))"
+                for booking in _select(conn, where, (field_name, *chunk)):
+                    found.setdefault(booking.fields[field_name], []).append(booking)
+        return found
 
     def all(self, object_id: int | None = None) -> list[Booking]:
         """Return every booking (of one object), ordered by start (host side)."""
@@ -353,6 +383,19 @@ def _select(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) ->
         )
         for row in rows
     ]
+
+
+#: values per ``IN (...)`` of a batch read (SQLite allows 32766 parameters; PostgreSQL 65535)
+_CHUNK = 500
+
+
+def _chunks(values: list[_T]) -> Iterator[list[_T]]:
+    for at in range(0, len(values), _CHUNK):
+        yield values[at : at + _CHUNK]
+
+
+def _marks(values: Collection[object]) -> str:
+    return ", ".join("?" * len(values))
 
 
 def _status(conn: sqlite3.Connection, booking_id: int) -> str:

@@ -12,7 +12,7 @@ that present the same ``expected_version`` exactly one succeeds, across threads 
 from __future__ import annotations
 
 from hookspecs.types import ConfigEntry
-from ireserve_devhost.db import Database
+from ireserve_devhost.db import Transactions
 
 __all__ = ["ConfigStore"]
 
@@ -20,7 +20,7 @@ __all__ = ["ConfigStore"]
 class ConfigStore:
     """Raw string values per integration and key, stored as given (plugins encrypt what is secret)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Transactions) -> None:
         self._db = db
 
     def get(self, integration_id: str, key: str) -> ConfigEntry:

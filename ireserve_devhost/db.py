@@ -1,7 +1,7 @@
 """The reference host's SQLite storage: connections, transactions, schema and time columns.
 
-Public API: :class:`Database`, :data:`SCHEMA_VERSION`, :func:`require_aware`, :func:`to_db_time`,
-:func:`from_db_time`.
+Public API: :class:`Database`, :class:`Transactions`, :data:`SCHEMA_VERSION`, :func:`require_aware`,
+:func:`to_db_time`, :func:`from_db_time`.
 
 One :class:`Database` is shared by every thread of a host. It hands out connections from a small
 pool: a file database gets up to ``max_connections`` connections in WAL mode, so readers never wait
@@ -24,11 +24,22 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from contextlib import contextmanager
 from datetime import UTC
 from datetime import datetime
+from typing import Protocol
 
-__all__ = ["BOOKING_LENGTH_DAYS", "MEMORY", "SCHEMA_VERSION", "Database", "from_db_time", "require_aware", "to_db_time"]
+__all__ = [
+    "BOOKING_LENGTH_DAYS",
+    "MEMORY",
+    "SCHEMA_VERSION",
+    "Database",
+    "Transactions",
+    "from_db_time",
+    "require_aware",
+    "to_db_time",
+]
 
 #: A booking's length in days, as SQL; the overlap check and its index must spell it exactly alike.
 BOOKING_LENGTH_DAYS = "julianday(end_utc) - julianday(start_utc)"
@@ -134,6 +145,15 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 
 #: The path of an in-memory database.
 MEMORY = ":memory:"
+
+
+class Transactions(Protocol):
+    """Where the stores run their statements: a :class:`Database` (one transaction per call) or an open
+    unit of work (:class:`ireserve_devhost.unit_of_work.SqliteUnitOfWork`: one SAVEPOINT per call)."""
+
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        """Run a block atomically and yield the connection to run it on."""
+        ...
 
 
 def require_aware(value: datetime, name: str = "datetime") -> datetime:

@@ -22,6 +22,8 @@ import os
 import time
 from collections.abc import Callable
 from collections.abc import Collection
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -51,6 +53,8 @@ from ireserve_devhost.jobs import JobStore
 from ireserve_devhost.keyring import KeyStore
 from ireserve_devhost.keyring import check_key_file_place
 from ireserve_devhost.keyring import key_file_for
+from ireserve_devhost.unit_of_work import SqliteUnitOfWork
+from ireserve_devhost.unit_of_work import open_unit
 
 __all__ = ["ReferenceHost"]
 
@@ -111,6 +115,7 @@ class ReferenceHost:
         else:
             self._keys = KeyStore(keyring=keyring)
         self.db = Database(path)
+        self._cancelled = frozenset(cancelled_statuses)
         self.bookings = BookingStore(
             self.db,
             self.now,
@@ -136,6 +141,14 @@ class ReferenceHost:
     def now(self) -> datetime:
         """Return the host's current time (timezone-aware)."""
         return require_aware(self._clock(), "the host clock's time")
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SqliteUnitOfWork]:
+        """The optional :class:`hookspecs.types.UnitOfWorkHost` capability: the block's writes through
+        ``unit.bookings`` / ``unit.config`` commit together, and their ``on_booking_status_changed`` fire
+        after the commit (see :mod:`.unit_of_work`)."""
+        with open_unit(self.db, self.now, self._cancelled, self.hooks.booking_status_changed) as unit:
+            yield unit
 
     # ------------------------------------------------------------------ keys
 
