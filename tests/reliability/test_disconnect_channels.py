@@ -48,7 +48,8 @@ def test_disconnect_stops_the_channels_in_a_job_and_drops_their_entries(world: W
     form = world.host.hooks.config_form(rig.integration, {ACTION_FIELD: "disconnect"})
     assert form is not None and form.notices and not form.errors
     assert live_channels(rig) == live  # the click asked the provider nothing
-    assert all(StateStore(ctx.store).load(k).channel is None for k in StateStore(ctx.store).keys())
+    states = StateStore(ctx.store)
+    assert all(states.load(k).channel is None for k in states.keys())  # noqa: SIM118
 
     world.settle()
     assert live_channels(rig) == []
@@ -69,7 +70,8 @@ def test_a_provider_refusing_the_stop_is_said_in_words(world: World, provider: s
     form = world.host.hooks.config_form(rig.integration, {ACTION_FIELD: "disconnect"})
     assert form is not None and not form.errors
     world.settle()
-    said = [e.message for e in world.host.integrations.entries(rig.integration.id) if "could not be stopped" in e.message]
+    log = world.host.integrations.entries(rig.integration.id)
+    said = [e.message for e in log if "could not be stopped" in e.message]
     assert said and "expires" in said[0] and "Traceback" not in said[0]
     assert ctx.store.list_keys("chan/") == []
     assert not world.host.jobs.all(state="failed")
