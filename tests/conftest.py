@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import pytest
 
+from tests import parallel
+
 # one PostgreSQL server per run, for every test directory (tests/devhost, tests/scale, ...)
 from tests.postgres_fixtures import pg_url  # noqa: F401
 from tests.postgres_fixtures import postgres_server  # noqa: F401
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which turns -n into workers
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """The default run (no paths) runs on two xdist workers: see :mod:`tests.parallel`."""
+    parallel.parallel_by_default(config)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -21,6 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if parallel.is_worker(config):
+        parallel.long_files_first(items)
     if config.getoption("--run-slow"):
         return
     skip = pytest.mark.skip(reason="a long variant: run with --run-slow")
