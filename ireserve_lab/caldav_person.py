@@ -10,6 +10,7 @@ one PUT of a whole calendar to the collection, which Radicale splits into member
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
@@ -25,6 +26,11 @@ import requests
 __all__ = ["CalendarApp", "PersonEvent", "vcalendar"]
 
 PRODID = "-//a person//their calendar app//EN"
+_LIST_ALL = (
+    b'<?xml version="1.0" encoding="utf-8"?><C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+    b'<D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter>'
+    b"</C:calendar-query>"
+)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,8 @@ class CalendarApp:
         self.auth = (username, password)
         self.client = caldav.DAVClient(url=self.server_url, username=username, password=password)
         self.calendar = self.client.calendar(url=self.server_url + path)
+        self._http = requests.Session()
+        self._http.auth = self.auth
 
     # -- writing ----------------------------------------------------------------------------------
     def create(self, event: PersonEvent) -> str:
@@ -118,8 +126,23 @@ class CalendarApp:
 
     # -- reading ----------------------------------------------------------------------------------
     def members(self) -> dict[str, str]:
-        """Every member as the server has it: name -> iCalendar text."""
-        return {_name(str(e.url)): str(e.data) for e in self.calendar.events()}
+        """Every member as the server has it: name -> iCalendar text (one ``calendar-query`` REPORT,
+        read as sent: python-caldav's own listing re-serializes each event, which is slow)."""
+        response = self._http.request(
+            "REPORT",
+            self.server_url + self.path,
+            data=_LIST_ALL,
+            headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
+            timeout=60,
+        )
+        response.raise_for_status()
+        out = {}
+        for item in ET.fromstring(response.content).iter("{DAV:}response"):
+            data = item.find(".//{urn:ietf:params:xml:ns:caldav}calendar-data")
+            href = item.findtext("{DAV:}href") or ""
+            if data is not None and data.text:
+                out[_name(href)] = data.text
+        return out
 
     def _load(self, name: str) -> Any:
         item = self.calendar.event_by_url(self.server_url + self.path + name)
@@ -127,6 +150,7 @@ class CalendarApp:
         return item
 
     def close(self) -> None:
+        self._http.close()
         self.client.close()
 
 

@@ -71,6 +71,8 @@ class FaultProxy:
         self.plan = FaultPlan()
         self.log = RequestLog()
         self.clock = clock or (lambda: datetime.now(UTC))
+        #: the least a "timeout" fault holds its request (longer than the client's timeout, so it gives up)
+        self.hold_at_least = 0.0
         #: requests being handled (a held "timeout" request lands after its client gave up)
         self.in_flight = 0
         self._session = threading.local()
@@ -185,7 +187,8 @@ class FaultProxy:
                     if planned.kind == "reset":
                         self._drop()
                         return
-                    time.sleep(planned.delay)  # "timeout": the request lands after the client gave up
+                    # "timeout": the request lands after the client gave up
+                    time.sleep(max(planned.delay, proxy.hold_at_least))
                 fault = proxy._decide()
                 if fault == "drop":
                     self._fault = "drop"
