@@ -1,4 +1,5 @@
-"""Suite-wide options: ``--run-slow`` runs the long variants (``@pytest.mark.slow``), skipped by default."""
+"""Suite-wide options: ``--run-slow`` runs the long variants (``@pytest.mark.slow``), skipped by default;
+the PostgreSQL fixtures (:mod:`tests.postgres_fixtures`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ import pytest
 
 from ireserve_lab.radicale import RadicaleServer
 from ireserve_lab.radicale import caldav_libraries_missing
+
+# one PostgreSQL server per run, for every test directory (tests/devhost, tests/scale, ...)
+from tests.postgres_fixtures import pg_url  # noqa: F401
+from tests.postgres_fixtures import postgres_server  # noqa: F401
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends: run on each storage backend, SQLite and PostgreSQL")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -36,8 +36,11 @@ from ireserve_calendar_plugin.errors import ProviderError
 from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.sync.state import Leases
 
-__all__ = ["AccessTokens", "AuthStatus", "TokenSet", "TokenStore"]
+__all__ = ["RETIRED_KEY", "AccessTokens", "AuthStatus", "TokenSet", "TokenStore"]
 
+#: The config key of a disconnected account's grant, kept only until the job that stops its push channels
+#: ran (:mod:`ireserve_calendar_plugin.disconnect`). Tokens under it never change the integration's status.
+RETIRED_KEY = "revoke/grant"
 #: Refresh this long before the access token expires.
 REFRESH_SKEW = timedelta(minutes=5)
 #: The "needs reconnect" reason when a refresh token was spent by a refresh whose outcome was never stored.
@@ -188,6 +191,7 @@ class AccessTokens:
         self._key = key
         self._needs_grant = needs_grant
         self._wait = wait
+        self._account = key != RETIRED_KEY  # whose failures are the integration's status
         self.refreshes = 0
 
     def get(self) -> str:
@@ -197,7 +201,7 @@ class AccessTokens:
             now = self._now()
             if self._needs_grant and (tokens is None or not tokens.refresh_token):
                 raise NotConfiguredError("the integration is not connected to an account yet")
-            if self._needs_grant and self._status.needs_reconnect():
+            if self._needs_grant and self._account and self._status.needs_reconnect():
                 raise AuthExpiredError("the account must be reconnected by an admin")
             if tokens is not None and tokens.fresh(now):
                 return tokens.access_token
@@ -228,8 +232,8 @@ class AccessTokens:
             reason = str(exc)
             if interrupted:
                 reason = f"{INTERRUPTED_REFRESH} ({reason})"
-            # no further attempt until reconnect
-            self._status.mark_needs_reconnect(reason, self._now(), interrupted=interrupted)
+            if self._account:  # no further attempt until reconnect
+                self._status.mark_needs_reconnect(reason, self._now(), interrupted=interrupted)
             self._store.delete(marker_key)
             if interrupted:
                 raise AuthExpiredError(reason, provider=exc.provider, status=exc.status, reason=exc.reason) from exc

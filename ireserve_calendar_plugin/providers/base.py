@@ -42,7 +42,8 @@ class BackendContext:
     """Everything a provider needs to talk to its service for one integration.
 
     ``session`` lets tests and hosts inject a ``requests.Session``; ``sleep`` and ``now`` make retries
-    and expiry testable without waiting.
+    and expiry testable without waiting. ``token_key`` is the config key of the account's tokens (another
+    one only for the job that stops a disconnected account's push channels with its retired grant).
     """
 
     host: HostApi
@@ -52,6 +53,7 @@ class BackendContext:
     now: Callable[[], datetime]
     sleep: Callable[[float], None] = time.sleep
     session: requests.Session | None = None
+    token_key: str = "tokens"
 
     @contextmanager
     def http_session(self) -> Iterator[requests.Session]:

@@ -1,4 +1,10 @@
-"""A real redis-server for the scale tests, started on a free loopback port (skipped without the binary)."""
+"""The scale tests' shared services: the host database and a real redis-server on a free loopback port.
+
+Every scale test gets its host storage from :func:`host_database` alone (the reference host's database,
+handed to the test's ``World`` and to each worker process as ``IRESERVE_DEVHOST_DB``), so switching all
+of them to another backend (PostgreSQL, issue 16) is a change to that one fixture. Redis is skipped,
+with the install line, when no ``redis-server`` binary exists.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +23,15 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def host_database(tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty host database for one test, as the string ``World`` and ``IRESERVE_DEVHOST_DB`` take.
+
+    Today a SQLite file in the test's folder (workers on one machine share it); the one place to switch
+    the scale tests to a database that spans machines."""
+    yield str(tmp_path / "host.sqlite3")
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +60,14 @@ def redis_url(tmp_path_factory: Any) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def rq_queue(redis_url: str) -> Any:
+    """The reference host's RQ job queue on the test's Redis, emptied first (``RedisJobQueue``)."""
+    pytest.importorskip("rq", reason="the scale tests need the rq extra: pip install -e './ireserve_devhost[rq]'")
+    from ireserve_devhost.rq_queue import RedisJobQueue
+
+    backend = RedisJobQueue(redis_url, job_timeout=60)
+    backend.queue.connection.flushdb()
+    return backend

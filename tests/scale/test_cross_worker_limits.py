@@ -15,71 +15,24 @@ Every booking ends with exactly one event. (A worker killed mid-write is the RQ 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from calendar_emulators.core import Fault
 from ireserve_lab.world import World
+from tests.scale.workers import start_workers
+from tests.scale.workers import stop_workers
+from tests.scale.workers import wait_until
 
 rq = pytest.importorskip("rq", reason="the scale-out test needs the rq extra: pip install -e './ireserve_devhost[rq]'")
 
 ALEX = "alex@contoso.onmicrosoft.com"
 TENANT = "contoso.onmicrosoft.com"
 LIMIT = 1
-
-
-def _stop(workers: list[subprocess.Popen[bytes]]) -> None:
-    for proc in workers:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in workers:
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def _workers(redis_url: str, db: Path, public_url: str, n: int) -> list[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "IRESERVE_DEVHOST_DB": str(db),
-        "IRESERVE_REDIS_URL": redis_url,
-        "IRESERVE_DEVHOST_PUBLIC_URL": public_url,
-        "IRESERVE_RQ_JOB_TIMEOUT": "60",
-    }
-    command = [
-        sys.executable,
-        "-c",
-        "from rq.cli import main; main()",
-        "worker",
-        "--url",
-        redis_url,
-        "--with-scheduler",
-        "--worker-class",
-        "rq.worker.SimpleWorker",
-        "--quiet",
-        "ireserve",
-    ]
-    return [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
-
-
-def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _book(world: World, object_id: int, first: int, count: int) -> None:
@@ -101,13 +54,10 @@ def _events_made(graph: Any) -> int:
 
 
 @pytest.mark.slow
-def test_four_workers_keep_a_graph_mailbox_at_one_request_of_ours_at_a_time(redis_url: str, tmp_path: Path) -> None:
-    from ireserve_devhost.rq_queue import RedisJobQueue
-
-    queue_backend = RedisJobQueue(redis_url, job_timeout=60)
-    queue_backend.queue.connection.flushdb()
-    db = tmp_path / "host.sqlite3"
-    with World(db, job_queue=queue_backend) as world:
+def test_four_workers_keep_a_graph_mailbox_at_one_request_of_ours_at_a_time(
+    redis_url: str, host_database: str, rq_queue: Any
+) -> None:
+    with World(host_database, job_queue=rq_queue) as world:
         graph, base = world.graph()
         graph.configure(concurrency_limit=LIMIT)
         room = world.host.add_object("Room A", timezone="Europe/Amsterdam")
@@ -125,13 +75,13 @@ def test_four_workers_keep_a_graph_mailbox_at_one_request_of_ours_at_a_time(redi
             },
         )
         world.connect(integration)
-        workers = _workers(redis_url, db, world.server.url, 4)
+        workers = start_workers(redis_url, host_database, world.server.url, 4)
         try:
             graph.latency = 0.25  # requests overlap: four workers could easily have four in flight
             _book(world, room.id, 0, 24)
-            _wait(lambda: _events_made(graph) >= 24, 120, "24 events")
+            wait_until(lambda: _events_made(graph) >= 24, 120, "24 events")
         finally:
-            _stop(workers)
+            stop_workers(workers)
         throttled = [e for e in graph.requests.entries() if e.status == 429]
         bookings = [b for b in world.host.list_bookings(room.id) if b.status == "confirmed"]
 
@@ -146,12 +96,10 @@ CALENDARS = 8
 
 
 @pytest.mark.slow  # ~25 s of real worker processes; the rule itself has unit tests (tests/unit/test_limits.py)
-def test_a_retry_after_seen_by_one_worker_holds_back_every_worker(redis_url: str, tmp_path: Path) -> None:
-    from ireserve_devhost.rq_queue import RedisJobQueue
-
-    queue_backend = RedisJobQueue(redis_url, job_timeout=60)
-    queue_backend.queue.connection.flushdb()
-    with World(tmp_path / "host.sqlite3", job_queue=queue_backend) as world:
+def test_a_retry_after_seen_by_one_worker_holds_back_every_worker(
+    redis_url: str, host_database: str, rq_queue: Any
+) -> None:
+    with World(host_database, job_queue=rq_queue) as world:
         google, base = world.google()
         rooms = []
         for i in range(CALENDARS):
@@ -172,16 +120,16 @@ def test_a_retry_after_seen_by_one_worker_holds_back_every_worker(redis_url: str
             },
         )
         world.connect(integration)
-        workers = _workers(redis_url, tmp_path / "host.sqlite3", world.server.url, 4)
+        workers = start_workers(redis_url, host_database, world.server.url, 4)
         try:
             google.latency = 0.1
             google.faults.add(Fault(status=429, retry_after=3, method="POST", path=r"/events$"))
             for room in rooms:
                 _book(world, room.id, 0, 4)
             made = lambda: int(google.requests.count(method="POST", path=r"/events$", status=200))  # noqa: E731
-            _wait(lambda: made() >= 4 * CALENDARS, 120, f"{4 * CALENDARS} events")
+            wait_until(lambda: made() >= 4 * CALENDARS, 120, f"{4 * CALENDARS} events")
         finally:
-            _stop(workers)
+            stop_workers(workers)
         entries = [e for e in google.requests.entries() if e.path.startswith("/calendar/v3")]
         injected = [e for e in entries if e.fault == "429"]
         events = {room.id: [b.fields.get("external_id") for b in world.host.list_bookings(room.id)] for room in rooms}

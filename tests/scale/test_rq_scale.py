@@ -9,10 +9,7 @@ state. Skipped (with the reason) only where no ``redis-server`` binary or no ``r
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC
@@ -25,6 +22,10 @@ import pytest
 
 from ireserve_devhost import Worker
 from ireserve_lab.world import World
+from tests.scale.workers import rq_idle
+from tests.scale.workers import start_workers
+from tests.scale.workers import stop_workers
+from tests.scale.workers import wait_until
 
 rq = pytest.importorskip("rq", reason="the scale-out test needs the rq extra: pip install -e '.[rq]'")
 
@@ -148,52 +149,6 @@ class Rooms:
         return seen
 
 
-def _rq_idle(queue: Any) -> bool:
-    from rq.registry import ScheduledJobRegistry
-    from rq.registry import StartedJobRegistry
-
-    return (
-        len(queue) == 0
-        and len(StartedJobRegistry(queue=queue)) == 0
-        and len(ScheduledJobRegistry(queue=queue)) == 0
-        and not queue.intermediate_queue.get_job_ids()
-    )
-
-
-def _wait(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _workers(redis_url: str, db: Path, public_url: str, n: int) -> list[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "IRESERVE_DEVHOST_DB": str(db),
-        "IRESERVE_REDIS_URL": redis_url,
-        "IRESERVE_DEVHOST_PUBLIC_URL": public_url,
-        "IRESERVE_CALENDAR_LEASE_SECONDS": "4",
-        "IRESERVE_RQ_JOB_TIMEOUT": "30",
-    }
-    command = [
-        sys.executable,
-        "-c",
-        "from rq.cli import main; main()",
-        "worker",
-        "--url",
-        redis_url,
-        "--with-scheduler",
-        "--worker-class",
-        "rq.worker.SimpleWorker",
-        "--quiet",
-        "ireserve",
-    ]
-    return [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
-
-
 def _abandoned_now(queue: Any, dead_pids: set[int]) -> None:
     """Retry the jobs of killed workers now rather than after RQ's own delays: once every live worker is
     idle and nothing is queued or scheduled, a job still registered as started, or still in the
@@ -227,25 +182,23 @@ def _settle_rq(world: World, queue: Any, timeout: float = 240, dead_pids: set[in
         world.wait_for_pushes()
         StartedJobRegistry(queue=queue).cleanup()  # what a worker's maintenance does: retry jobs of dead workers
         _abandoned_now(queue, dead_pids or set())
-        if _rq_idle(queue):
+        if rq_idle(queue):
             time.sleep(0.5)
             world.wait_for_pushes()
-            if _rq_idle(queue):
+            if rq_idle(queue):
                 return
         time.sleep(0.2)
     raise AssertionError("the RQ workers did not finish in time")
 
 
-def test_four_rq_workers_one_killed_mid_round_converge(redis_url: str, tmp_path: Path) -> None:
-    from ireserve_devhost.rq_queue import RedisJobQueue
-
-    queue_backend = RedisJobQueue(redis_url, job_timeout=30)
-    queue_backend.queue.connection.flushdb()
-    db = tmp_path / "host.sqlite3"
-    with World(db, job_queue=queue_backend) as world:
+def test_four_rq_workers_one_killed_mid_round_converge(
+    redis_url: str, host_database: str, rq_queue: Any, tmp_path: Path
+) -> None:
+    queue_backend = rq_queue
+    with World(host_database, job_queue=queue_backend) as world:
         scenario = Scenario(world)
         rooms = Rooms(world)
-        workers = _workers(redis_url, db, world.server.url, 4)
+        workers = start_workers(redis_url, host_database, world.server.url, 4, lease_seconds=4, job_timeout=30)
         try:
             world.connect(scenario.integration)
             world.tick()  # application mode needs no sign-in: the first cron tick starts its 200 rooms
@@ -256,7 +209,7 @@ def test_four_rq_workers_one_killed_mid_round_converge(redis_url: str, tmp_path:
             rooms.burst()
             from rq.registry import StartedJobRegistry
 
-            _wait(lambda: len(StartedJobRegistry(queue=queue_backend.queue)) > 0, 20, "a job in flight")
+            wait_until(lambda: len(StartedJobRegistry(queue=queue_backend.queue)) > 0, 20, "a job in flight")
             workers[0].send_signal(signal.SIGKILL)
             workers[0].wait(timeout=10)
             scenario.google.latency = 0
@@ -267,14 +220,7 @@ def test_four_rq_workers_one_killed_mid_round_converge(redis_url: str, tmp_path:
             room_tokens = rooms.graph.token_request_count(TENANT)
             room_lists = rooms.graph.requests.count(method="GET", path=r"/calendarView/delta$")
         finally:
-            for proc in workers:
-                if proc.poll() is None:
-                    proc.terminate()
-            for proc in workers:
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_workers(workers)
         assert len(bookings) == CALENDARS * (EVENTS_PER_CALENDAR - 1 + 1)  # one deleted, one booked, per room
         assert scenario.google.requests.count(method="POST", path=r"/token$") <= 2  # the code exchange (+1 refresh)
         # the initial sync listed each calendar's pages once: at most the pages plus one catch-up round each

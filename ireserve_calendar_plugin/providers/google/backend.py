@@ -109,7 +109,9 @@ class GoogleBackend:
                 ctx.settings, session, ctx.store, scopes=SCOPES, key=CALENDAR_TOKEN_KEY, now=ctx.now, wait=ctx.sleep
             )
         else:
-            self.tokens = AccessTokens(ctx.store, refresher(ctx.settings, session, now=ctx.now), now=ctx.now)
+            self.tokens = AccessTokens(
+                ctx.store, refresher(ctx.settings, session, now=ctx.now), now=ctx.now, key=ctx.token_key
+            )
         self.pacer = pacer_for(ctx)
         api_timeout = 30.0
         # one user, one quota: a Retry-After pauses the whole integration, in every worker

@@ -178,7 +178,7 @@ class OutlookBackend:
             self.tokens = AccessTokens(ctx.store, refresh, now=ctx.now, key=APP_TOKEN_KEY, needs_grant=False)
         else:
             refresh = auth.refresher(ctx.settings, session, now=ctx.now, sleep=ctx.sleep)
-            self.tokens = AccessTokens(ctx.store, refresh, now=ctx.now)
+            self.tokens = AccessTokens(ctx.store, refresh, now=ctx.now, key=ctx.token_key)
         limit = int(ctx.settings.get("max_concurrency") or 4)
         self.api_timeout = float(ctx.settings.get("request_timeout") or 30)
         pauses: dict[str, SharedPause] = {}
