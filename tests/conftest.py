@@ -1,8 +1,17 @@
-"""Suite-wide options: ``--run-slow`` runs the long variants (``@pytest.mark.slow``), skipped by default."""
+"""Suite-wide options: ``--run-slow`` runs the long variants (``@pytest.mark.slow``), skipped by default;
+the PostgreSQL fixtures (:mod:`tests.postgres_fixtures`)."""
 
 from __future__ import annotations
 
 import pytest
+
+# one PostgreSQL server per run, for every test directory (tests/devhost, tests/scale, ...)
+from tests.postgres_fixtures import pg_url  # noqa: F401
+from tests.postgres_fixtures import postgres_server  # noqa: F401
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "backends: run on each storage backend, SQLite and PostgreSQL")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
