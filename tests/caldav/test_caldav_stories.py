@@ -288,3 +288,14 @@ def test_a_wrong_password_met_by_the_calendar_listing_is_said_in_words(
         world.settle()
         form = story.host.hooks.config_form(story.integration, None)
         assert form is not None and form.status.startswith("Connected"), form.status
+
+
+def test_a_new_server_url_needs_the_app_password_again(story: CalDavStory) -> None:
+    moved = "http://127.0.0.1:9/"  # nothing listens there: the password must not be sent before approval
+    form = story.host.hooks.config_form(story.integration, {"server_url": moved})
+    assert form is not None and not form.saved
+    (secret,) = [f for f in form.fields if f.name == "app_password"]
+    assert "Enter the app password again to approve it." in secret.error, secret.error
+    assert "client secret" not in secret.error and "connected again" not in secret.error
+    form = story.host.hooks.config_form(story.integration, {"server_url": moved, "app_password": "new-password"})
+    assert form is not None and form.saved, form.field_errors
