@@ -146,8 +146,9 @@ def settle_rq(world: Any, queue: Any, *, timeout: float = 90, dead: Collection[s
 
 @dataclass
 class KilledHolder:
-    """A worker SIGKILLed while it held a calendar's lease: its pid, its job, the lease it held."""
+    """A worker SIGKILLed while it held a calendar's lease: the calendar, its pid, its job, the lease."""
 
+    calendar_key: str
     pid: int
     job_id: str
     token: str
@@ -158,17 +159,17 @@ class KilledHolder:
 def kill_lease_holder(
     queue: Any,
     store: Any,
-    calendar_key: str,
+    calendar_key: str | None,
     workers: list[subprocess.Popen[bytes]],
     *,
     timeout: float = 30,
 ) -> KilledHolder:
-    """SIGKILL the worker that holds ``calendar_key``'s lease at this moment (a round or a write of it).
+    """SIGKILL the worker that holds ``calendar_key``'s lease (None: any calendar's) at this moment.
 
     The holder is found through host storage, not guessed: the lease record ``lease/<key>`` is taken
     and unexpired, and exactly one worker (by RQ's registry) runs a job of that calendar. After the kill
-    the record must still carry the same token (nobody released or took it over), which the caller can
-    check again later (:func:`lease_of`)."""
+    the record must still carry the same token (nobody released or took it over); the caller can check
+    again later (:func:`lease_of`) that it stays so until it expires."""
     from rq import Worker as RqWorker
 
     by_pid = {proc.pid: proc for proc in workers}
@@ -176,33 +177,32 @@ def kill_lease_holder(
     seen: list[Any] = []
 
     def holder() -> bool:
-        lease = lease_of(store, calendar_key)
-        seen[:] = [lease]
-        if lease is None or lease[1] <= datetime.now(UTC):
-            return False
-        running = []
+        running: dict[str, list[tuple[int, str]]] = {}
         for worker in RqWorker.all(queue=queue):
             job = worker.get_current_job()
-            if job is not None and worker.pid in by_pid and _calendar_of(job) == calendar_key:
-                running.append((worker.pid, job.id))
-        seen.append(running)
-        if len(running) != 1:
-            return False
-        found.update(pid=running[0][0], job_id=running[0][1], token=lease[0], until=lease[1])
-        return True
+            key = _calendar_of(job) if job is not None else None
+            if key is not None and worker.pid in by_pid and calendar_key in (None, key):
+                running.setdefault(key, []).append((worker.pid, job.id))
+        seen[:] = [running]
+        for key, jobs in running.items():
+            lease = lease_of(store, key)
+            if len(jobs) == 1 and lease is not None and lease[1] > datetime.now(UTC):
+                found.update(key=key, pid=jobs[0][0], job_id=jobs[0][1], token=lease[0], until=lease[1])
+                return True
+        return False
 
     try:
-        wait_until(holder, timeout, f"a worker holding the lease of {calendar_key}", poll=0.02)
+        wait_until(holder, timeout, f"a worker holding the lease of {calendar_key or 'a calendar'}", poll=0.02)
     except AssertionError as exc:
-        raise AssertionError(f"{exc}; last seen (lease, workers running its jobs): {seen}") from None
+        raise AssertionError(f"{exc}; last seen (workers running each calendar's jobs): {seen}") from None
     os.kill(found["pid"], signal.SIGKILL)
     killed_at = datetime.now(UTC)
     by_pid[found["pid"]].wait(timeout=10)
-    after = lease_of(store, calendar_key)
+    after = lease_of(store, found["key"])
     assert after is not None and after[0] == found["token"] and after[1] > killed_at, (
         "the killed worker did not hold the lease when it died"
     )
-    return KilledHolder(found["pid"], found["job_id"], found["token"], found["until"], killed_at)
+    return KilledHolder(found["key"], found["pid"], found["job_id"], found["token"], found["until"], killed_at)
 
 
 def lease_of(store: Any, calendar_key: str) -> tuple[str, datetime] | None:
