@@ -4,7 +4,8 @@ Public API: :class:`Booking`, :class:`Customer`, :class:`BookableObject`, :class
 :class:`HttpRequest`, :class:`HttpResponse`, :class:`ResultPage`, :class:`ConfigEntry`, :class:`KeyRing`, :class:`Job`,
 the host-side errors :class:`HostError`, :class:`BookingConflictError`, :class:`BookingNotFoundError`,
 and the protocols :class:`BookingApi`, :class:`CustomerApi`, :class:`ObjectApi`, :class:`IntegrationApi`,
-:class:`ConfigApi`, :class:`JobQueue`, :class:`HostApi`, and the optional :class:`SleepingHost`.
+:class:`ConfigApi`, :class:`JobQueue`, :class:`HostApi`, and the optional capabilities :class:`SleepingHost`,
+:class:`BatchBookingReads` and :class:`UnitOfWorkHost` (with its :class:`UnitOfWork`).
 
 Terminology
 -----------
@@ -23,7 +24,9 @@ This module imports nothing from any plugin.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -31,6 +34,7 @@ from typing import Protocol
 from typing import runtime_checkable
 
 __all__ = [
+    "BatchBookingReads",
     "BookableObject",
     "Booking",
     "BookingApi",
@@ -52,6 +56,8 @@ __all__ = [
     "ObjectApi",
     "ResultPage",
     "SleepingHost",
+    "UnitOfWork",
+    "UnitOfWorkHost",
 ]
 
 
@@ -405,4 +411,72 @@ class SleepingHost(Protocol):
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` on the host's clock."""
+        ...
+
+
+@runtime_checkable
+class BatchBookingReads(Protocol):
+    """An optional capability of ``host.bookings``: many bookings in one read instead of one read each.
+
+    A plugin that matches a page of calendar events to bookings asks once per page. Each method returns
+    exactly what the per-call read would, for every argument at once. Check with
+    ``isinstance(host.bookings, BatchBookingReads)``; without it a plugin calls :meth:`BookingApi.get` and
+    :meth:`BookingApi.find_by_field` once per value.
+    """
+
+    def get_many(self, booking_ids: Collection[int]) -> dict[int, Booking]:
+        """Return the existing bookings among ``booking_ids`` by id; ids that do not exist are absent."""
+        ...
+
+    def find_by_field_values(self, field_name: str, values: Collection[str]) -> dict[str, list[Booking]]:
+        """Return, for each of ``values`` that some booking's free field ``field_name`` equals, those bookings
+        (as :meth:`BookingApi.find_by_field` orders them); values no booking has are absent."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One open host transaction, handed out by :meth:`UnitOfWorkHost.unit_of_work`.
+
+    ``bookings`` and ``config`` are the usual :class:`BookingApi` and :class:`ConfigApi`, bound to this
+    transaction: their reads see the unit's own writes, and compare-and-set compares with what the unit
+    sees. Every rule of the per-call API still holds for each write, one booking at a time (the host's
+    overlap validation, ``ValueError`` for bad arguments), and each write is atomic on its own: a write
+    that raises wrote nothing and the unit stays usable. Nothing is visible to others before the commit.
+    """
+
+    bookings: BookingApi
+    config: ConfigApi
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """Group writes (typically the writes for one booking). When the block raises, every write made in
+        it is undone and its hook notifications dropped, the exception propagates, and the unit goes on
+        with the writes made before the block; when the block ends normally its writes stay in the unit."""
+        ...
+
+
+@runtime_checkable
+class UnitOfWorkHost(Protocol):
+    """An optional capability: a host MAY apply many writes in one transaction (a plugin's page of changes).
+
+    ``with host.unit_of_work() as unit:`` opens one transaction; the plugin writes through ``unit.bookings``
+    and ``unit.config`` (see :class:`UnitOfWork`). The contract:
+
+    - when the block ends normally, all of the unit's writes commit together; when it raises, all of them
+      roll back and the exception propagates;
+    - ``on_booking_status_changed`` fires for the unit's writes only **after** the commit, once per
+      notifying write (as the per-call API would notify), in write order, each with its write's
+      ``origin``; a write undone by a :meth:`UnitOfWork.savepoint` or by the rollback fires nothing;
+    - units do not nest, and while one is open its thread uses only the unit's objects (the host's
+      per-call API may refuse or wait: the reference host raises ``RuntimeError``); the unit's objects are
+      unusable after the block;
+    - a unit may hold the host's write lock until it ends: a plugin keeps it to one page and makes no
+      network call inside it.
+
+    Check with ``isinstance(host, UnitOfWorkHost)``; a host without it is used through the per-call API,
+    one transaction per write, with the same outcome. ``docs/host-integration.md`` shows how the reference
+    host implements it (one SQLite transaction, a SAVEPOINT per write and per group, hooks queued).
+    """
+
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
+        """Open a unit of work (see the class docstring)."""
         ...

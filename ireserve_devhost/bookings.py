@@ -19,6 +19,13 @@ Rules this host applies, as a production host would:
   write that changes nothing neither bumps the version nor notifies. ``set_field`` and
   ``add_remark`` never notify.
 * Returned datetimes are timezone-aware UTC.
+* Batch reads (:class:`hookspecs.types.BatchBookingReads`): ``get_many`` and ``find_by_field_values`` read
+  up to 500 values per query.
+
+The store runs every statement through ``db.transaction()`` (:class:`ireserve_devhost.db.Transactions`):
+on the :class:`~ireserve_devhost.db.Database` each call is its own transaction; inside a unit of work
+(:mod:`ireserve_devhost.unit_of_work`) each call is a SAVEPOINT of the unit's transaction and the
+listener queues the notification until the unit commits.
 """
 
 from __future__ import annotations
@@ -27,18 +34,19 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable
 from collections.abc import Collection
+from collections.abc import Iterator
 from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from hookspecs.types import Booking
 from hookspecs.types import BookingConflictError
 from hookspecs.types import BookingNotFoundError
-from ireserve_devhost.db import BOOKING_LENGTH_DAYS
-from ireserve_devhost.db import Database
+from ireserve_devhost.db import Transactions
 from ireserve_devhost.db import from_db_time
 from ireserve_devhost.db import to_db_time
 
@@ -49,6 +57,8 @@ DEFAULT_CANCELLED_STATUSES = frozenset({"cancelled"})
 
 #: Called after a committed create / status change / time change: (booking, old, new, origin).
 StatusListener = Callable[[Booking, str | None, str, str], None]
+
+_T = TypeVar("_T")
 
 _COLUMNS = "id, object_id, start_utc, end_utc, status, title, customer_id, channel, all_day, version"
 
@@ -68,7 +78,7 @@ class BookingStore:
 
     def __init__(
         self,
-        db: Database,
+        db: Transactions,
         clock: Callable[[], datetime],
         *,
         cancelled_statuses: Collection[str] = DEFAULT_CANCELLED_STATUSES,
@@ -92,6 +102,25 @@ class BookingStore:
                 "id IN (SELECT booking_id FROM booking_fields WHERE name = ? AND value = ?)",
                 (field_name, value),
             )
+
+    # batch reads (hookspecs.types.BatchBookingReads): one query per chunk of values instead of one per value
+
+    def get_many(self, booking_ids: Collection[int]) -> dict[int, Booking]:
+        found: dict[int, Booking] = {}
+        with self._db.transaction(write=False) as conn:
+            for chunk in _chunks(sorted(set(booking_ids))):
+                for booking in _select(conn, f"id IN ({_marks(chunk)})", tuple(chunk)):
+                    found[booking.id] = booking
+        return found
+
+    def find_by_field_values(self, field_name: str, values: Collection[str]) -> dict[str, list[Booking]]:
+        found: dict[str, list[Booking]] = {}
+        with self._db.transaction(write=False) as conn:
+            for chunk in _chunks(sorted(set(values))):
+                where = f"id IN (SELECT booking_id FROM booking_fields WHERE name = ? AND value IN ({_marks(chunk)}))"
+                for booking in _select(conn, where, (field_name, *chunk)):
+                    found.setdefault(booking.fields[field_name], []).append(booking)
+        return found
 
     def all(self, object_id: int | None = None) -> list[Booking]:
         """Return every booking (of one object), ordered by start (host side)."""
@@ -127,6 +156,8 @@ class BookingStore:
         field_items = [(_field_name(name), _field_value(value)) for name, value in (fields or {}).items()]
         now = to_db_time(self._clock())
         with self._db.transaction() as conn:
+            # concurrent writers (PostgreSQL) check and write one object's bookings one at a time
+            self._db.dialect.lock(conn, "bookings of object", object_id)
             timezone = _object_timezone(conn, object_id)
             if all_day:
                 _check_all_day(start, end, timezone)
@@ -137,15 +168,13 @@ class BookingStore:
                 raise ValueError(f"unknown customer {customer_id}")
             if not ignore_validation and status not in self.cancelled_statuses:
                 self._check_overlap(conn, object_id, start_at, end_at, exclude=None)
-            cursor = conn.execute(
+            booking_id: int = conn.execute(
                 "INSERT INTO bookings (object_id, start_utc, end_utc, all_day, status, title, customer_id,"
                 " channel, version, created_at, created_by, updated_at, updated_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
                 (object_id, start_at, end_at, int(all_day), status, title, customer_id, channel)
                 + (now, origin, now, origin),
-            )
-            booking_id = cursor.lastrowid
-            assert booking_id is not None  # SQLite sets it after an INSERT
+            ).fetchone()[0]
             conn.executemany(
                 "INSERT INTO booking_fields (booking_id, name, value) VALUES (?, ?, ?)",
                 [(booking_id, name, value) for name, value in field_items],
@@ -187,7 +216,8 @@ class BookingStore:
         start_at, end_at = _interval(start, end)
         with self._db.transaction() as conn:
             row = conn.execute(
-                "SELECT object_id, start_utc, end_utc, all_day, status FROM bookings WHERE id = ?",
+                "SELECT object_id, start_utc, end_utc, all_day, status FROM bookings WHERE id = ?"
+                + self._db.dialect.for_update,
                 (booking_id,),
             ).fetchone()
             if row is None:
@@ -195,6 +225,7 @@ class BookingStore:
             object_id, old_start, old_end, old_all_day, status = row
             if (old_start, old_end, bool(old_all_day)) == (start_at, end_at, all_day):
                 return self._one(conn, booking_id)
+            self._db.dialect.lock(conn, "bookings of object", object_id)
             if all_day:
                 _check_all_day(start, end, _object_timezone(conn, object_id))
             if not ignore_validation and status not in self.cancelled_statuses:
@@ -215,7 +246,7 @@ class BookingStore:
         if not status:
             raise ValueError("a status must not be empty")
         with self._db.transaction() as conn:
-            old_status = _status(conn, booking_id)
+            old_status = _status(conn, booking_id, self._db.dialect.for_update)
             if old_status != status:
                 self._touch(conn, booking_id, origin, "status = ?", (status,))
             booking = self._one(conn, booking_id)
@@ -230,7 +261,7 @@ class BookingStore:
         field_name = _field_name(field_name)
         new = None if value is None else _field_value(value)
         with self._db.transaction() as conn:
-            _status(conn, booking_id)
+            _status(conn, booking_id, self._db.dialect.for_update)
             row = conn.execute(
                 "SELECT value FROM booking_fields WHERE booking_id = ? AND name = ?", (booking_id, field_name)
             ).fetchone()
@@ -254,7 +285,7 @@ class BookingStore:
         if not isinstance(text, str):
             raise ValueError(f"a remark must be a string, not {type(text).__name__}")
         with self._db.transaction() as conn:
-            _status(conn, booking_id)
+            _status(conn, booking_id, self._db.dialect.for_update)
             conn.execute(
                 "INSERT INTO booking_remarks (booking_id, seq, text, origin, at) VALUES (?,"
                 " (SELECT COALESCE(MAX(seq), 0) + 1 FROM booking_remarks WHERE booking_id = ?), ?, ?, ?)",
@@ -291,15 +322,19 @@ class BookingStore:
         # An overlapping booking starts before ``end_at`` and, being no longer than the object's longest
         # booking, after ``start_at - longest``: that bounds the index scan (one second of slack covers
         # julianday's rounding). Without the bound every earlier booking of the object would be visited.
-        longest = conn.execute(
-            f"SELECT MAX({BOOKING_LENGTH_DAYS}) FROM bookings WHERE object_id = ?", (object_id,)
-        ).fetchone()[0]
-        if longest is None:
+        # Spelled ORDER BY ... LIMIT 1 rather than MAX(): one index probe whatever the planner's statistics
+        # (PostgreSQL plans MAX() over a table it has not analysed yet as a scan of the object's bookings).
+        length = self._db.dialect.booking_length_days
+        found = conn.execute(
+            f"SELECT {length} FROM bookings WHERE object_id = ? ORDER BY {length} DESC LIMIT 1", (object_id,)
+        ).fetchone()
+        if found is None:
             return
+        longest = found[0]
         earliest = to_db_time(from_db_time(start_at) - timedelta(days=longest, seconds=1))
         cancelled = sorted(self.cancelled_statuses)
         row = conn.execute(
-            "SELECT id, start_utc, end_utc FROM bookings WHERE object_id = ? AND id IS NOT ?"
+            f"SELECT id, start_utc, end_utc FROM bookings WHERE object_id = ? AND id {self._db.dialect.is_not} ?"
             " AND start_utc < ? AND start_utc > ? AND end_utc > ?"
             f" AND status NOT IN ({', '.join('?' * len(cancelled))}) ORDER BY start_utc LIMIT 1",
             (object_id, exclude, end_at, earliest, start_at, *cancelled),
@@ -355,8 +390,22 @@ def _select(conn: sqlite3.Connection, where: str, params: tuple[object, ...]) ->
     ]
 
 
-def _status(conn: sqlite3.Connection, booking_id: int) -> str:
-    row = conn.execute("SELECT status FROM bookings WHERE id = ?", (booking_id,)).fetchone()
+#: values per ``IN (...)`` of a batch read (SQLite allows 32766 parameters; PostgreSQL 65535)
+_CHUNK = 500
+
+
+def _chunks(values: list[_T]) -> Iterator[list[_T]]:
+    for at in range(0, len(values), _CHUNK):
+        yield values[at : at + _CHUNK]
+
+
+def _marks(values: Collection[object]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _status(conn: sqlite3.Connection, booking_id: int, lock: str = "") -> str:
+    """The booking's status (``lock``: the dialect's ``for_update`` when the caller goes on to change it)."""
+    row = conn.execute("SELECT status FROM bookings WHERE id = ?" + lock, (booking_id,)).fetchone()
     if row is None:
         raise BookingNotFoundError(booking_id)
     return str(row[0])

@@ -1,7 +1,10 @@
 """The reference host's SQLite storage: connections, transactions, schema and time columns.
 
-Public API: :class:`Database`, :data:`SCHEMA_VERSION`, :func:`require_aware`, :func:`to_db_time`,
-:func:`from_db_time`.
+Public API: :class:`Database`, :class:`Transactions`, :func:`open_database`, :data:`SCHEMA_VERSION`,
+:func:`require_aware`, :func:`to_db_time`, :func:`from_db_time`.
+
+:func:`open_database` also opens PostgreSQL (a ``postgresql://`` URL, :mod:`.postgres`); the stores
+take the SQL that differs from the database's :attr:`Database.dialect` (:mod:`.dialect`).
 
 One :class:`Database` is shared by every thread of a host. It hands out connections from a small
 pool: a file database gets up to ``max_connections`` connections in WAL mode, so readers never wait
@@ -24,14 +27,30 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from contextlib import contextmanager
 from datetime import UTC
 from datetime import datetime
+from typing import Protocol
 
-__all__ = ["BOOKING_LENGTH_DAYS", "MEMORY", "SCHEMA_VERSION", "Database", "from_db_time", "require_aware", "to_db_time"]
+from ireserve_devhost.dialect import SQLITE
+from ireserve_devhost.dialect import Dialect
+from ireserve_devhost.dialect import is_database_url
+
+__all__ = [
+    "BOOKING_LENGTH_DAYS",
+    "MEMORY",
+    "SCHEMA_VERSION",
+    "Database",
+    "Transactions",
+    "from_db_time",
+    "open_database",
+    "require_aware",
+    "to_db_time",
+]
 
 #: A booking's length in days, as SQL; the overlap check and its index must spell it exactly alike.
-BOOKING_LENGTH_DAYS = "julianday(end_utc) - julianday(start_utc)"
+BOOKING_LENGTH_DAYS = SQLITE.booking_length_days
 
 # Each entry upgrades the schema by one version; ``PRAGMA user_version`` records how many ran.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -136,6 +155,18 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 MEMORY = ":memory:"
 
 
+class Transactions(Protocol):
+    """Where the stores run their statements: a :class:`Database` (one transaction per call) or an open
+    unit of work (:class:`ireserve_devhost.unit_of_work.SqliteUnitOfWork`: one SAVEPOINT per call)."""
+
+    #: the SQL that differs between the backends (:mod:`.dialect`)
+    dialect: Dialect
+
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        """Run a block atomically and yield the connection to run it on."""
+        ...
+
+
 def require_aware(value: datetime, name: str = "datetime") -> datetime:
     """Return ``value`` if it is a timezone-aware datetime; raise ValueError for a naive one."""
     if not isinstance(value, datetime):
@@ -179,6 +210,9 @@ class Database:
     The schema is created or checked on open. Use :meth:`transaction` for every statement, and
     :meth:`close` when done (also as a context manager).
     """
+
+    #: The SQL that differs between backends (:mod:`.dialect`).
+    dialect: Dialect = SQLITE
 
     def __init__(
         self, path: str | os.PathLike[str] = MEMORY, *, busy_timeout: float = 10.0, max_connections: int = 8
@@ -246,6 +280,7 @@ class Database:
     def _acquire(self) -> sqlite3.Connection:
         if getattr(self._local, "holding", False):
             raise RuntimeError("nested database transaction in one thread")
+        fresh = False
         with self._lock:
             if self._closed:
                 raise sqlite3.ProgrammingError("the database is closed")
@@ -255,7 +290,14 @@ class Database:
                 conn = None
                 if self._opened < self._max:
                     self._opened += 1
-                    conn = self._open()
+                    fresh = True
+        if fresh:  # opened outside the lock: a slow connect (a database server) holds up no other thread
+            try:
+                conn = self._open()
+            except BaseException:
+                with self._lock:
+                    self._opened -= 1
+                raise
         while conn is None:  # the pool is exhausted: wait for a connection to come back
             try:
                 conn = self._idle.get(timeout=0.5)
@@ -293,3 +335,13 @@ class Database:
                 for statement in statements:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def open_database(location: str | os.PathLike[str] = MEMORY) -> Database:
+    """Open the host database at ``location``: a SQLite file, ``":memory:"``, or a ``postgresql://`` URL
+    (needs the ``postgres`` extra, see :mod:`.postgres`)."""
+    if is_database_url(location):
+        from ireserve_devhost.postgres import PostgresDatabase
+
+        return PostgresDatabase(str(location))
+    return Database(location)

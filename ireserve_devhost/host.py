@@ -3,7 +3,8 @@
 Public API: :class:`ReferenceHost`.
 
 :class:`ReferenceHost` implements :class:`hookspecs.types.HostApi` on one SQLite database (a file or
-``":memory:"``) and loads its plugins through entry points, as a production host does::
+``":memory:"``), or on PostgreSQL when given a ``postgresql://`` URL (:mod:`.postgres`), and loads
+its plugins through entry points, as a production host does::
 
     host = ReferenceHost("host.db", public_url="https://booking.example")
     room = host.add_object("Room 1", "Europe/Amsterdam")
@@ -22,6 +23,8 @@ import os
 import time
 from collections.abc import Callable
 from collections.abc import Collection
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -38,7 +41,7 @@ from ireserve_devhost.bookings import DEFAULT_CANCELLED_STATUSES
 from ireserve_devhost.bookings import BookingStore
 from ireserve_devhost.config_store import ConfigStore
 from ireserve_devhost.db import MEMORY
-from ireserve_devhost.db import Database
+from ireserve_devhost.db import open_database
 from ireserve_devhost.db import require_aware
 from ireserve_devhost.directory import CustomerStore
 from ireserve_devhost.directory import IntegrationStore
@@ -51,6 +54,8 @@ from ireserve_devhost.jobs import JobStore
 from ireserve_devhost.keyring import KeyStore
 from ireserve_devhost.keyring import check_key_file_place
 from ireserve_devhost.keyring import key_file_for
+from ireserve_devhost.unit_of_work import SqliteUnitOfWork
+from ireserve_devhost.unit_of_work import open_unit
 
 __all__ = ["ReferenceHost"]
 
@@ -62,7 +67,8 @@ def _system_clock() -> datetime:
 class ReferenceHost:
     """A small, real booking host implementing :class:`hookspecs.types.HostApi`.
 
-    :param db_path: the SQLite file, or ``":memory:"``.
+    :param db_path: the SQLite file, ``":memory:"``, or a ``postgresql://`` URL (the ``postgres`` extra;
+        then the keys come from ``key_file`` or $IRESERVE_DEVHOST_KEY_FILE, or ``keyring``).
     :param public_url: the externally reachable base URL (scheme, host, port), without the prefix.
     :param prefix: where plugin routes live under ``public_url``.
     :param keyring: fixed key material; by default the key file (created if missing, see
@@ -110,7 +116,8 @@ class ReferenceHost:
             self._keys = KeyStore(key_path)
         else:
             self._keys = KeyStore(keyring=keyring)
-        self.db = Database(path)
+        self.db = open_database(path)
+        self._cancelled = frozenset(cancelled_statuses)
         self.bookings = BookingStore(
             self.db,
             self.now,
@@ -136,6 +143,14 @@ class ReferenceHost:
     def now(self) -> datetime:
         """Return the host's current time (timezone-aware)."""
         return require_aware(self._clock(), "the host clock's time")
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SqliteUnitOfWork]:
+        """The optional :class:`hookspecs.types.UnitOfWorkHost` capability: the block's writes through
+        ``unit.bookings`` / ``unit.config`` commit together, and their ``on_booking_status_changed`` fire
+        after the commit (see :mod:`.unit_of_work`)."""
+        with open_unit(self.db, self.now, self._cancelled, self.hooks.booking_status_changed) as unit:
+            yield unit
 
     # ------------------------------------------------------------------ keys
 
