@@ -72,9 +72,7 @@ def integration_removed(host: HostApi, integration: Integration) -> bool | None:
     ctx = context_for(host, integration)
     if ctx is None:
         return None
-    ctx.store.save(
-        REMOVED_KEY, {"provider": integration.provider, "at": host.now().isoformat()}, expected_version=None
-    )
+    ctx.store.save(REMOVED_KEY, {"provider": integration.provider, "at": host.now().isoformat()}, expected_version=None)
     take_channels(ctx.store)
     _queue(host, integration.id, integration.provider)
     return True

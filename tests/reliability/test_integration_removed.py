@@ -32,9 +32,7 @@ def _delete_in_the_admin(world: World, integration_id: str) -> None:
     client = Client(HostApp(world.host))
     page = dom(client.get(f"/admin/integrations/{integration_id}"))
     token = page.find_all("input", name=CSRF_FIELD)[0].attrs["value"] or ""
-    response = client.post(
-        f"/admin/integrations/{integration_id}/delete", data={CSRF_FIELD: token, "confirmed": "yes"}
-    )
+    response = client.post(f"/admin/integrations/{integration_id}/delete", data={CSRF_FIELD: token, "confirmed": "yes"})
     assert response.status_code == 303
 
 
