@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -227,3 +229,45 @@ def test_an_unreachable_server_is_one_line_without_the_password(capsys: pytest.C
     assert main(["status", "--db", url, "--key-file", "/nonexistent/keys.json"]) == 2
     err = capsys.readouterr().err
     assert "s3cret-pw" not in err and "app:***@127.0.0.1" in err and len(err.strip().splitlines()) == 1
+
+
+_CLAIMER = """
+import os, sys, time
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost.hooks import get_plugin_manager
+
+url, keys, owner, go = sys.argv[1:5]
+with ReferenceHost(url, key_file=keys, plugin_manager=get_plugin_manager(entrypoints=False, disabled=())) as host:
+    print("ready", flush=True)
+    while not os.path.exists(go):  # start together, so the processes really compete
+        time.sleep(0.01)
+    while (job := host.jobs.claim(owner)) is not None:
+        assert host.jobs.complete(job, owner)
+        print(job.payload["n"], flush=True)
+"""
+
+
+@pytest.mark.slow  # 5-15 s of processes; the same claims from separate connections run by default above
+def test_worker_processes_claim_each_job_exactly_once(pg_host: ReferenceHost, tmp_path: Path) -> None:
+    """Three processes (as on three machines) drain one queue: every job claimed and completed once."""
+    jobs = 300
+    for n in range(jobs):
+        pg_host.jobs.enqueue("sync", {"n": str(n)})
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CLAIMER, pg_host.db.url, str(tmp_path / "keys.json"), f"worker-{i}", str(go)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    go.touch()
+    outputs = [proc.communicate(timeout=120)[0].split() for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0]
+    claimed = [n for out in outputs for n in out]
+    assert sorted(claimed, key=int) == [str(n) for n in range(jobs)]  # each exactly once
+    assert sum(1 for out in outputs if out) >= 2  # the processes really shared the work
+    assert pg_host.jobs.counts()["done"] == jobs
