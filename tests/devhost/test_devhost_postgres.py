@@ -271,3 +271,14 @@ def test_worker_processes_claim_each_job_exactly_once(pg_host: ReferenceHost, tm
     assert sorted(claimed, key=int) == [str(n) for n in range(jobs)]  # each exactly once
     assert sum(1 for out in outputs if out) >= 2  # the processes really shared the work
     assert pg_host.jobs.counts()["done"] == jobs
+
+
+def test_a_connection_the_server_dropped_is_replaced(pg_host: ReferenceHost, postgres_server: PostgresServer) -> None:
+    import psycopg
+
+    with pg_host.db.transaction(write=False) as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    postgres_server.execute(f"SELECT pg_terminate_backend({int(pid)})")  # a restart, a failover, an idle timeout
+    with pytest.raises(psycopg.OperationalError):
+        pg_host.integrations.all()  # the request that meets the dead connection fails cleanly...
+    assert pg_host.integrations.all() == []  # ...and the next one gets a new connection
