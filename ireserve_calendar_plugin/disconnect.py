@@ -20,11 +20,13 @@ twice, which revocation endpoints accept.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from ireserve_calendar_plugin.auth.tokens import RETIRED_KEY
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
+from ireserve_calendar_plugin.auth.tokens import TokenSet
 from ireserve_calendar_plugin.auth.tokens import TokenStore
 from ireserve_calendar_plugin.choices import CHOICES_KEY
 from ireserve_calendar_plugin.config.form import load_settings
@@ -51,9 +53,26 @@ DISCONNECTED = "disconnected"
 _PENDING = "revoke/pending"
 
 
-def queue_revoke(ctx: IntegrationContext, refresh_token: str) -> bool:
-    """List ``refresh_token`` for revocation and queue the job that revokes it."""
-    ctx.store.update(_PENDING, lambda tokens: sorted({*(tokens or []), refresh_token}), default=[])
+def _listed(entry: Any) -> tuple[str, Mapping[str, str] | None]:
+    """A revocation list entry: the token and the endpoint settings it was issued under (None: untagged)."""
+    if isinstance(entry, dict):
+        issuer = entry.get("issuer")
+        return str(entry.get("token", "")), issuer if isinstance(issuer, dict) else None
+    return str(entry), None
+
+
+def _list_for_revocation(ctx: IntegrationContext, refresh_token: str, issuer: Mapping[str, str] | None) -> None:
+    def add(listed: list[Any] | None) -> list[Any]:
+        kept = [e for e in listed or [] if _listed(e)[0] != refresh_token]
+        return [*kept, {"token": refresh_token, "issuer": dict(issuer) if issuer is not None else None}]
+
+    ctx.store.update(_PENDING, add, default=[])
+
+
+def queue_revoke(ctx: IntegrationContext, refresh_token: str, issuer: Mapping[str, str] | None = None) -> bool:
+    """List ``refresh_token`` (issued under the endpoint settings ``issuer``) for revocation and queue the
+    job that revokes it. It is only ever sent to the revocation endpoint of those same settings."""
+    _list_for_revocation(ctx, refresh_token, issuer)
     return _queue_job(ctx)
 
 
@@ -75,7 +94,7 @@ def disconnect(ctx: IntegrationContext) -> bool:
     if tokens is not None:
         take_channels(ctx.store)
         if tokens.refresh_token:
-            ctx.store.update(_PENDING, lambda listed: sorted({*(listed or []), tokens.refresh_token}), default=[])
+            _list_for_revocation(ctx, tokens.refresh_token, tokens.issuer)
         _queue_job(ctx)
     ctx.host.integrations.log(
         ctx.integration.id,
@@ -126,15 +145,25 @@ def run_revoke(ctx: IntegrationContext) -> int:
         settings = {}
     stop_channels(ctx, settings)  # raises while some wait for another attempt: the grant is still needed
     ctx.store.delete(RETIRED_KEY)
-    tokens: list[str] = list(ctx.store.load(_PENDING, []).data or [])
-    if not tokens:
+    listed: list[Any] = list(ctx.store.load(_PENDING, []).data or [])
+    if not listed:
         return 0
     bctx = backend_context(ctx, settings)
     revoked = 0
-    for token in tokens:
+    for entry in listed:
+        token, issuer = _listed(entry)
+        moved = TokenSet("", bctx.now(), token, issuer=issuer).issued_elsewhere(bctx.issuer)
         try:
-            ctx.provider.revoke_token(bctx, token)
-            revoked += 1
+            if moved:  # never sent to endpoints other than those that issued it
+                log.info(
+                    "integration %s: a token listed for revocation was issued under other endpoint settings (%s); "
+                    "dropped unsent",
+                    ctx.integration.id,
+                    ", ".join(moved),
+                )
+            else:
+                ctx.provider.revoke_token(bctx, token)
+                revoked += 1
         except RetryableError:
             raise  # stays listed; the host retries the job later
         except CalendarPluginError as exc:
@@ -144,8 +173,8 @@ def run_revoke(ctx: IntegrationContext) -> int:
                 type(exc).__name__,
             )
 
-        def drop(listed: list[Any] | None, done: str = token) -> list[Any]:
-            return [t for t in (listed or []) if t != done]
+        def drop(now_listed: list[Any] | None, done: str = token) -> list[Any]:
+            return [e for e in (now_listed or []) if _listed(e)[0] != done]
 
         ctx.store.update(_PENDING, drop, default=[])
     return revoked

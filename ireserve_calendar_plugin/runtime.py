@@ -126,6 +126,7 @@ def backend_context(ctx: IntegrationContext, settings: dict[str, Any]) -> Backen
         store=ctx.store,
         now=ctx.host.now,
         sleep=sleep,
+        issuer=ctx.provider.endpoint_settings(settings),
     )
 
 
