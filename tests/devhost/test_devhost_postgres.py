@@ -282,3 +282,36 @@ def test_a_connection_the_server_dropped_is_replaced(pg_host: ReferenceHost, pos
     with pytest.raises(psycopg.OperationalError):
         pg_host.integrations.all()  # the request that meets the dead connection fails cleanly...
     assert pg_host.integrations.all() == []  # ...and the next one gets a new connection
+
+
+def test_concurrent_admins_adding_one_name_get_one_object_and_clear_errors(
+    pg_host: ReferenceHost, pm: pluggy.PluginManager, clock: Any, tmp_path: Path
+) -> None:
+    hosts = [pg_host] + [_second_host(pg_host, pm, clock, tmp_path) for _ in range(3)]
+    barrier = threading.Barrier(len(hosts), timeout=30)
+    outcomes: list[str] = []
+
+    def add(host: ReferenceHost, n: int) -> None:  # every host at once: object "Room n", integration "gcal-n"
+        for what, action in (
+            ("object", lambda: host.add_object(f"Room {n}")),
+            ("integration", lambda: host.add_integration(f"gcal-{n}", "google")),
+        ):
+            barrier.wait()
+            try:
+                action()
+                outcomes.append(f"{what} added")
+            except ValueError:
+                outcomes.append(f"{what} refused")
+            except Exception as err:  # noqa: BLE001 - anything else is a wrong answer, kept for the assertion
+                outcomes.append(f"{what}: {type(err).__name__}")
+
+    threads = [threading.Thread(target=lambda h=host: [add(h, n) for n in range(5)]) for host in hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for host in hosts[1:]:
+        host.close()
+    assert outcomes.count("object added") == 5 and outcomes.count("object refused") == 15
+    assert outcomes.count("integration added") == 5 and outcomes.count("integration refused") == 15
+    assert len(pg_host.objects.all()) == 5 and len(pg_host.integrations.all()) == 5
