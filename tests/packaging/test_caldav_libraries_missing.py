@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import subprocess
+import importlib
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-BLOCKER = """
-import sys
-for name in ("icalendar", "recurring_ical_events"):
-    sys.modules[name] = None  # as if the [caldav] extra were not installed
-"""
+import pytest
+
+MODULES = ("tests.caldav.test_caldav_stories", "tests.providers.caldav.test_caldav_contract")
 
 
-def test_the_caldav_tests_skip_with_the_install_line_when_the_extra_is_missing(tmp_path: Path) -> None:
-    (tmp_path / "no_caldav_extra.py").write_text(BLOCKER)
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no_caldav_extra", "-q", "-rs", "--co", "-p", "no:cacheprovider"]
-        + ["tests/caldav/test_caldav_stories.py", "tests/providers/caldav/test_caldav_contract.py"],
-        cwd=ROOT,
-        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    out = run.stdout + run.stderr
-    assert "error" not in out.lower(), out
-    assert "SKIPPED [2]" in out and "pip install 'ireserve-calendar-plugin[caldav]'" in out, out
+@pytest.mark.parametrize("module", MODULES)
+def test_a_caldav_test_module_skips_with_the_install_line_when_the_extra_is_missing(
+    monkeypatch: pytest.MonkeyPatch, module: str
+) -> None:
+    for name in ("icalendar", "recurring_ical_events"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if the [caldav] extra were not installed
+    for name in [m for m in sys.modules if m == module or m.startswith("ireserve_calendar_plugin.providers.caldav.")]:
+        monkeypatch.delitem(sys.modules, name)  # imported afresh (monkeypatch puts them back afterwards)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        importlib.import_module(module)
+    assert "pip install 'ireserve-calendar-plugin[caldav]'" in str(skipped.value)
