@@ -81,7 +81,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "echo: in-process outbound suppression",
         ECHO,
-        "return _inbound_of.get() == integration_id",
+        "return applying is not None and applying.integration_id == integration_id",
         "return False",
         (f"{UNIT_ECHO}::test_outbound_is_suppressed_only_inside_the_integrations_inbound_block",),
         named=True,
