@@ -92,8 +92,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "inbound: the round applies its changes with outbound suppressed",
         INBOUND,
-        "with applying_inbound(self.integration_id):",
-        'with applying_inbound(""):',
+        "with applying_inbound(self.integration_id, alone=alone):",
+        'with applying_inbound("", alone=alone):',
         (f"{SAFETY}::test_an_inbound_round_applies_its_changes_with_outbound_suppressed",),
         named=True,
     ),
