@@ -52,7 +52,9 @@ class SqliteUnitOfWork:
         self._open = True
         #: notifications of the writes kept so far, in write order
         self.pending: list[Notification] = []
-        self.bookings = BookingStore(self, clock, cancelled_statuses=cancelled_statuses, listener=self._queue)
+        self.bookings = BookingStore(
+            self, clock, cancelled_statuses=cancelled_statuses, listener=self._queue, holds_write_lock=True
+        )
         self.config = ConfigStore(self)
 
     @contextmanager
