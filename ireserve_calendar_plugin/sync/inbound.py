@@ -350,9 +350,10 @@ class InboundRound(IntegrationScoped):
             event, booking, link, calendar=calendar, options=self.options, window=window, customer=customer
         )
         name = type(action).__name__
-        cid = conflict_id(calendar.key, event.id)
-        if cid in self._stored_conflicts:
-            self._found[cid] = None  # resolved, unless executing it meets the conflict again
+        if self._stored_conflicts:
+            cid = conflict_id(calendar.key, event.id)
+            if cid in self._stored_conflicts:
+                self._found[cid] = None  # resolved, unless executing it meets the conflict again
         self._execute(calendar, event, action, booking, link, result, writes=writes, index=index)
         return name
 
@@ -547,14 +548,16 @@ class InboundRound(IntegrationScoped):
         if link is not None and (link.etag, link.event_id, link.state) == (event.etag, event.id, LinkState.LINKED):
             self._confirmed.add(booking_id)
             return
-        base = link or Link(booking_id, calendar.key)
-        fresh = base.but(
-            event_id=event.id,
-            etag=event.etag,
-            state=LinkState.LINKED,
-            idempotency_key="",
-            join_url=event.join_url or base.join_url,
-        )
+        if link is None:  # a new pair (every event of an initial sync): built directly, no copy
+            fresh = Link(booking_id, calendar.key, event_id=event.id, etag=event.etag, join_url=event.join_url or "")
+        else:
+            fresh = link.but(
+                event_id=event.id,
+                etag=event.etag,
+                state=LinkState.LINKED,
+                idempotency_key="",
+                join_url=event.join_url or link.join_url,
+            )
         if writes.links.save(fresh):
             self._confirmed.add(booking_id)
         else:

@@ -62,6 +62,8 @@ class PageIndex:
     def __init__(self, reader: BookingApi, field_name: str) -> None:
         self._reader = reader
         self._field = field_name
+        #: the host answers many values in one read (checked once: a Protocol isinstance is not cheap)
+        self.batched = isinstance(reader, BatchBookingReads)
         #: event-id field value -> ids of the bookings carrying it, for the values read in advance
         self._by_value: dict[str, list[int]] = {}
         #: booking id -> booking (None: known not to exist)
@@ -69,14 +71,11 @@ class PageIndex:
         #: booking id -> the field value it is listed under in ``_by_value``
         self._value_of: dict[int, str] = {}
 
-    @property
-    def batched(self) -> bool:
-        return isinstance(self._reader, BatchBookingReads)
-
     def load_values(self, values: Iterable[str]) -> None:
         """Read the bookings of every event id in ``values`` at once (when the host can)."""
-        if not isinstance(self._reader, BatchBookingReads):
+        if not self.batched:
             return
+        assert isinstance(self._reader, BatchBookingReads)
         wanted = [v for v in set(values) if v not in self._by_value]
         found = self._reader.find_by_field_values(self._field, wanted) if wanted else {}
         for value in wanted:
@@ -86,8 +85,9 @@ class PageIndex:
 
     def load_ids(self, booking_ids: Iterable[int]) -> None:
         """Read the bookings of every id in ``booking_ids`` at once (when the host can)."""
-        if not isinstance(self._reader, BatchBookingReads):
+        if not self.batched:
             return
+        assert isinstance(self._reader, BatchBookingReads)
         wanted = [i for i in set(booking_ids) if i not in self._by_id]
         found = self._reader.get_many(wanted) if wanted else {}
         for booking_id in wanted:
