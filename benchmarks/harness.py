@@ -57,6 +57,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("pacing", "peak requests per rolling minute while 200 calendars sync"),
     ("rooms", "500 discovered rooms per provider: discovery, initial sync, tokens, writes, cron tick"),
     ("scale", "200 rooms' initial sync on 1 vs 4 RQ worker processes (needs redis-server)"),
+    ("caldav", "CalDAV on a real Radicale: initial sync of 10k events (requests, events/s), idle poll"),
 )
 
 PENDING_OUTLOOK = "pending: Outlook provider"

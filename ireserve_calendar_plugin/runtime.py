@@ -126,6 +126,7 @@ def backend_context(ctx: IntegrationContext, settings: dict[str, Any]) -> Backen
         store=ctx.store,
         now=ctx.host.now,
         sleep=sleep,
+        issuer=ctx.provider.endpoint_settings(settings),
     )
 
 
@@ -199,11 +200,11 @@ def engine_for(ctx: IntegrationContext) -> SyncEngine:
     )
 
 
-def served_integrations(host: HostApi) -> list[IntegrationContext]:
-    """The enabled integrations this plugin serves."""
+def served_integrations(host: HostApi, *, disabled_too: bool = False) -> list[IntegrationContext]:
+    """The enabled integrations this plugin serves (``disabled_too``: the disabled ones as well)."""
     out = []
     for integration in host.integrations.all():
-        if integration.enabled:
+        if integration.enabled or disabled_too:
             ctx = context_for(host, integration)
             if ctx is not None:
                 out.append(ctx)

@@ -76,6 +76,7 @@ from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 from ireserve_calendar_plugin.sync.inbound import RoundResult
 from ireserve_calendar_plugin.sync.links import LinkStore
 from ireserve_calendar_plugin.sync.model import CalendarRef
+from ireserve_calendar_plugin.sync.unwatch import sweep_orphans
 
 __all__ = ["booking_changed", "cron_tick", "enqueue", "rekey", "resume_after_reconnect", "run_job"]
 
@@ -87,6 +88,12 @@ PARKED_KEY = "parked/outbound"
 #: Which key of the host's key ring the integration's values were last re-encrypted with.
 REKEY_MARKER = "keyring"
 JOB_REKEY = "calendar.rekey"
+JOB_SWEEP = "calendar.sweep"
+#: When the integration's orphan channel entries were last swept (see :mod:`.sync.unwatch`), and how often.
+SWEEP_KEY = "sweep"
+SWEEP_EVERY = timedelta(hours=1)
+#: Jobs that keep stored values in order: they run for disabled integrations too.
+_HOUSEKEEPING = (JOB_REKEY, JOB_REVOKE, JOB_SWEEP)
 #: Until when the provider asked this integration to send nothing (an ISO time, from a ``Retry-After``).
 HOLD_KEY = "hold"
 
@@ -135,14 +142,18 @@ def booking_changed(host: HostApi, booking: Booking, origin: str) -> None:
 
 
 def cron_tick(host: HostApi, now: datetime) -> int:
-    """Queue due polls, channel renewals and re-encryption after a key rotation. Returns jobs queued."""
+    """Queue due polls, channel renewals, the hourly sweep of orphan channel entries and re-encryption
+    after a key rotation (the last two for disabled integrations too: they keep stored values). Returns
+    jobs queued."""
     queued = 0
-    for ctx in served_integrations(host):
+    for ctx in served_integrations(host, disabled_too=True):
+        iid = ctx.integration.id
         if ctx.store.load(REKEY_MARKER).data != host.keyring.current:
-            queued += enqueue(
-                host, QueuedJob(JOB_REKEY, {"integration": ctx.integration.id}, f"{JOB_REKEY}:{ctx.integration.id}")
-            )
-        if AuthStatus(ctx.store).needs_reconnect():
+            queued += enqueue(host, QueuedJob(JOB_REKEY, {"integration": iid}, f"{JOB_REKEY}:{iid}"))
+        swept = ctx.store.load(SWEEP_KEY).data
+        if not isinstance(swept, str) or datetime.fromisoformat(swept) + SWEEP_EVERY <= now:
+            queued += enqueue(host, QueuedJob(JOB_SWEEP, {"integration": iid}, f"{JOB_SWEEP}:{iid}"))
+        if not ctx.integration.enabled or AuthStatus(ctx.store).needs_reconnect():
             continue
         try:
             with engine_for(ctx) as engine:
@@ -161,16 +172,20 @@ def cron_tick(host: HostApi, now: datetime) -> int:
 
 def run_job(host: HostApi, job: Job) -> bool | None:
     """Run one of our jobs; None when the job is not ours."""
-    if job.name not in (JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_REKEY, JOB_CHOICES, JOB_REVOKE, JOB_DISCOVER):
+    if job.name not in (*_HOUSEKEEPING, JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_CHOICES, JOB_DISCOVER):
         return None
     integration = host.integrations.get(job.payload.get("integration", ""))
-    if integration is None or not integration.enabled:
-        return True  # nothing to do for a removed or disabled integration
+    if integration is None or not (integration.enabled or job.name in _HOUSEKEEPING):
+        return True  # nothing to do for a removed integration, nor syncing for a disabled one
     ctx = context_for(host, integration)
     if ctx is None:
         return None
     if job.name == JOB_REKEY:
         rekey(ctx)
+        return True
+    if job.name == JOB_SWEEP:
+        sweep_orphans(ctx.store, host.now())
+        ctx.store.save(SWEEP_KEY, host.now().isoformat(), expected_version=None)
         return True
     if job.name == JOB_DISCOVER:
         try:

@@ -46,7 +46,6 @@ from zoneinfo import ZoneInfo
 from hookspecs.types import Booking
 from hookspecs.types import BookingConflictError
 from hookspecs.types import BookingNotFoundError
-from ireserve_devhost.db import BOOKING_LENGTH_DAYS
 from ireserve_devhost.db import Transactions
 from ireserve_devhost.db import from_db_time
 from ireserve_devhost.db import to_db_time
@@ -90,9 +89,11 @@ class BookingStore:
         self._clock = clock
         self.cancelled_statuses = frozenset(cancelled_statuses)
         self._listener = listener
-        # Inside a unit of work (``holds_write_lock``) nobody else writes until it ends, so an object's time
-        # zone and the bound of its longest booking are read once per unit and kept current by its own
-        # writes (a bound that only grows stays a correct bound, even after a savepoint undoes a write).
+        # Inside a unit of work (``holds_write_lock``) nobody else writes the bookings of an object the unit
+        # wrote until it ends (SQLite: the write lock; PostgreSQL: the per-object lock, held to the commit),
+        # so an object's time zone and the bound of its longest booking are read once per unit and kept
+        # current by its own writes (a bound that only grows stays a correct bound, even after a savepoint
+        # undoes a write).
         self._timezones: dict[int, str] | None = {} if holds_write_lock else None
         self._longest: dict[int, float | None] | None = {} if holds_write_lock else None
 
@@ -163,6 +164,8 @@ class BookingStore:
         field_items = [(_field_name(name), _field_value(value)) for name, value in (fields or {}).items()]
         now = to_db_time(self._clock())
         with self._db.transaction() as conn:
+            # concurrent writers (PostgreSQL) check and write one object's bookings one at a time
+            self._db.dialect.lock(conn, "bookings of object", object_id)
             timezone = self._timezone(conn, object_id)
             if all_day:
                 _check_all_day(start, end, timezone)
@@ -173,15 +176,13 @@ class BookingStore:
                 raise ValueError(f"unknown customer {customer_id}")
             if not ignore_validation and status not in self.cancelled_statuses:
                 self._check_overlap(conn, object_id, start_at, end_at, exclude=None)
-            cursor = conn.execute(
+            booking_id: int = conn.execute(
                 "INSERT INTO bookings (object_id, start_utc, end_utc, all_day, status, title, customer_id,"
                 " channel, version, created_at, created_by, updated_at, updated_by)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?) RETURNING id",
                 (object_id, start_at, end_at, int(all_day), status, title, customer_id, channel)
                 + (now, origin, now, origin),
-            )
-            booking_id = cursor.lastrowid
-            assert booking_id is not None  # SQLite sets it after an INSERT
+            ).fetchone()[0]
             self._lasts(object_id, start_at, end_at)
             conn.executemany(
                 "INSERT INTO booking_fields (booking_id, name, value) VALUES (?, ?, ?)",
@@ -224,7 +225,8 @@ class BookingStore:
         start_at, end_at = _interval(start, end)
         with self._db.transaction() as conn:
             row = conn.execute(
-                "SELECT object_id, start_utc, end_utc, all_day, status FROM bookings WHERE id = ?",
+                "SELECT object_id, start_utc, end_utc, all_day, status FROM bookings WHERE id = ?"
+                + self._db.dialect.for_update,
                 (booking_id,),
             ).fetchone()
             if row is None:
@@ -232,6 +234,7 @@ class BookingStore:
             object_id, old_start, old_end, old_all_day, status = row
             if (old_start, old_end, bool(old_all_day)) == (start_at, end_at, all_day):
                 return self._one(conn, booking_id)
+            self._db.dialect.lock(conn, "bookings of object", object_id)
             if all_day:
                 _check_all_day(start, end, self._timezone(conn, object_id))
             if not ignore_validation and status not in self.cancelled_statuses:
@@ -253,7 +256,7 @@ class BookingStore:
         if not status:
             raise ValueError("a status must not be empty")
         with self._db.transaction() as conn:
-            old_status = _status(conn, booking_id)
+            old_status = _status(conn, booking_id, self._db.dialect.for_update)
             if old_status != status:
                 self._touch(conn, booking_id, origin, "status = ?", (status,))
             booking = self._one(conn, booking_id)
@@ -268,7 +271,7 @@ class BookingStore:
         field_name = _field_name(field_name)
         new = None if value is None else _field_value(value)
         with self._db.transaction() as conn:
-            _status(conn, booking_id)
+            _status(conn, booking_id, self._db.dialect.for_update)
             row = conn.execute(
                 "SELECT value FROM booking_fields WHERE booking_id = ? AND name = ?", (booking_id, field_name)
             ).fetchone()
@@ -292,7 +295,7 @@ class BookingStore:
         if not isinstance(text, str):
             raise ValueError(f"a remark must be a string, not {type(text).__name__}")
         with self._db.transaction() as conn:
-            _status(conn, booking_id)
+            _status(conn, booking_id, self._db.dialect.for_update)
             conn.execute(
                 "INSERT INTO booking_remarks (booking_id, seq, text, origin, at) VALUES (?,"
                 " (SELECT COALESCE(MAX(seq), 0) + 1 FROM booking_remarks WHERE booking_id = ?), ?, ?, ?)",
@@ -335,7 +338,7 @@ class BookingStore:
         earliest = to_db_time(from_db_time(start_at) - timedelta(days=longest, seconds=1))
         cancelled = sorted(self.cancelled_statuses)
         row = conn.execute(
-            "SELECT id, start_utc, end_utc FROM bookings WHERE object_id = ? AND id IS NOT ?"
+            f"SELECT id, start_utc, end_utc FROM bookings WHERE object_id = ? AND id {self._db.dialect.is_not} ?"
             " AND start_utc < ? AND start_utc > ? AND end_utc > ?"
             f" AND status NOT IN ({', '.join('?' * len(cancelled))}) ORDER BY start_utc LIMIT 1",
             (object_id, exclude, end_at, earliest, start_at, *cancelled),
@@ -350,9 +353,13 @@ class BookingStore:
     def _longest_days(self, conn: sqlite3.Connection, object_id: int) -> float | None:
         if self._longest is not None and object_id in self._longest:
             return self._longest[object_id]
-        longest: float | None = conn.execute(
-            f"SELECT MAX({BOOKING_LENGTH_DAYS}) FROM bookings WHERE object_id = ?", (object_id,)
-        ).fetchone()[0]
+        # Spelled ORDER BY ... LIMIT 1 rather than MAX(): one index probe whatever the planner's statistics
+        # (PostgreSQL plans MAX() over a table it has not analysed yet as a scan of the object's bookings).
+        length = self._db.dialect.booking_length_days
+        found = conn.execute(
+            f"SELECT {length} FROM bookings WHERE object_id = ? ORDER BY {length} DESC LIMIT 1", (object_id,)
+        ).fetchone()
+        longest: float | None = None if found is None else float(found[0])
         if self._longest is not None:
             self._longest[object_id] = longest
         return longest
@@ -427,8 +434,9 @@ def _marks(values: Collection[object]) -> str:
     return ", ".join("?" * len(values))
 
 
-def _status(conn: sqlite3.Connection, booking_id: int) -> str:
-    row = conn.execute("SELECT status FROM bookings WHERE id = ?", (booking_id,)).fetchone()
+def _status(conn: sqlite3.Connection, booking_id: int, lock: str = "") -> str:
+    """The booking's status (``lock``: the dialect's ``for_update`` when the caller goes on to change it)."""
+    row = conn.execute("SELECT status FROM bookings WHERE id = ?" + lock, (booking_id,)).fetchone()
     if row is None:
         raise BookingNotFoundError(booking_id)
     return str(row[0])

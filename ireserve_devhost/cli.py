@@ -6,13 +6,14 @@ Public API: :func:`main`.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 from collections.abc import Sequence
 
 from ireserve_devhost.dbcheck import DatabaseProblem
 from ireserve_devhost.dbcheck import check_database
 from ireserve_devhost.dbcheck import database_error_line
+from ireserve_devhost.dbcheck import database_errors
+from ireserve_devhost.dbcheck import db_default
 from ireserve_devhost.keyring import KeyFileError
 from ireserve_devhost.run import add_key_file_argument
 from ireserve_devhost.run import add_serve_arguments
@@ -21,21 +22,24 @@ __all__ = ["main"]
 
 _DESCRIPTION = (
     "Run the reference booking host (admin pages, plugin routes, cron and job workers) on a SQLite "
-    "database, and its operator commands: status, sync, rotate-keys. Every command needs an existing "
+    "file or a PostgreSQL database (--db postgresql://..., with --key-file), and its operator commands: "
+    "status, sync, rotate-keys. Every command needs an existing "
     "database (host --create makes a new one). Exit status: 0 fine, 1 status found something that needs "
     "attention, 2 the database or key file cannot be used, or the command line is wrong."
 )
 
 
+_DB_HELP = "the host's SQLite file or postgresql:// URL (default $IRESERVE_DEVHOST_DB, else %(default)s)"
+
+
 def _parser() -> argparse.ArgumentParser:
+    db = db_default("ireserve-devhost.sqlite3")
     parser = argparse.ArgumentParser(prog="ireserve-devhost", description=_DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     host = sub.add_parser("host", help="run the reference host (HTTP routes, cron, job worker) on a SQLite file")
-    host.add_argument(
-        "--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file (must exist, unless --create)"
-    )
+    host.add_argument("--db", default=db, help=f"{_DB_HELP} (must exist, unless --create)")
     host.add_argument("--create", action="store_true", help="create the database (and its key file) if missing")
     host.add_argument("--port", type=int, default=8080)
     host.add_argument("--public-url", default=None, help="public base URL (default http://127.0.0.1:PORT)")
@@ -45,18 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser(
         "status",
         help="print every integration's status and calendar health; exit 1 when one needs attention",
-        description="Open the reference host's SQLite file and print each integration's status line and health "
+        description="Open the reference host's database and print each integration's status line and health "
         "rows (as its admin form reports them). Exit status: 0 all healthy, 1 an enabled integration needs "
         "attention (needs reconnect, not ready, a calendar error, an expired push channel), 2 no database.",
     )
-    status.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
+    status.add_argument("--db", default=db, help=_DB_HELP)
     status.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
     sync = sub.add_parser("sync", help="run one cron tick and every due job now, with progress")
-    sync.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
+    sync.add_argument("--db", default=db, help=_DB_HELP)
 
     rotate = sub.add_parser("rotate-keys", help="make a new encryption key current and re-encrypt everything")
-    rotate.add_argument("--db", default="ireserve-devhost.sqlite3", help="the host's SQLite file")
+    rotate.add_argument("--db", default=db, help=_DB_HELP)
     rotate.add_argument("--drop-old", action="store_true", help="remove the old keys once nothing uses them")
     rotate.add_argument(
         "--wait", type=float, default=300.0, help="seconds to wait for re-encryption by this and running hosts"
@@ -93,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyFileError, DatabaseProblem) as err:
         print(f"ireserve-devhost {args.command}: {err}", file=sys.stderr)
         return 2
-    except sqlite3.DatabaseError as err:  # damaged past what the check reads: still one line, not a traceback
+    except database_errors() as err:  # damaged past what the check reads: still one line, not a traceback
         print(f"ireserve-devhost {args.command}: {database_error_line(args.db, err)}", file=sys.stderr)
         return 2
 

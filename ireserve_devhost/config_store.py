@@ -5,8 +5,10 @@ Public API: :class:`ConfigStore` (``host.config``, a :class:`hookspecs.types.Con
 Each ``(integration_id, key)`` has a version that only ever goes up, deletes included: a delete
 leaves a tombstone row (value NULL) that reads as absent (``ConfigEntry(None, 0)``) but remembers the
 last version, so a writer still holding a version from before the delete can never win (no ABA).
-Each ``put`` reads and writes inside one ``BEGIN IMMEDIATE`` transaction, so of several writers
-that present the same ``expected_version`` exactly one succeeds, across threads and processes.
+Each ``put`` reads and writes inside one write transaction that excludes every other ``put`` of the
+same key (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a lock on the key, held until commit), so of
+several writers that present the same ``expected_version`` exactly one succeeds, across threads,
+processes and machines.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class ConfigStore:
         if not key:
             raise ValueError("a config key must not be empty")
         with self._db.transaction() as conn:
+            self._db.dialect.lock(conn, "config", integration_id, key)
             row = conn.execute(
                 "SELECT value, version FROM config WHERE integration_id = ? AND key = ?",
                 (integration_id, key),

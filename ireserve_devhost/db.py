@@ -1,7 +1,10 @@
 """The reference host's SQLite storage: connections, transactions, schema and time columns.
 
-Public API: :class:`Database`, :class:`Transactions`, :data:`SCHEMA_VERSION`, :func:`require_aware`,
-:func:`to_db_time`, :func:`from_db_time`.
+Public API: :class:`Database`, :class:`Transactions`, :func:`open_database`, :data:`SCHEMA_VERSION`,
+:func:`require_aware`, :func:`to_db_time`, :func:`from_db_time`.
+
+:func:`open_database` also opens PostgreSQL (a ``postgresql://`` URL, :mod:`.postgres`); the stores
+take the SQL that differs from the database's :attr:`Database.dialect` (:mod:`.dialect`).
 
 One :class:`Database` is shared by every thread of a host. It hands out connections from a small
 pool: a file database gets up to ``max_connections`` connections in WAL mode, so readers never wait
@@ -30,6 +33,10 @@ from datetime import UTC
 from datetime import datetime
 from typing import Protocol
 
+from ireserve_devhost.dialect import SQLITE
+from ireserve_devhost.dialect import Dialect
+from ireserve_devhost.dialect import is_database_url
+
 __all__ = [
     "BOOKING_LENGTH_DAYS",
     "MEMORY",
@@ -37,12 +44,13 @@ __all__ = [
     "Database",
     "Transactions",
     "from_db_time",
+    "open_database",
     "require_aware",
     "to_db_time",
 ]
 
 #: A booking's length in days, as SQL; the overlap check and its index must spell it exactly alike.
-BOOKING_LENGTH_DAYS = "julianday(end_utc) - julianday(start_utc)"
+BOOKING_LENGTH_DAYS = SQLITE.booking_length_days
 
 # Each entry upgrades the schema by one version; ``PRAGMA user_version`` records how many ran.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -151,6 +159,9 @@ class Transactions(Protocol):
     """Where the stores run their statements: a :class:`Database` (one transaction per call) or an open
     unit of work (:class:`ireserve_devhost.unit_of_work.SqliteUnitOfWork`: one SAVEPOINT per call)."""
 
+    #: the SQL that differs between the backends (:mod:`.dialect`)
+    dialect: Dialect
+
     def transaction(self, *, write: bool = True) -> AbstractContextManager[sqlite3.Connection]:
         """Run a block atomically and yield the connection to run it on."""
         ...
@@ -199,6 +210,9 @@ class Database:
     The schema is created or checked on open. Use :meth:`transaction` for every statement, and
     :meth:`close` when done (also as a context manager).
     """
+
+    #: The SQL that differs between backends (:mod:`.dialect`).
+    dialect: Dialect = SQLITE
 
     def __init__(
         self, path: str | os.PathLike[str] = MEMORY, *, busy_timeout: float = 10.0, max_connections: int = 8
@@ -266,6 +280,7 @@ class Database:
     def _acquire(self) -> sqlite3.Connection:
         if getattr(self._local, "holding", False):
             raise RuntimeError("nested database transaction in one thread")
+        fresh = False
         with self._lock:
             if self._closed:
                 raise sqlite3.ProgrammingError("the database is closed")
@@ -275,7 +290,14 @@ class Database:
                 conn = None
                 if self._opened < self._max:
                     self._opened += 1
-                    conn = self._open()
+                    fresh = True
+        if fresh:  # opened outside the lock: a slow connect (a database server) holds up no other thread
+            try:
+                conn = self._open()
+            except BaseException:
+                with self._lock:
+                    self._opened -= 1
+                raise
         while conn is None:  # the pool is exhausted: wait for a connection to come back
             try:
                 conn = self._idle.get(timeout=0.5)
@@ -313,3 +335,13 @@ class Database:
                 for statement in statements:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def open_database(location: str | os.PathLike[str] = MEMORY) -> Database:
+    """Open the host database at ``location``: a SQLite file, ``":memory:"``, or a ``postgresql://`` URL
+    (needs the ``postgres`` extra, see :mod:`.postgres`)."""
+    if is_database_url(location):
+        from ireserve_devhost.postgres import PostgresDatabase
+
+        return PostgresDatabase(str(location))
+    return Database(location)

@@ -56,9 +56,12 @@ class ObjectStore:
         except (ZoneInfoNotFoundError, ValueError) as err:
             raise ValueError(f"unknown time zone {timezone!r}") from err
         with self._db.transaction() as conn:
+            self._db.dialect.lock(conn, "object names")
             _refuse_duplicate(conn, name, None)
-            cursor = conn.execute("INSERT INTO objects (name, timezone) VALUES (?, ?)", (name, timezone))
-        return BookableObject(id=_rowid(cursor.lastrowid), name=name, timezone=timezone)
+            object_id = conn.execute(
+                "INSERT INTO objects (name, timezone) VALUES (?, ?) RETURNING id", (name, timezone)
+            ).fetchone()[0]
+        return BookableObject(id=object_id, name=name, timezone=timezone)
 
     def rename(self, object_id: int, name: str) -> BookableObject:
         """Give an object a new name; LookupError when it does not exist, ValueError when another object
@@ -67,6 +70,7 @@ class ObjectStore:
             row = conn.execute("SELECT id, name, timezone FROM objects WHERE id = ?", (object_id,)).fetchone()
             if row is None:
                 raise LookupError(f"no object {object_id}")
+            self._db.dialect.lock(conn, "object names")
             _refuse_duplicate(conn, name, object_id)
             conn.execute("UPDATE objects SET name = ? WHERE id = ?", (name, object_id))
         return BookableObject(id=row[0], name=name, timezone=row[2])
@@ -86,15 +90,18 @@ class CustomerStore:
     def find_by_email(self, email: str) -> Customer | None:
         with self._db.transaction(write=False) as conn:
             row = conn.execute(
-                "SELECT id, name, email FROM customers WHERE email = ? ORDER BY id LIMIT 1", (email.strip(),)
+                f"SELECT id, name, email FROM customers WHERE {self._db.dialect.nocase_email} ORDER BY id LIMIT 1",
+                (email.strip(),),
             ).fetchone()
         return Customer(*row) if row else None
 
     def add(self, name: str, email: str) -> Customer:
         """Create a customer."""
         with self._db.transaction() as conn:
-            cursor = conn.execute("INSERT INTO customers (name, email) VALUES (?, ?)", (name, email.strip()))
-        return Customer(id=_rowid(cursor.lastrowid), name=name, email=email.strip())
+            customer_id = conn.execute(
+                "INSERT INTO customers (name, email) VALUES (?, ?) RETURNING id", (name, email.strip())
+            ).fetchone()[0]
+        return Customer(id=customer_id, name=name, email=email.strip())
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,7 @@ class IntegrationStore:
         if not integration_id:
             raise ValueError("an integration needs an id")
         with self._db.transaction() as conn:
+            self._db.dialect.lock(conn, "integration", integration_id)
             if conn.execute("SELECT 1 FROM integrations WHERE id = ?", (integration_id,)).fetchone():
                 raise ValueError(f"integration {integration_id!r} already exists")
             conn.execute(
@@ -195,9 +203,3 @@ def _refuse_duplicate(conn: sqlite3.Connection, name: str, object_id: int | None
 
 def _integration(row: tuple[str, str, int, str]) -> Integration:
     return Integration(id=row[0], provider=row[1], enabled=bool(row[2]), name=row[3])
-
-
-def _rowid(value: int | None) -> int:
-    if value is None:  # pragma: no cover - sqlite always sets it after an INSERT
-        raise RuntimeError("INSERT returned no row id")
-    return value

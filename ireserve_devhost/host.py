@@ -3,7 +3,8 @@
 Public API: :class:`ReferenceHost`.
 
 :class:`ReferenceHost` implements :class:`hookspecs.types.HostApi` on one SQLite database (a file or
-``":memory:"``) and loads its plugins through entry points, as a production host does::
+``":memory:"``), or on PostgreSQL when given a ``postgresql://`` URL (:mod:`.postgres`), and loads
+its plugins through entry points, as a production host does::
 
     host = ReferenceHost("host.db", public_url="https://booking.example")
     room = host.add_object("Room 1", "Europe/Amsterdam")
@@ -40,7 +41,7 @@ from ireserve_devhost.bookings import DEFAULT_CANCELLED_STATUSES
 from ireserve_devhost.bookings import BookingStore
 from ireserve_devhost.config_store import ConfigStore
 from ireserve_devhost.db import MEMORY
-from ireserve_devhost.db import Database
+from ireserve_devhost.db import open_database
 from ireserve_devhost.db import require_aware
 from ireserve_devhost.directory import CustomerStore
 from ireserve_devhost.directory import IntegrationStore
@@ -66,7 +67,8 @@ def _system_clock() -> datetime:
 class ReferenceHost:
     """A small, real booking host implementing :class:`hookspecs.types.HostApi`.
 
-    :param db_path: the SQLite file, or ``":memory:"``.
+    :param db_path: the SQLite file, ``":memory:"``, or a ``postgresql://`` URL (the ``postgres`` extra;
+        then the keys come from ``key_file`` or $IRESERVE_DEVHOST_KEY_FILE, or ``keyring``).
     :param public_url: the externally reachable base URL (scheme, host, port), without the prefix.
     :param prefix: where plugin routes live under ``public_url``.
     :param keyring: fixed key material; by default the key file (created if missing, see
@@ -114,7 +116,7 @@ class ReferenceHost:
             self._keys = KeyStore(key_path)
         else:
             self._keys = KeyStore(keyring=keyring)
-        self.db = Database(path)
+        self.db = open_database(path)
         self._cancelled = frozenset(cancelled_statuses)
         self.bookings = BookingStore(
             self.db,

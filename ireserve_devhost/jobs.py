@@ -16,10 +16,13 @@ Jobs live in the host database, so they survive a restart. Their life::
   ``dedupe_key`` absorbs a new one (keeping its payload; its ``run_at`` moves to the earlier of the
   two) and ``enqueue`` returns False. A *running* job never absorbs, so a change that arrives during a
   run causes exactly one more run. A unique index keeps at most one queued job per key.
-* **Claiming** is one ``BEGIN IMMEDIATE`` transaction that picks the oldest due job and sets
-  ``state='running'`` with a lease (owner + expiry), so two workers, in threads or processes, never
-  run the same job while its lease holds. A job whose lease expired is claimable again; its attempt
-  counts. Leases are not renewed, so they must outlast the longest job (default 5 minutes).
+* **Claiming** is one write transaction that picks the oldest due job and sets ``state='running'``
+  with a lease (owner + expiry), so two workers, in threads, processes or on other machines, never run
+  the same job while its lease holds. On SQLite the transaction is ``BEGIN IMMEDIATE`` (one writer at a
+  time); on PostgreSQL the pick is ``FOR UPDATE SKIP LOCKED``, so concurrent claims take different jobs
+  instead of waiting for each other, and completing or failing a job locks its row first. A job
+  whose lease expired is claimable again; its attempt counts. Leases are not renewed, so they must
+  outlast the longest job (default 5 minutes).
 * **Retries**: when ``on_job`` raises, the error (exception type and message, truncated) is stored in
   ``last_error`` and the job waits ``backoff(attempt)`` (2, 4, 8 ... seconds, at most 15 minutes).
 """
@@ -126,6 +129,7 @@ class JobStore:
         body = json.dumps(dict(payload), sort_keys=True)
         with self._db.transaction() as conn:
             if dedupe_key is not None:
+                self._db.dialect.lock(conn, "job dedupe key", dedupe_key)
                 row = conn.execute(
                     "SELECT id, run_at FROM jobs WHERE dedupe_key = ? AND state = 'queued'", (dedupe_key,)
                 ).fetchone()
@@ -146,10 +150,12 @@ class JobStore:
         """Return jobs, oldest first, optionally only those in one state and / or with one name."""
         if state is not None and state not in JOB_STATES:
             raise ValueError(f"unknown job state {state!r}")
+        where = [("state = ?", state), ("name = ?", name)]
+        wanted = [(condition, value) for condition, value in where if value is not None]
+        sql = " AND ".join(condition for condition, _ in wanted) or "TRUE"
         with self._db.transaction(write=False) as conn:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE (? IS NULL OR state = ?) AND (? IS NULL OR name = ?) ORDER BY id",
-                (state, state, name, name),
+                f"SELECT {_COLUMNS} FROM jobs WHERE {sql} ORDER BY id", tuple(value for _, value in wanted)
             ).fetchall()
         return [_record(row) for row in rows]
 
@@ -176,7 +182,7 @@ class JobStore:
                 row = conn.execute(
                     "SELECT id, name, payload, state, attempts, lease_owner FROM jobs"
                     " WHERE (state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_expires <= ?)"
-                    " ORDER BY run_at, id LIMIT 1",
+                    " ORDER BY run_at, id LIMIT 1" + self._db.dialect.skip_locked,
                     (_END_OF_TIME if include_future else now_at, now_at),
                 ).fetchone()
                 if row is None:
@@ -199,7 +205,7 @@ class JobStore:
     def complete(self, job: Job, owner: str) -> bool:
         """Mark a claimed job done; False (and nothing changed) if ``owner`` no longer holds its lease."""
         with self._db.transaction() as conn:
-            if not _holds(conn, job, owner):
+            if not _holds(conn, job, owner, self._db.dialect.for_update):
                 log.warning("job %s (%s) finished after its lease was lost; result ignored", job.id, job.name)
                 return False
             _finish(conn, int(job.id), "done", None, to_db_time(self._clock()))
@@ -215,7 +221,7 @@ class JobStore:
         now_at = to_db_time(now)
         error = error[:MAX_ERROR]
         with self._db.transaction() as conn:
-            if not _holds(conn, job, owner):
+            if not _holds(conn, job, owner, self._db.dialect.for_update):
                 log.warning("job %s (%s) failed after its lease was lost: %s", job.id, job.name, error)
                 return None
             attempts, dedupe_key = conn.execute(
@@ -227,11 +233,14 @@ class JobStore:
             retry_at = to_db_time(now + backoff(attempts))
             twin = None
             if dedupe_key is not None:
+                self._db.dialect.lock(conn, "job dedupe key", dedupe_key)
                 twin = conn.execute(
                     "SELECT id, run_at FROM jobs WHERE dedupe_key = ? AND state = 'queued'", (dedupe_key,)
                 ).fetchone()
             if twin is not None:
-                conn.execute("UPDATE jobs SET run_at = min(run_at, ?) WHERE id = ?", (retry_at, twin[0]))
+                conn.execute(
+                    f"UPDATE jobs SET run_at = {self._db.dialect.least}(run_at, ?) WHERE id = ?", (retry_at, twin[0])
+                )
                 _finish(conn, int(job.id), "merged", f"{error} (retry taken over by job {twin[0]})", now_at)
                 return "merged"
             conn.execute(
@@ -286,9 +295,10 @@ class Worker:
 # ---------------------------------------------------------------------- helpers
 
 
-def _holds(conn: sqlite3.Connection, job: Job, owner: str) -> bool:
+def _holds(conn: sqlite3.Connection, job: Job, owner: str, lock: str = "") -> bool:
+    """Whether ``owner`` still holds the job's lease (``lock``: the dialect's ``for_update``, kept until commit)."""
     row = conn.execute(
-        "SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?", (int(job.id), owner)
+        "SELECT 1 FROM jobs WHERE id = ? AND state = 'running' AND lease_owner = ?" + lock, (int(job.id), owner)
     ).fetchone()
     return row is not None
 

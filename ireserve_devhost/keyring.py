@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hookspecs.types import KeyRing
+from ireserve_devhost.dialect import is_database_url
 
 __all__ = [
     "KEY_BYTES",
@@ -71,12 +72,19 @@ def key_file_for(db_path: str | os.PathLike[str], key_file: str | os.PathLike[st
         return Path(key_file)
     if os.environ.get(KEY_FILE_ENV):
         return Path(os.environ[KEY_FILE_ENV])
+    if is_database_url(db_path):
+        raise KeyFileError(
+            f"a host on a PostgreSQL database has no folder to keep its key file in: give --key-file PATH or "
+            f"{KEY_FILE_ENV}=PATH (every host and worker on the database needs the same key file)"
+        )
     path = Path(db_path)
     return path.with_name(path.name + ".keys.json")
 
 
 def check_key_file_place(key_path: str | os.PathLike[str], db_path: str | os.PathLike[str]) -> None:
     """Raise :class:`KeyFileError` when the key file and the database would sit in one folder others can read."""
+    if is_database_url(db_path):
+        return  # the data lives on a database server, not in a folder
     key_dir = Path(key_path).resolve().parent
     db_dir = Path(db_path).resolve().parent
     if key_dir != db_dir:

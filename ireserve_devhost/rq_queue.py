@@ -13,7 +13,8 @@ earlier of the two); a started job does not, so a change arriving during a run c
 The dedupe index is a Redis key per dedupe key, changed only inside ``WATCH``/``MULTI`` transactions.
 A job that raises is retried by RQ with backoff; a job whose worker died is retried after its timeout.
 Jobs carry only the name and the payload of plain ids; a worker process rebuilds the host from the
-SQLite file named in :data:`DB_ENV`.
+database named in :data:`DB_ENV`: a SQLite file for workers on one machine, a ``postgresql://`` URL
+(with :data:`~.keyring.KEY_FILE_ENV`) for workers on several.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from datetime import datetime
 from typing import Any
 
 from hookspecs.types import Job
+from ireserve_devhost.dbcheck import DB_ENV
 
 __all__ = ["DB_ENV", "QUEUE_NAME", "REDIS_ENV", "RedisJobQueue", "host_for_worker", "perform"]
 
-DB_ENV = "IRESERVE_DEVHOST_DB"
 REDIS_ENV = "IRESERVE_REDIS_URL"
 QUEUE_NAME = "ireserve"
 _DEDUPE = "ireserve:dedupe:"

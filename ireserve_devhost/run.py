@@ -1,4 +1,4 @@
-"""Run the reference host from the command line on a SQLite file.
+"""Run the reference host from the command line on a SQLite file or a PostgreSQL database.
 
 Public API: :func:`run_host` (what ``ireserve-devhost host`` calls), :func:`add_serve_arguments` (the
 HTTP settings both commands share), :func:`limits_from`, :func:`main` (``python -m ireserve_devhost``).
@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Iterable
 from collections.abc import Sequence
@@ -17,6 +16,8 @@ from collections.abc import Sequence
 from ireserve_devhost.dbcheck import DatabaseProblem
 from ireserve_devhost.dbcheck import check_database
 from ireserve_devhost.dbcheck import database_error_line
+from ireserve_devhost.dbcheck import database_errors
+from ireserve_devhost.dbcheck import db_default
 from ireserve_devhost.door import host_names_from_env
 from ireserve_devhost.host import ReferenceHost
 from ireserve_devhost.http_server import ServerLimits
@@ -108,9 +109,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ireserve_devhost",
         description="Run the reference booking host (admin pages, plugin routes, cron, job workers) on a SQLite "
-        "database. The database must exist unless --create is given.",
+        "file or a PostgreSQL database. The database must exist unless --create is given.",
     )
-    parser.add_argument("--db", default="ireserve-host.db", help="SQLite file (must exist, unless --create)")
+    parser.add_argument(
+        "--db",
+        default=db_default("ireserve-host.db"),
+        help="SQLite file or postgresql:// URL (default $IRESERVE_DEVHOST_DB, else %(default)s; must exist, "
+        "unless --create)",
+    )
     parser.add_argument("--create", action="store_true", help="create the database (and its key file) if missing")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--bind", default="127.0.0.1", help="address to listen on")
@@ -144,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyFileError, DatabaseProblem) as err:
         print(f"{parser.prog}: {err}", file=sys.stderr)
         return 2
-    except sqlite3.DatabaseError as err:
+    except database_errors() as err:
         print(f"{parser.prog}: {database_error_line(args.db, err)}", file=sys.stderr)
         return 2
     return 0

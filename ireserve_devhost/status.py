@@ -40,6 +40,7 @@ from hookspecs.forms import ConfigForm
 from hookspecs.forms import HealthRow
 from hookspecs.forms import HealthState
 from hookspecs.types import Integration
+from ireserve_devhost.dialect import is_database_url
 from ireserve_devhost.health import process_problems
 from ireserve_devhost.health import process_reports
 from ireserve_devhost.health import wall_clock
@@ -240,7 +241,7 @@ def run_status(
     """Open the reference host on ``db_path``, print the reports, return the exit status."""
     out = out or sys.stdout
     err = err or sys.stderr
-    if not os.path.isfile(db_path):
+    if not is_database_url(db_path) and not os.path.isfile(db_path):
         print(f"ireserve-devhost status: no host database at {db_path!r}", file=err)
         return EXIT_USAGE
     with ReferenceHost(db_path, key_file=key_file) as host:

@@ -1,4 +1,4 @@
-"""The reference host's unit of work: many writes in one SQLite transaction, hooks after the commit.
+"""The reference host's unit of work: many writes in one database transaction, hooks after the commit.
 
 Public API: :class:`SqliteUnitOfWork`, :func:`open_unit`.
 
@@ -6,9 +6,10 @@ Implements :class:`hookspecs.types.UnitOfWork` (``host.unit_of_work()``, see
 :class:`hookspecs.types.UnitOfWorkHost`) with the host's own :class:`~.bookings.BookingStore` and
 :class:`~.config_store.ConfigStore`, pointed at the unit instead of the database:
 
-* :func:`open_unit` takes one connection and runs ``BEGIN IMMEDIATE`` (the write lock, as every write of
-  this host does) through :meth:`.db.Database.transaction`; the block's normal end commits, an exception
-  rolls everything back and propagates.
+* :func:`open_unit` takes one connection and begins a write transaction through
+  :meth:`.db.Database.transaction` (SQLite: ``BEGIN IMMEDIATE``, the write lock, as every write of this
+  host does; PostgreSQL: ``BEGIN``, and the stores' row and key locks are held until the unit ends); the
+  block's normal end commits, an exception rolls everything back and propagates.
 * each booking store call runs in its own ``SAVEPOINT`` (:meth:`SqliteUnitOfWork.transaction`), so a
   write that raises (an overlap, a bad argument) leaves nothing, exactly as its own transaction would, and
   the unit goes on; a config ``put`` writes a single statement, atomic without one;
@@ -17,7 +18,10 @@ Implements :class:`hookspecs.types.UnitOfWork` (``host.unit_of_work()``, see
   around its write are released, and the queue is handed to the host's hooks after the COMMIT (never
   when the unit rolls back).
 
-Porting it to another database needs SAVEPOINT / RELEASE / ROLLBACK TO (PostgreSQL has all three).
+The same class serves both backends: SAVEPOINT / RELEASE / ROLLBACK TO are spelled alike in SQLite and
+PostgreSQL, and the stores take their dialect from the unit (:attr:`SqliteUnitOfWork.dialect`). On
+PostgreSQL a failed statement inside a savepoint (not only a refused write) is undone by the ROLLBACK TO,
+after which the transaction is usable again, as on SQLite.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from ireserve_devhost.bookings import BookingStore
 from ireserve_devhost.bookings import StatusListener
 from ireserve_devhost.config_store import ConfigStore
 from ireserve_devhost.db import Database
+from ireserve_devhost.dialect import SQLITE
+from ireserve_devhost.dialect import Dialect
 
 __all__ = ["SqliteUnitOfWork", "open_unit"]
 
@@ -47,13 +53,21 @@ class SqliteUnitOfWork:
     docstring). Made by :func:`open_unit`; unusable once its block has ended."""
 
     def __init__(
-        self, conn: sqlite3.Connection, clock: Callable[[], datetime], cancelled_statuses: Collection[str]
+        self,
+        conn: sqlite3.Connection,
+        clock: Callable[[], datetime],
+        cancelled_statuses: Collection[str],
+        dialect: Dialect = SQLITE,
     ) -> None:
         self._conn = conn
+        #: the database's SQL dialect, for the stores bound to the unit
+        self.dialect = dialect
         self._depth = 0
         self._open = True
         #: notifications of the writes kept so far, in write order
         self.pending: list[Notification] = []
+        # the unit keeps the bookings of every object it wrote locked until it ends (SQLite: the write lock;
+        # PostgreSQL: the per-object lock the store takes), so the store may keep what it read of them
         self.bookings = BookingStore(
             self, clock, cancelled_statuses=cancelled_statuses, listener=self._queue, holds_write_lock=True
         )
@@ -104,6 +118,7 @@ class _Statements:
 
     def __init__(self, unit: SqliteUnitOfWork) -> None:
         self._unit = unit
+        self.dialect = unit.dialect
 
     def transaction(self, *, write: bool = True) -> AbstractContextManager[sqlite3.Connection]:
         return self._unit.transaction(write=False)
@@ -119,7 +134,7 @@ def open_unit(
     """One unit of work on ``db``: commit at the block's end and then notify ``listener`` of every kept
     write in order; roll back (notifying nothing) when the block raises."""
     with db.transaction() as conn:
-        unit = SqliteUnitOfWork(conn, clock, cancelled_statuses)
+        unit = SqliteUnitOfWork(conn, clock, cancelled_statuses, db.dialect)
         try:
             yield unit
         finally:

@@ -20,13 +20,30 @@ from pathlib import Path
 
 import requests
 
-__all__ = ["INSTALL_HINT", "RadicaleServer", "radicale_installed"]
+__all__ = ["INSTALL_HINT", "RadicaleServer", "caldav_libraries_missing", "radicale_installed"]
 
 INSTALL_HINT = "Radicale is not installed: pip install radicale (it comes with the test extra)"
+
+#: what the CalDAV tests import, and the install line that brings it
+_CALDAV_TEST_LIBRARIES = {
+    "icalendar": "pip install 'ireserve-calendar-plugin[caldav]'",
+    "recurring_ical_events": "pip install 'ireserve-calendar-plugin[caldav]'",
+    "caldav": "pip install 'ireserve-calendar-plugin[test]'",
+    "radicale": "pip install 'ireserve-calendar-plugin[test]'",
+}
 
 
 def radicale_installed() -> bool:
     return importlib.util.find_spec("radicale") is not None
+
+
+def caldav_libraries_missing() -> str:
+    """Why the CalDAV tests cannot run here, with the install lines (or "" when they can)."""
+    missing = [name for name in _CALDAV_TEST_LIBRARIES if importlib.util.find_spec(name) is None]
+    if not missing:
+        return ""
+    lines = sorted({_CALDAV_TEST_LIBRARIES[name] for name in missing})
+    return f"the CalDAV tests need {', '.join(missing)}: " + " and ".join(lines)
 
 
 def free_port() -> int:

@@ -46,7 +46,7 @@ class ShiftedClock:
 
 
 class World:
-    """The reference host on a SQLite file served on loopback, plus emulators started on demand.
+    """The reference host on a SQLite file (or PostgreSQL) served on loopback, plus emulators started on demand.
 
     ``host.url_for`` points at the served host, so channels and subscriptions the plugin registers
     reach its routes. Cron and the worker are driven explicitly (:meth:`tick`, :meth:`run_jobs`) so a
@@ -54,8 +54,16 @@ class World:
     """
 
     def __init__(
-        self, db_path: str | Path, *, keyring: Any = None, job_queue: Any = None, virtual_sleep: bool = False
+        self,
+        db_path: str | Path,
+        *,
+        keyring: Any = None,
+        key_file: str | Path | None = None,
+        job_queue: Any = None,
+        virtual_sleep: bool = False,
     ) -> None:
+        # db_path: a SQLite file, or a postgresql:// URL (then the keys come from key_file, or
+        # $IRESERVE_DEVHOST_KEY_FILE, or keyring)
         self.clock = ShiftedClock()
         # virtual_sleep: the plugin's waits (request pacing, retry backoff) move every clock of the world
         # forward instead of sleeping, so minutes of pacing pass in milliseconds (meant for one worker)
@@ -63,6 +71,7 @@ class World:
             str(db_path),
             plugin_manager=get_plugin_manager(),
             keyring=keyring,
+            key_file=key_file,
             clock=self.clock,
             job_queue=job_queue,
             sleep=self.advance if virtual_sleep else None,

@@ -8,6 +8,18 @@ expiry (a short lease; the others wait for its result). A refresh that hits a lo
 (``invalid_grant``) marks the integration "needs reconnect" once, with one admin-visible alert, and
 stops every further attempt until an admin reconnects.
 
+Tokens are tagged with the endpoints that issued them (:attr:`TokenSet.issuer`: the provider's endpoint
+settings, e.g. token URL and API base, or login URL and tenant, when they were obtained). A stored token
+whose tag differs from the current endpoint settings is never sent anywhere: for an account's grant the
+integration reads "not connected" with the reason in words (connect again); an app-only token is simply
+fetched anew with the credentials the admin approved for the new endpoints. This holds even when the
+settings changed in a way that did not drop the tokens first (a save racing a sign-in, another editor,
+a restored backup). Tokens stored before tags existed carry none (``issuer`` None): they are trusted as
+issued under the current settings, which the re-approval rule of the settings form has guaranteed since
+it exists, and are used until their next refresh, whose result is tagged. So an untagged access token
+is sent to the configured API until it expires, and an untagged refresh token is sent once, to the
+configured token URL; from then on the tag decides.
+
 Strict refresh-token rotation (Microsoft; the Graph emulator's ``strict_refresh_rotation``): each
 refresh spends the refresh token it sends. A worker killed after the token endpoint answered but
 before the new token was stored (or whose answer was lost on the wire) leaves only the spent token,
@@ -23,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import datetime
@@ -36,8 +49,11 @@ from ireserve_calendar_plugin.errors import ProviderError
 from ireserve_calendar_plugin.errors import TransientError
 from ireserve_calendar_plugin.sync.state import Leases
 
-__all__ = ["AccessTokens", "AuthStatus", "TokenSet", "TokenStore"]
+__all__ = ["RETIRED_KEY", "AccessTokens", "AuthStatus", "TokenSet", "TokenStore"]
 
+#: The config key of a disconnected account's grant, kept only until the job that stops its push channels
+#: ran (:mod:`ireserve_calendar_plugin.disconnect`). Tokens under it never change the integration's status.
+RETIRED_KEY = "revoke/grant"
 #: Refresh this long before the access token expires.
 REFRESH_SKEW = timedelta(minutes=5)
 #: The "needs reconnect" reason when a refresh token was spent by a refresh whose outcome was never stored.
@@ -60,25 +76,39 @@ class TokenSet:
     refresh_token: str | None = None
     scopes: tuple[str, ...] = ()
     account: str = ""
+    #: the endpoint settings it was issued under (see the module docstring); None: stored before tags existed
+    issuer: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "access_token": self.access_token,
             "expires_at": self.expires_at.isoformat(),
             "refresh_token": self.refresh_token,
             "scopes": list(self.scopes),
             "account": self.account,
         }
+        if self.issuer is not None:
+            data["issuer"] = dict(self.issuer)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TokenSet:
+        issuer = data.get("issuer")
         return cls(
             data["access_token"],
             datetime.fromisoformat(data["expires_at"]),
             data.get("refresh_token"),
             tuple(data.get("scopes", ())),
             data.get("account", ""),
+            {str(k): str(v) for k, v in issuer.items()} if isinstance(issuer, dict) else None,
         )
+
+    def issued_elsewhere(self, issuer: Mapping[str, str] | None) -> list[str]:
+        """The endpoint settings whose value differs from the ones this was issued under ([] when untagged,
+        or when ``issuer`` is None: nothing to compare)."""
+        if self.issuer is None or issuer is None:
+            return []
+        return sorted(name for name in {*self.issuer, *issuer} if self.issuer.get(name) != issuer.get(name))
 
     def fresh(self, now: datetime) -> bool:
         return bool(self.access_token) and self.expires_at - REFRESH_SKEW > now
@@ -178,6 +208,7 @@ class AccessTokens:
         key: str = "tokens",
         needs_grant: bool = True,
         wait: Callable[[float], None] = time.sleep,
+        issuer: Mapping[str, str] | None = None,
     ) -> None:
         self._store = store
         self._tokens = TokenStore(store, key)
@@ -188,6 +219,8 @@ class AccessTokens:
         self._key = key
         self._needs_grant = needs_grant
         self._wait = wait
+        self._account = key != RETIRED_KEY  # whose failures are the integration's status
+        self._issuer = dict(issuer) if issuer is not None else None
         self.refreshes = 0
 
     def get(self) -> str:
@@ -195,9 +228,13 @@ class AccessTokens:
         for _ in range(50):
             tokens, version = self._tokens.load()
             now = self._now()
+            if tokens is not None and tokens.issued_elsewhere(self._issuer):
+                if self._needs_grant:
+                    self._refuse_elsewhere(tokens)
+                tokens = None  # app-only: fetched anew with the credentials approved for these endpoints
             if self._needs_grant and (tokens is None or not tokens.refresh_token):
                 raise NotConfiguredError("the integration is not connected to an account yet")
-            if self._needs_grant and self._status.needs_reconnect():
+            if self._needs_grant and self._account and self._status.needs_reconnect():
                 raise AuthExpiredError("the account must be reconnected by an admin")
             if tokens is not None and tokens.fresh(now):
                 return tokens.access_token
@@ -213,8 +250,23 @@ class AccessTokens:
         # itself): the grant is fine, so this is a retry-later, never a lost grant ("needs reconnect")
         raise TransientError("another worker is refreshing the access token; try again shortly")
 
+    def _refuse_elsewhere(self, tokens: TokenSet) -> None:
+        """A grant issued under other endpoint settings: never sent; the integration is not connected."""
+        moved = ", ".join(tokens.issued_elsewhere(self._issuer))
+        reason = (
+            f"the stored authorization was issued under other endpoint settings ({moved}) and is never sent "
+            "to the current ones; connect the account again"
+        )
+        if self._account and self._status.get().get("state") != "not_connected":
+            self._status.mark_not_connected(reason, self._now())
+        raise NotConfiguredError(f"Not connected: {reason}.")
+
     def _refresh_under_lease(self, tokens: TokenSet | None, version: int) -> str:
         again, version_now = self._tokens.load()
+        if again is not None and again.issued_elsewhere(self._issuer):
+            if self._needs_grant:
+                self._refuse_elsewhere(again)
+            again = None
         if again is not None and again.fresh(self._now()) and version_now != version:
             return again.access_token  # refreshed by someone else between our read and our lease
         marker_key = f"{self._key}/refreshing"
@@ -228,8 +280,8 @@ class AccessTokens:
             reason = str(exc)
             if interrupted:
                 reason = f"{INTERRUPTED_REFRESH} ({reason})"
-            # no further attempt until reconnect
-            self._status.mark_needs_reconnect(reason, self._now(), interrupted=interrupted)
+            if self._account:  # no further attempt until reconnect
+                self._status.mark_needs_reconnect(reason, self._now(), interrupted=interrupted)
             self._store.delete(marker_key)
             if interrupted:
                 raise AuthExpiredError(reason, provider=exc.provider, status=exc.status, reason=exc.reason) from exc
@@ -241,6 +293,8 @@ class AccessTokens:
         self.refreshes += 1
         if again is not None and new.refresh_token is None and again.refresh_token:
             new = replace(new, refresh_token=again.refresh_token)  # Google does not rotate
+        if self._issuer is not None:
+            new = replace(new, issuer=self._issuer)  # issued just now, by the endpoints configured now
         self._store_refreshed(again, new, version_now)
         if marker is not None:
             self._store.delete(marker_key)

@@ -210,16 +210,8 @@ def _clean_submitted(schema: Schema, submitted: Mapping[str, object]) -> tuple[d
 
 def _moved_endpoints(provider: CalendarProvider, stored: Mapping[str, Any], data: Mapping[str, Any]) -> list[str]:
     """The endpoint settings this submit changes (compared as loaded: defaults filled, slash dropped)."""
-    schema = provider.settings_schema()
-    moved = []
-    for name in provider.endpoint_fields():
-        old = stored.get(name)
-        if old is None and name in schema.fields:
-            default = schema.fields[name].load_default
-            old = default() if callable(default) else default
-        if str(old or "").rstrip("/") != str(data.get(name) or "").rstrip("/"):
-            moved.append(name)
-    return moved
+    before, after = provider.endpoint_settings(stored), provider.endpoint_settings(data)
+    return [name for name in provider.endpoint_fields() if before[name] != after[name]]
 
 
 def _label(schema: Schema, name: str) -> str:

@@ -42,7 +42,10 @@ class BackendContext:
     """Everything a provider needs to talk to its service for one integration.
 
     ``session`` lets tests and hosts inject a ``requests.Session``; ``sleep`` and ``now`` make retries
-    and expiry testable without waiting.
+    and expiry testable without waiting. ``token_key`` is the config key of the account's tokens (another
+    one only for the job that stops a disconnected account's push channels with its retired grant).
+    ``issuer`` is the provider's :meth:`CalendarProvider.endpoint_settings` of ``settings``: tokens are tagged
+    with it and a stored token tagged otherwise is never sent (None: no check, for contexts built by hand).
     """
 
     host: HostApi
@@ -52,6 +55,8 @@ class BackendContext:
     now: Callable[[], datetime]
     sleep: Callable[[float], None] = time.sleep
     session: requests.Session | None = None
+    token_key: str = "tokens"
+    issuer: Mapping[str, str] | None = None
 
     @contextmanager
     def http_session(self) -> Iterator[requests.Session]:
@@ -123,6 +128,19 @@ class CalendarProvider:
         field whose metadata says ``endpoint=True``, so a new provider gets the rule by declaring its URLs."""
         schema = self.settings_schema()
         return tuple(name for name, f in schema.fields.items() if isinstance(f, BaseUrl) or f.metadata.get("endpoint"))
+
+    def endpoint_settings(self, settings: Mapping[str, Any]) -> dict[str, str]:
+        """The :meth:`endpoint_fields` of ``settings`` as compared (defaults filled in, a trailing slash
+        dropped): what a settings change is judged by, and the tag of every token obtained under them."""
+        schema = self.settings_schema()
+        out: dict[str, str] = {}
+        for name in self.endpoint_fields():
+            value = settings.get(name)
+            if value is None and name in schema.fields:
+                default = schema.fields[name].load_default
+                value = default() if callable(default) else default
+            out[name] = str(value or "").rstrip("/")
+        return out
 
     def validate_settings(self, host: HostApi, settings: Mapping[str, Any]) -> dict[str, str]:
         """Check what only the host can tell (for example that mapped objects exist).

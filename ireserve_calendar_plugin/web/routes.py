@@ -195,6 +195,7 @@ def _callback(host: HostApi, request: HttpRequest) -> HttpResponse:
             tokens = ctx.provider.exchange_code(
                 bctx, code=code, redirect_uri=pending.redirect_uri, code_verifier=pending.code_verifier
             )
+            tokens = replace(tokens, issuer=bctx.issuer)  # only ever sent under these endpoint settings
     except CalendarPluginError as exc:
         log.info("integration %s: code exchange failed: %s: %s", integration_id, type(exc).__name__, exc)
         host.integrations.log(integration_id, "error", f"Connecting the account failed: {type(exc).__name__}")
@@ -213,7 +214,8 @@ def _callback(host: HostApi, request: HttpRequest) -> HttpResponse:
     previous, version = store.load()
     store.save(tokens, expected_version=None)
     if previous is not None and previous.refresh_token and previous.refresh_token != tokens.refresh_token:
-        queue_revoke(ctx, previous.refresh_token)  # a job: this page does not wait on the provider again
+        # a job: this page does not wait on the provider again
+        queue_revoke(ctx, previous.refresh_token, previous.issuer)
     AuthStatus(ctx.store).mark_connected(tokens.account, host.now())
     account = f": {tokens.account}" if tokens.account else ""
     host.integrations.log(integration_id, "info", f"Account connected{account}.")

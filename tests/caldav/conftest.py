@@ -1,7 +1,9 @@
 """The CalDAV rig: one real Radicale per test session (a fault proxy in front), a fresh account per test.
 
 Radicale is started on a free loopback port with a temporary storage folder and plain htpasswd users
-(``ireserve_lab.radicale``); the tests skip with the install line when it is missing. The plugin talks
+(``ireserve_lab.radicale``; the session fixture ``radicale`` lives in ``tests/conftest.py``, shared with
+the CalDAV contract and reliability rigs). Each test module starts with :func:`require_caldav_libraries`,
+so without the CalDAV libraries the tests skip with the install line instead of failing to import. The plugin talks
 to it through :class:`~ireserve_lab.faultproxy.FaultProxy`, which counts requests and injects faults
 on demand; the "person" edits the calendar directly with the python-caldav library, as a calendar app
 would.
@@ -22,22 +24,18 @@ import pytest
 
 from ireserve_lab.faultproxy import FaultProxy
 from ireserve_lab.faultproxy import Faults
-from ireserve_lab.radicale import INSTALL_HINT
 from ireserve_lab.radicale import RadicaleServer
-from ireserve_lab.radicale import radicale_installed
+from ireserve_lab.radicale import caldav_libraries_missing
 from ireserve_lab.world import World
 
 _accounts = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def radicale() -> Iterator[RadicaleServer]:
-    if not radicale_installed():
-        pytest.skip(INSTALL_HINT)
-    server = RadicaleServer(users={})
-    server.start()
-    yield server
-    server.close()
+def require_caldav_libraries() -> None:
+    """Skip the calling test module, with the install lines, when a CalDAV library is missing."""
+    reason = caldav_libraries_missing()
+    if reason:
+        pytest.skip(reason, allow_module_level=True)
 
 
 @pytest.fixture

@@ -9,16 +9,20 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from icalendar import Calendar
+from tests.caldav.conftest import require_caldav_libraries
 
-from ireserve_calendar_plugin.providers.caldav.backend import calendar_key
-from ireserve_calendar_plugin.runtime import context_for
-from ireserve_calendar_plugin.sync.state import StateStore
-from ireserve_lab.faultproxy import FaultProxy
-from ireserve_lab.world import World
-from tests.caldav.conftest import Account
-from tests.caldav.conftest import CalDavStory
-from tests.caldav.conftest import hour
+require_caldav_libraries()  # before the imports that need them: a skip with the install line, not an error
+
+from icalendar import Calendar  # noqa: E402
+
+from ireserve_calendar_plugin.providers.caldav.backend import calendar_key  # noqa: E402
+from ireserve_calendar_plugin.runtime import context_for  # noqa: E402
+from ireserve_calendar_plugin.sync.state import StateStore  # noqa: E402
+from ireserve_lab.faultproxy import FaultProxy  # noqa: E402
+from ireserve_lab.world import World  # noqa: E402
+from tests.caldav.conftest import Account  # noqa: E402
+from tests.caldav.conftest import CalDavStory  # noqa: E402
+from tests.caldav.conftest import hour  # noqa: E402
 
 
 def _vevent(text: str):  # type: ignore[no-untyped-def]

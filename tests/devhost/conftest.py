@@ -2,6 +2,11 @@
 
 The hosts here get a plugin manager without entry points, so these tests exercise the host alone;
 ``test_devhost_entrypoints.py`` covers loading by entry point.
+
+Storage contract tests run on both backends: a module (or test) marked ``@pytest.mark.backends`` runs
+once on SQLite and once on PostgreSQL (``backend`` is ``"sqlite"`` or ``"postgresql"``); its ``host``
+is then a ``:memory:`` host or one on a fresh PostgreSQL schema, its ``file_host`` one on a SQLite
+file or on PostgreSQL, and ``db_location`` says where (so a test can open a second host on it).
 """
 
 from __future__ import annotations
@@ -29,6 +34,14 @@ from ireserve_devhost import ReferenceHost
 from ireserve_devhost import get_plugin_manager
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+
+#: The storage backends a ``@pytest.mark.backends`` test runs on.
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("backends") and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 
 class ManualClock:
@@ -120,8 +133,27 @@ def plugin(pm: pluggy.PluginManager) -> Iterator[RecordingPlugin]:
 
 
 @pytest.fixture
-def host(pm: pluggy.PluginManager, clock: ManualClock) -> Iterator[ReferenceHost]:
-    with ReferenceHost(":memory:", plugin_manager=pm, clock=clock) as reference_host:
+def backend(request: pytest.FixtureRequest) -> str:
+    """``"sqlite"``, or each of :data:`BACKENDS` in a ``@pytest.mark.backends`` test."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def host_options(backend: str, tmp_path: Path) -> dict[str, Any]:
+    """What a host on this backend needs beside its location (a PostgreSQL host names its key file)."""
+    return {} if backend == "sqlite" else {"key_file": tmp_path / "host.keys.json"}
+
+
+@pytest.fixture
+def host(
+    pm: pluggy.PluginManager,
+    clock: ManualClock,
+    backend: str,
+    host_options: dict[str, Any],
+    request: pytest.FixtureRequest,
+) -> Iterator[ReferenceHost]:
+    location = ":memory:" if backend == "sqlite" else request.getfixturevalue("pg_url")
+    with ReferenceHost(location, plugin_manager=pm, clock=clock, **host_options) as reference_host:
         yield reference_host
 
 
@@ -131,8 +163,16 @@ def db_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def file_host(pm: pluggy.PluginManager, clock: ManualClock, db_file: Path) -> Iterator[ReferenceHost]:
-    with ReferenceHost(db_file, plugin_manager=pm, clock=clock) as reference_host:
+def db_location(backend: str, db_file: Path, request: pytest.FixtureRequest) -> str | Path:
+    """Where a durable host of this backend lives: a SQLite file, or a fresh PostgreSQL schema's URL."""
+    return db_file if backend == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def file_host(
+    pm: pluggy.PluginManager, clock: ManualClock, db_location: str | Path, host_options: dict[str, Any]
+) -> Iterator[ReferenceHost]:
+    with ReferenceHost(db_location, plugin_manager=pm, clock=clock, **host_options) as reference_host:
         yield reference_host
 
 

@@ -6,7 +6,6 @@ import threading
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pluggy
@@ -18,6 +17,8 @@ from ireserve_devhost import ReferenceHost
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+
+pytestmark = pytest.mark.backends  # the storage contract: on SQLite and on PostgreSQL
 
 
 def _create(host: ReferenceHost, room: int, start: datetime, end: datetime, **kwargs: object):
@@ -116,6 +117,18 @@ def test_intervals_are_half_open_and_per_object(host: ReferenceHost, room: int) 
     assert len(host.list_bookings()) == 4
 
 
+def test_a_long_booking_that_started_days_earlier_still_conflicts(host: ReferenceHost, room: int) -> None:
+    """The overlap check looks back as far as the object's longest booking (its length in days, in SQL)."""
+    week = _create(host, room, T0 - timedelta(days=3), T0 + timedelta(days=4))
+    for day in range(10):  # later short bookings around it, so only the length bound finds the long one
+        _create(host, room, T0 + timedelta(days=5 + day), T0 + timedelta(days=5 + day) + HOUR)
+    with pytest.raises(BookingConflictError, match=f"booking {week.id}"):
+        _create(host, room, T0 + timedelta(days=2), T0 + timedelta(days=2) + HOUR)
+    with pytest.raises(BookingConflictError, match=f"booking {week.id}"):
+        host.bookings.update_times(host.list_bookings()[-1].id, start=T0, end=T0 + HOUR, origin="user:1")
+    _create(host, room, T0 - timedelta(days=3) - HOUR, T0 - timedelta(days=3))  # touching its start is fine
+
+
 def test_update_times_conflict_leaves_the_booking_as_it_was(host: ReferenceHost, room: int) -> None:
     first = _create(host, room, T0, T0 + HOUR)
     second = _create(host, room, T0 + 2 * HOUR, T0 + 3 * HOUR)
@@ -154,27 +167,30 @@ def test_cancelled_statuses_are_a_host_setting(pm: pluggy.PluginManager, clock) 
             _create(host, room, T0, T0 + HOUR, status="option")
 
 
-def test_concurrent_creates_of_one_slot_let_exactly_one_win(pm: pluggy.PluginManager, clock, tmp_path: Path) -> None:
-    with ReferenceHost(tmp_path / "host.db", plugin_manager=pm, clock=clock) as host:
-        room = host.add_object("Room").id
-        barrier = threading.Barrier(6)
-        outcomes: list[str] = []
+def test_concurrent_creates_of_one_slot_let_exactly_one_win(file_host: ReferenceHost) -> None:
+    room = file_host.add_object("Room").id
+    writers, rounds = 6, 8
+    barrier = threading.Barrier(writers)
+    outcomes: dict[int, list[str]] = {n: [] for n in range(rounds)}
 
-        def book() -> None:
+    def book() -> None:
+        with file_host.db.transaction(write=False):
+            barrier.wait()  # every writer holds a connection of its own: the pool is full before the race
+        for n in range(rounds):  # each round, all writers try one slot at once
             barrier.wait()
             try:
-                _create(host, room, T0, T0 + HOUR)
-                outcomes.append("booked")
+                _create(file_host, room, T0 + n * HOUR, T0 + (n + 1) * HOUR)
+                outcomes[n].append("booked")
             except BookingConflictError:
-                outcomes.append("conflict")
+                outcomes[n].append("conflict")
 
-        threads = [threading.Thread(target=book) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert sorted(outcomes) == ["booked"] + ["conflict"] * 5
-        assert len(host.list_bookings()) == 1
+    threads = [threading.Thread(target=book) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(sorted(found) == ["booked"] + ["conflict"] * (writers - 1) for found in outcomes.values()), outcomes
+    assert len(file_host.list_bookings()) == rounds
 
 
 # --------------------------------------------------------------------------- arguments that are wrong

@@ -9,6 +9,8 @@ import pytest
 from hookspecs import ConfigEntry
 from ireserve_devhost import ReferenceHost
 
+pytestmark = pytest.mark.backends  # the storage contract: on SQLite and on PostgreSQL
+
 
 def test_absent_keys_read_as_version_zero(host: ReferenceHost) -> None:
     assert host.config.get("gcal", "token") == ConfigEntry(None, 0)

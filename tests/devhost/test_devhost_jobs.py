@@ -18,6 +18,8 @@ from ireserve_devhost.jobs import MAX_ATTEMPTS
 from ireserve_devhost.jobs import MAX_ERROR
 from ireserve_devhost.jobs import backoff
 
+pytestmark = pytest.mark.backends  # the storage contract: on SQLite and on PostgreSQL
+
 
 def _states(host: ReferenceHost) -> list[str]:
     return [record.state for record in host.jobs.all()]
@@ -182,11 +184,13 @@ def test_an_expired_lease_is_claimed_again(host: ReferenceHost, plugin: Any, clo
     assert host.jobs.all()[0].state == "done"
 
 
-def test_jobs_survive_a_restart(pm: pluggy.PluginManager, plugin: Any, clock, db_file: Path) -> None:
-    with ReferenceHost(db_file, plugin_manager=pm, clock=clock) as first:
+def test_jobs_survive_a_restart(
+    pm: pluggy.PluginManager, plugin: Any, clock, db_location: str | Path, host_options: dict[str, Any]
+) -> None:
+    with ReferenceHost(db_location, plugin_manager=pm, clock=clock, **host_options) as first:
         first.jobs.enqueue("sync", {"calendar": "c1"}, dedupe_key="sync:c1")
         first.jobs.enqueue("renew", {"channel": "ch1"}, run_at=clock() + timedelta(hours=1))
-    with ReferenceHost(db_file, plugin_manager=pm, clock=clock) as second:
+    with ReferenceHost(db_location, plugin_manager=pm, clock=clock, **host_options) as second:
         assert not second.jobs.enqueue("sync", {"calendar": "c1"}, dedupe_key="sync:c1")
         assert Worker(second).run_until_idle() == 1
         clock.advance(hours=1)

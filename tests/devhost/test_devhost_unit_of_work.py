@@ -25,6 +25,8 @@ T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 ORIGIN = "calendar:gcal"
 
+pytestmark = pytest.mark.backends  # the storage contract: on SQLite and on PostgreSQL
+
 
 def _create(bookings: Any, room: int, hour: int, **kwargs: Any) -> Any:
     values: dict[str, Any] = {"status": "confirmed", "title": f"at {hour}", "channel": "calendar", "origin": ORIGIN}
@@ -148,19 +150,14 @@ def test_batch_reads_return_what_the_per_call_reads_return(host: ReferenceHost, 
 
 
 def test_a_unit_on_a_file_database_is_invisible_to_other_connections_until_it_commits(
-    file_host: ReferenceHost, db_file: Path
+    file_host: ReferenceHost, db_location: str | Path, host_options: dict[str, Any]
 ) -> None:
-    import sqlite3
-
     room = file_host.add_object("Room 1").id
-    other = sqlite3.connect(db_file)
-    try:
+    with ReferenceHost(db_location, **host_options) as other:  # another process, or another machine
         with file_host.unit_of_work() as unit:
             _create(unit.bookings, room, 1)
-            assert other.execute("SELECT COUNT(*) FROM bookings").fetchone()[0] == 0
-        assert other.execute("SELECT COUNT(*) FROM bookings").fetchone()[0] == 1
-    finally:
-        other.close()
+            assert other.list_bookings() == []
+        assert len(other.list_bookings()) == 1
 
 
 def test_overlaps_with_bookings_the_unit_made_itself_are_refused(host: ReferenceHost, room: int) -> None:

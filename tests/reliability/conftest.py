@@ -641,6 +641,10 @@ def make_rig(provider: str, world: World, **options: Any) -> GoogleRig:
         return GoogleRig(world, **options)
     if provider == "outlook":
         return OutlookRig(world, **options)
+    if provider == "caldav":  # options: radicale= (the session's server), stack= (closes the proxy)
+        from tests.reliability.caldav_rig import CalDavRig
+
+        return CalDavRig(world, **options)  # type: ignore[return-value]
     raise NotImplementedError(f"no reliability rig for provider {provider!r}")
 
 

@@ -23,6 +23,7 @@ for those only agreement, not a winner, is required.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -50,6 +51,7 @@ from ireserve_calendar_plugin.sync.inbound import InboundRound
 from ireserve_calendar_plugin.sync.links import LinkStore
 from ireserve_calendar_plugin.sync.state import Leases
 from ireserve_calendar_plugin.sync.state import StateStore
+from ireserve_lab.radicale import RadicaleServer
 from ireserve_lab.world import World
 from tests.reliability.conftest import USER
 from tests.reliability.conftest import Crash
@@ -237,6 +239,7 @@ class Run:
             (0.01, Fault(kind="timeout", delay=TIMEOUT_DELAY, path=api)),
             (0.02, Fault(status=503, path=self.rig.token_path)),
             (0.02, Fault(kind="reset", path=self.rig.token_path)),
+            *getattr(self.rig, "extra_faults", ()),
         ):
             faults.set_rate(probability, fault)
         self._push_faults(0)
@@ -604,8 +607,9 @@ def converge_under_faults(
     mutations: int,
     allow_update: bool,
     crash_rate: float,
+    rig_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    rig = make_rig(provider, world, seed=seed, settings={"allow_booking_update": allow_update})
+    rig = make_rig(provider, world, seed=seed, settings={"allow_booking_update": allow_update}, **(rig_options or {}))
     rig.connect()
     run = Run(world, rig, seed, allow_update=allow_update, crash_rate=crash_rate, monkeypatch=monkeypatch)
     started = time.monotonic()
@@ -648,6 +652,8 @@ def converge_under_faults(
         "retry_after_faults": len(run.figures.retry_after_faults),
         "stale_sync_tokens": run.figures.stale_cursors,
         "http_410": sum(1 for e in log if e.status == 410),
+        # CalDAV's stale token: a sync-collection REPORT refused (valid-sync-token precondition)
+        "refused_sync_reports": sum(1 for e in log if e.method == "REPORT" and e.status in (403, 409)),
         "access_token_expiries": run.figures.token_expiries,
         "http_401": sum(1 for e in log if e.status == 401),
         "notifications_sent": run.figures.pushes_sent,
@@ -721,3 +727,29 @@ def test_converges_under_faults(
     suite = f"convergence-{provider}-{'allow' if allow_update else 'no-allow'}"
     report(suite, figures, long_run=long_run)
     assert_converged(figures)
+
+
+def test_converges_under_faults_on_caldav(
+    world: World, radicale: RadicaleServer, monkeypatch: pytest.MonkeyPatch, long_run: bool
+) -> None:
+    """The same run on a real CalDAV server (Radicale), the faults injected by a proxy in front of it:
+    resets, 429s with and without ``Retry-After``, 500/503s, held requests that land after the client
+    gave up, stale sync tokens and worker deaths. (No token expiry and no push: HTTP Basic, polled.)
+    A real server answers in tens of milliseconds, so the default run is short."""
+    mutations = 300 if long_run else 60
+    seed = int(os.environ.get("IRESERVE_SEED", "20240611")) + 7
+    with contextlib.ExitStack() as stack:
+        figures = converge_under_faults(
+            world,
+            "caldav",
+            monkeypatch,
+            seed=seed,
+            mutations=mutations,
+            allow_update=True,
+            crash_rate=0.012,
+            rig_options={"radicale": radicale, "stack": stack},
+        )
+    report("convergence-caldav-allow", figures, long_run=long_run)
+    assert_converged(figures)
+    # the run really took CalDAV's own hard paths: a refused sync token, writes whose answer was lost
+    assert figures["refused_sync_reports"] > 0 and figures["faults_by_kind"].get("lost", 0) > 0, figures

@@ -106,3 +106,33 @@ def test_other_settings_and_the_same_endpoint_need_no_secret(world: World, provi
     assert form is not None and form.saved, form.field_errors if form else None
     assert form.status.startswith("Connected")
     assert TokenStore(ctx.store).load()[0] is not None
+
+
+def test_outlook_tenant_change_is_an_endpoint_change(world: World) -> None:
+    """The tenant is part of the token endpoint's address: changing it without the secret is refused, and
+    with it the grant is dropped, so the old refresh token is never sent to the other tenant."""
+    rig = make_rig("outlook", world)
+    rig.connect()
+    host, integration = world.host, rig.integration
+    ctx = context_for(host, integration)
+    assert ctx is not None
+    tokens, _ = TokenStore(ctx.store).load()
+    assert tokens is not None and tokens.refresh_token
+    other = "fabrikam.onmicrosoft.com"
+    for secret in ({}, {"client_secret": ""}, {"client_secret": SECRET_MASK}):
+        form = host.hooks.config_form(integration, {"tenant": other, **secret})
+        assert form is not None and not form.saved
+        error = _values(form)["client_secret"].error
+        assert "You changed Tenant" in error and "Enter the client secret again" in error
+    assert ctx.store.load("settings").data["tenant"] == rig.tenant
+    assert TokenStore(ctx.store).load()[0] == tokens
+
+    form = host.hooks.config_form(integration, {"tenant": other, "client_secret": SECRET})
+    assert form is not None and form.saved, form.field_errors if form else None
+    assert form.status.startswith("Not connected: endpoint settings changed (Tenant)")
+    assert TokenStore(ctx.store).load()[0] is None
+    for _ in range(2):
+        world.tick()
+        world.settle()
+        world.advance(3600)
+    assert rig.app.requests.count(path=other.replace(".", r"\.")) == 0

@@ -2,8 +2,11 @@
 
 Every scale test gets its host storage from :func:`host_database` alone (the reference host's database,
 handed to the test's ``World`` and to each worker process as ``IRESERVE_DEVHOST_DB``), so switching all
-of them to another backend (PostgreSQL, issue 16) is a change to that one fixture. Redis is skipped,
-with the install line, when no ``redis-server`` binary exists.
+of them to another backend is a change to that one fixture. It is PostgreSQL (issue 16: workers on
+several machines share a database server, not a SQLite file): a fresh schema on the run's one server
+(``tests/postgres_fixtures.py``), with the key file every process shares named in
+``IRESERVE_DEVHOST_KEY_FILE``. PostgreSQL and Redis are skipped, with the install line, when their
+binaries (or psycopg) are missing.
 """
 
 from __future__ import annotations
@@ -26,12 +29,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def host_database(tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty host database for one test, as the string ``World`` and ``IRESERVE_DEVHOST_DB`` take.
-
-    Today a SQLite file in the test's folder (workers on one machine share it); the one place to switch
-    the scale tests to a database that spans machines."""
-    yield str(tmp_path / "host.sqlite3")
+def host_database(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, empty host database for one test, as the string ``World`` and ``IRESERVE_DEVHOST_DB`` take:
+    a PostgreSQL URL. The test process and its worker processes (which inherit the environment) find the
+    shared key file through ``IRESERVE_DEVHOST_KEY_FILE``."""
+    monkeypatch.setenv("IRESERVE_DEVHOST_KEY_FILE", str(tmp_path / "host.keys.json"))
+    yield pg_url
 
 
 @pytest.fixture(scope="module")

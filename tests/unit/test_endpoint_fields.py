@@ -32,7 +32,8 @@ def test_both_providers_declare_every_url_they_send_credentials_to() -> None:
         "directory_base_url",
     }
     assert set(GoogleProvider.grant_keys) >= {"tokens", "sa_token", "sa_directory_token"}
-    assert set(OutlookProvider().endpoint_fields()) == {"graph_base_url", "login_base_url"}
+    # the tenant is part of the token endpoint's address ({login}/{tenant}/oauth2/v2.0/token)
+    assert set(OutlookProvider().endpoint_fields()) == {"graph_base_url", "login_base_url", "tenant"}
     assert set(OutlookProvider.grant_keys) >= {"tokens", "app_token"}
 
 

@@ -160,6 +160,8 @@ class CalDavBackend:
             list(ctx.settings.get("calendar_mapping") or []), ctx.settings.get("inbound_object_id")
         )
         self._zones: dict[str, ZoneInfo] = {}
+        #: events handed to the engine per page
+        self.page_events = PAGE_EVENTS
 
     def close(self) -> None:
         if self._own_session:
@@ -216,9 +218,9 @@ class CalDavBackend:
             events = self._events(resources, recurring, window, zone, incremental=previous is not None)
             if not answer.truncated:
                 cursor = Cursor("sync", answer.token, recurring=recurring)
-                yield from _pages(events, cursor.encode())
+                yield from _pages(events, cursor.encode(), self.page_events)
                 return
-            yield from _pages(events, None)
+            yield from _pages(events, None, self.page_events)
             token = answer.token
         raise TransientError("caldav: sync-collection did not end", provider=PROVIDER)
 
@@ -243,7 +245,9 @@ class CalDavBackend:
             recurring = dict(previous.recurring)
             fetched = self.dav.multiget(calendar.remote_id, changed) if changed else []
             events = self._events([*fetched, *gone], recurring, window, zone, incremental=True)
-        yield from _pages(events, Cursor("etag", ctag=ctag, etags=etags, recurring=recurring).encode())
+        yield from _pages(
+            events, Cursor("etag", ctag=ctag, etags=etags, recurring=recurring).encode(), self.page_events
+        )
 
     def _events(
         self,
@@ -388,10 +392,10 @@ def _written(event_id: str, etag: str, draft: EventDraft) -> RemoteEvent:
     )
 
 
-def _pages(events: list[RemoteEvent], cursor: str | None) -> Iterator[ChangePage]:
+def _pages(events: list[RemoteEvent], cursor: str | None, size: int = PAGE_EVENTS) -> Iterator[ChangePage]:
     if not events:
         yield ChangePage((), cursor=cursor)
         return
-    for at in range(0, len(events), PAGE_EVENTS):
-        last = at + PAGE_EVENTS >= len(events)
-        yield ChangePage(tuple(events[at : at + PAGE_EVENTS]), cursor=cursor if last else None)
+    for at in range(0, len(events), size):
+        last = at + size >= len(events)
+        yield ChangePage(tuple(events[at : at + size]), cursor=cursor if last else None)

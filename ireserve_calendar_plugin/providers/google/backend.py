@@ -106,10 +106,23 @@ class GoogleBackend:
         self.service_account = ctx.settings.get("auth_mode") == AuthMode.SERVICE_ACCOUNT.value
         if self.service_account:
             self.tokens = service_account_tokens(
-                ctx.settings, session, ctx.store, scopes=SCOPES, key=CALENDAR_TOKEN_KEY, now=ctx.now, wait=ctx.sleep
+                ctx.settings,
+                session,
+                ctx.store,
+                scopes=SCOPES,
+                key=CALENDAR_TOKEN_KEY,
+                now=ctx.now,
+                wait=ctx.sleep,
+                issuer=ctx.issuer,
             )
         else:
-            self.tokens = AccessTokens(ctx.store, refresher(ctx.settings, session, now=ctx.now), now=ctx.now)
+            self.tokens = AccessTokens(
+                ctx.store,
+                refresher(ctx.settings, session, now=ctx.now),
+                now=ctx.now,
+                key=ctx.token_key,
+                issuer=ctx.issuer,
+            )
         self.pacer = pacer_for(ctx)
         api_timeout = 30.0
         # one user, one quota: a Retry-After pauses the whole integration, in every worker

@@ -87,6 +87,7 @@ def discover(ctx: BackendContext) -> RoomCatalog:
             key=DIRECTORY_TOKEN_KEY,
             now=ctx.now,
             wait=ctx.sleep,
+            issuer=ctx.issuer,
         )
 
         def token() -> str:

@@ -212,8 +212,15 @@ def service_account_tokens(
     key: str,
     now: Callable[[], datetime],
     wait: Callable[[float], None],
+    issuer: Mapping[str, str] | None = None,
 ) -> AccessTokens:
-    """The shared access token of one purpose (``key``) of a service-account integration."""
+    """The shared access token of one purpose (``key``) of a service-account integration (tagged ``issuer``)."""
     return AccessTokens(
-        store, _refresher(settings, session, store, scopes, now), now=now, key=key, needs_grant=False, wait=wait
+        store,
+        _refresher(settings, session, store, scopes, now),
+        now=now,
+        key=key,
+        needs_grant=False,
+        wait=wait,
+        issuer=issuer,
     )

@@ -175,10 +175,12 @@ class OutlookBackend:
         session = ctx.session or requests.Session()
         if self.application:
             refresh = auth.client_credentials(ctx.settings, session, ctx.store, now=ctx.now, sleep=ctx.sleep)
-            self.tokens = AccessTokens(ctx.store, refresh, now=ctx.now, key=APP_TOKEN_KEY, needs_grant=False)
+            self.tokens = AccessTokens(
+                ctx.store, refresh, now=ctx.now, key=APP_TOKEN_KEY, needs_grant=False, issuer=ctx.issuer
+            )
         else:
             refresh = auth.refresher(ctx.settings, session, now=ctx.now, sleep=ctx.sleep)
-            self.tokens = AccessTokens(ctx.store, refresh, now=ctx.now)
+            self.tokens = AccessTokens(ctx.store, refresh, now=ctx.now, key=ctx.token_key, issuer=ctx.issuer)
         limit = int(ctx.settings.get("max_concurrency") or 4)
         self.api_timeout = float(ctx.settings.get("request_timeout") or 30)
         pauses: dict[str, SharedPause] = {}

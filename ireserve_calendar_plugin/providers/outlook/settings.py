@@ -83,8 +83,13 @@ class OutlookSettingsSchema(ProviderSettingsSchema):
     )
     tenant = fields.String(
         required=True,
+        # part of the token endpoint's address ({login}/{tenant}/oauth2/v2.0/token): changing it is a
+        # re-approval like a URL change (the client secret again, the grant dropped)
         metadata=field_meta(
-            "Tenant", "Tenant id (GUID) or verified domain, e.g. contoso.onmicrosoft.com.", section="Connection"
+            "Tenant",
+            "Tenant id (GUID) or verified domain, e.g. contoso.onmicrosoft.com.",
+            section="Connection",
+            endpoint=True,
         ),
     )
     object_id = fields.Integer(
