@@ -1,6 +1,6 @@
 """An emulator served from its own process, for figures where it must not share the host's interpreter.
 
-Public API: :class:`EmulatorProcess`, :func:`main`.
+Public API: :class:`EmulatorProcess`, :class:`RemoteLog`, :func:`main`.
 
 The in-process emulators of a World run on the benchmark's own Python interpreter, so their work (say,
 rendering a page, or a Graph subscription's validation handshake) competes with the plugin for the
@@ -24,20 +24,29 @@ from typing import Any
 
 import requests
 
+from benchmarks.worlds import ALEX
 from benchmarks.worlds import TENANT
+from benchmarks.worlds import seed_google
+from benchmarks.worlds import seed_graph
 from benchmarks.worlds import spread
 from calendar_emulators.core import EmulatorServer
+from calendar_emulators.core import LoggedRequest
 from calendar_emulators.serve import build_emulator
 
-__all__ = ["EmulatorProcess", "main"]
+__all__ = ["EmulatorProcess", "RemoteLog", "main"]
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 class EmulatorProcess:
-    """A Graph emulator with ``rooms`` room mailboxes of ``events`` events each, in a child process."""
+    """An emulator in a child process: Graph with ``rooms`` room mailboxes of ``events`` events each, or
+    (``calendar_events``) one calendar of that many events: Google's demo room calendar (``kind="google"``)
+    or alex's Outlook calendar (``kind="graph"``), seeded as :mod:`benchmarks.worlds` seeds them.
+    ``token`` is a read token for the Google demo user, issued by the child (for replaying listings)."""
 
-    def __init__(self, *, rooms: int, events: int, latency: float = 0.0) -> None:
+    def __init__(
+        self, *, rooms: int = 0, events: int = 0, latency: float = 0.0, kind: str = "graph", calendar_events: int = 0
+    ) -> None:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         self._proc = subprocess.Popen(
             [
@@ -50,6 +59,10 @@ class EmulatorProcess:
                 str(events),
                 "--latency",
                 str(latency),
+                "--kind",
+                kind,
+                "--calendar-events",
+                str(calendar_events),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -62,8 +75,11 @@ class EmulatorProcess:
         if not line:
             self.close()
             raise RuntimeError("the emulator process did not start")
-        self.url: str = json.loads(line)["url"]
+        started = json.loads(line)
+        self.url: str = started["url"]
+        self.token: str = started.get("token", "")
         self._http = requests.Session()
+        self.requests = RemoteLog(self)
 
     def entries(self) -> list[dict[str, Any]]:
         """The request log, oldest first; ``started`` as a datetime."""
@@ -73,6 +89,10 @@ class EmulatorProcess:
         for item in items:
             item["started"] = datetime.fromisoformat(item["started"])
         return items
+
+    def log_length(self) -> int:
+        """How many requests the log holds (to take the entries after a point)."""
+        return len(self.entries())
 
     def flush_notifications(self) -> None:
         self._http.post(f"{self.url}/_emulator/notifications/flush", json={}, timeout=60).raise_for_status()
@@ -95,23 +115,57 @@ class EmulatorProcess:
         self.close()
 
 
+class RemoteLog:
+    """The child's request log as :class:`~calendar_emulators.core.LoggedRequest` items (like ``app.requests``)."""
+
+    def __init__(self, process: EmulatorProcess) -> None:
+        self._process = process
+
+    def entries(self) -> list[LoggedRequest]:
+        return [
+            LoggedRequest(
+                e["method"],
+                e["path"],
+                {k: tuple(v) for k, v in e["query"].items()},
+                e["status"],
+                e["started"],
+                e["duration"],
+                e["bytes_out"],
+                e["fault"],
+            )
+            for e in self._process.entries()
+        ]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """In the child: build, seed and serve the Graph emulator until stdin closes."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.emulator_process")
     parser.add_argument("--rooms", type=int, default=0)
     parser.add_argument("--events", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--kind", choices=("graph", "google"), default="graph")
+    parser.add_argument("--calendar-events", type=int, default=0)
     args = parser.parse_args(argv)
-    app: Any = build_emulator("graph")
+    app: Any = build_emulator(args.kind)
     server = EmulatorServer(app)
-    app.configure(graph_root=server.url)
-    app.add_rooms(TENANT, args.rooms)
-    for n in range(1, args.rooms + 1):
-        for i, (start, end) in enumerate(spread(args.events)):
-            app.person_create_event(f"room-{n:03d}@{TENANT}", f"Meeting {i}", start, end, location=f"Room {n:03d}")
+    started: dict[str, str] = {"url": server.url}
+    if args.kind == "google":
+        from calendar_emulators.google import DEMO_ROOM
+        from calendar_emulators.google import DEMO_USER
+
+        seed_google(app, DEMO_ROOM, args.calendar_events)
+        scope = "https://www.googleapis.com/auth/calendar.readonly"
+        started["token"] = app.issue_tokens(DEMO_USER, "demo-client", [scope])["access_token"]
+    else:
+        app.configure(graph_root=server.url)
+        seed_graph(app, ALEX, args.calendar_events)
+        app.add_rooms(TENANT, args.rooms)
+        for n in range(1, args.rooms + 1):
+            for i, (start, end) in enumerate(spread(args.events)):
+                app.person_create_event(f"room-{n:03d}@{TENANT}", f"Meeting {i}", start, end, location=f"Room {n:03d}")
     app.latency = args.latency
     server.start()
-    print(json.dumps({"url": server.url}), flush=True)
+    print(json.dumps(started), flush=True)
     try:
         sys.stdin.read()
     finally:

@@ -78,7 +78,15 @@ from ireserve_calendar_plugin.sync.links import LinkStore
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.unwatch import sweep_orphans
 
-__all__ = ["booking_changed", "cron_tick", "enqueue", "rekey", "resume_after_reconnect", "run_job"]
+__all__ = [
+    "booking_changed",
+    "credentials_refused",
+    "cron_tick",
+    "enqueue",
+    "rekey",
+    "resume_after_reconnect",
+    "run_job",
+]
 
 log = logging.getLogger("ireserve_calendar_plugin")
 
@@ -413,6 +421,21 @@ def _again(job: Job, run_at: datetime) -> QueuedJob:
     payload = dict(job.payload)
     dedupe = f"{job.name}:{payload['integration']}:{payload.get('calendar', '')}"
     return QueuedJob(job.name, payload, dedupe, run_at)
+
+
+def credentials_refused(ctx: IntegrationContext, exc: AuthExpiredError) -> None:
+    """The provider refused the integration's credentials outside a sync (the calendar-list job): mark
+    it as needing new ones and tell the admin once, in words, exactly as the sync path does (each
+    calendar's health row says it too, until a round succeeds)."""
+    try:
+        with engine_for(ctx) as engine:
+            keys = [calendar.key for calendar in engine.backend.calendars()]
+    except CalendarPluginError:
+        keys = []
+    activity = ActivityLog(ctx.store)
+    for key in keys:
+        activity.failure(key, ctx.host.now(), problem=classify(exc).value, retry_at=None)
+    _lost_grant(ctx, exc)
 
 
 def _lost_grant(ctx: IntegrationContext, exc: AuthExpiredError) -> None:

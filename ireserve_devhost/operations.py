@@ -1,6 +1,6 @@
 """Operator commands on the reference host's database, with progress on the terminal.
 
-Public API: :func:`sync_now`, :func:`rotate_keys`, :func:`sealed_key_ids`.
+Public API: :func:`sync_now`, :func:`rotate_keys`, :func:`sealed_key_ids`, :func:`stale_holders`.
 
 Both go through the host contract only (a cron tick, then the host's job worker), exactly as the
 running host would, so what they show is what the host does: ``sync_now`` runs every due job now
@@ -20,7 +20,7 @@ from typing import TextIO
 from ireserve_devhost import ReferenceHost
 from ireserve_devhost import Worker
 
-__all__ = ["rotate_keys", "sealed_key_ids", "sync_now"]
+__all__ = ["rotate_keys", "sealed_key_ids", "stale_holders", "sync_now"]
 
 
 def _run_jobs(host: ReferenceHost, out: TextIO, label: str) -> int:
@@ -75,6 +75,38 @@ def sealed_key_ids(host: ReferenceHost) -> Counter[str]:
     return counts
 
 
+def stale_holders(host: ReferenceHost, old: set[str]) -> str:
+    """Which integrations still hold values sealed with a key in ``old``, and why, in words (for the refusal)."""
+    held: Counter[str] = Counter()
+    with host.db.transaction(write=False) as conn:
+        for integration_id, value in conn.execute("SELECT integration_id, value FROM config WHERE value IS NOT NULL"):
+            parts = str(value).split(".")
+            if len(parts) == 3 and parts[1] in old:
+                held[str(integration_id)] += 1
+    lines = []
+    for integration_id, count in sorted(held.items()):
+        integration = host.integrations.get(integration_id)
+        try:
+            served = integration is not None and host.hooks.config_form(integration, None) is not None
+        except Exception as exc:  # noqa: BLE001 - the operator is told which plugin fails, not a traceback
+            served, failure = True, type(exc).__name__
+        else:
+            failure = ""
+        if integration is None:
+            why = "no longer listed as an integration (its plugin has not removed what it stored yet)"
+        elif failure:
+            why = f"its plugin fails on it ({failure}): see 'ireserve-devhost status' and the integration's log"
+        elif not served:
+            why = (
+                f"no installed plugin serves its provider {integration.provider!r}: install that plugin, "
+                "or delete the integration"
+            )
+        else:
+            why = "its plugin has not re-encrypted it yet: see 'ireserve-devhost status' and the integration's log"
+        lines.append(f"  integration {integration_id!r}: {count} value(s); {why}")
+    return "\n".join(lines)
+
+
 def rotate_keys(
     db_path: str,
     *,
@@ -114,9 +146,12 @@ def rotate_keys(
                 what = ", ".join(f"{n} with {kid}" for kid, n in sorted(stale.items())) or "none yet settled"
                 print(
                     f"gave up after {wait:.0f} s: value(s) still sealed with an old key ({what}); "
-                    "old keys kept. Is a disabled integration holding them? Run rotate-keys again later.",
+                    "old keys kept. Run rotate-keys again once the cause below is fixed.",
                     file=stream,
                 )
+                holders = stale_holders(host, set(stale))
+                if holders:
+                    print(holders, file=stream)
                 return 1
             if stale:
                 total = sum(stale.values())
