@@ -58,6 +58,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("rooms", "500 discovered rooms per provider: discovery, initial sync, tokens, writes, cron tick"),
     ("scale", "200 rooms' initial sync on 1 vs 4 RQ worker processes (needs redis-server)"),
     ("caldav", "CalDAV on a real Radicale: initial sync of 10k events (requests, events/s), idle poll"),
+    ("postgres", "initial inbound sync throughput with the reference host on PostgreSQL (needs postgresql)"),
 )
 
 PENDING_OUTLOOK = "pending: Outlook provider"

@@ -118,13 +118,15 @@ def google_setup(
     connect: bool = True,
     settle: bool = True,
     virtual_sleep: bool = False,
+    database: str | None = None,
     **settings: Any,
 ) -> Setup:
     """A World with the Google emulator, Room A mapped to the demo room calendar holding ``events`` events.
 
     With ``connect`` the admin connects the account (which queues the channel and the first sync);
-    with ``settle`` those jobs run too."""
-    world = World(workdir / "host.sqlite3", virtual_sleep=virtual_sleep)
+    with ``settle`` those jobs run too. The host's database is a SQLite file in ``workdir``, or
+    ``database`` (a ``postgresql://`` URL) with its key file in ``workdir``."""
+    world = _world(workdir, database, virtual_sleep=virtual_sleep)
     app, base = world.google()
     seed_google(app, DEMO_ROOM, events)
     room = world.host.add_object("Room A", timezone="Europe/Amsterdam")
@@ -148,10 +150,17 @@ def google_setup(
 
 
 def outlook_setup(
-    workdir: Path, *, events: int = 0, connect: bool = True, settle: bool = True, **settings: Any
+    workdir: Path,
+    *,
+    events: int = 0,
+    connect: bool = True,
+    settle: bool = True,
+    database: str | None = None,
+    **settings: Any,
 ) -> Setup:
-    """A World with the Graph emulator: delegated mode, alex's calendar <-> Room A, ``events`` events."""
-    world = World(workdir / "host.sqlite3")
+    """A World with the Graph emulator: delegated mode, alex's calendar <-> Room A, ``events`` events
+    (the database as for :func:`google_setup`)."""
+    world = _world(workdir, database)
     app, base = world.graph()
     seed_graph(app, ALEX, events)
     room = world.host.add_object("Room A", timezone="Europe/Amsterdam")
@@ -174,6 +183,12 @@ def outlook_setup(
         if settle:
             world.settle()
     return setup
+
+
+def _world(workdir: Path, database: str | None, *, virtual_sleep: bool = False) -> World:
+    if database is None:
+        return World(workdir / "host.sqlite3", virtual_sleep=virtual_sleep)
+    return World(database, key_file=workdir / "host.keys.json", virtual_sleep=virtual_sleep)
 
 
 def drain_timed(world: World, *, include_future: bool = False) -> dict[str, float]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from ireserve_calendar_plugin.auth.tokens import AuthStatus
 from ireserve_calendar_plugin.config.form import load_settings
+from ireserve_calendar_plugin.errors import AuthExpiredError
 from ireserve_calendar_plugin.errors import CalendarPluginError
 from ireserve_calendar_plugin.messages import ProblemKind
 from ireserve_calendar_plugin.messages import classify
@@ -90,6 +91,12 @@ def refresh_choices(ctx: IntegrationContext) -> CachedChoices:
             exc,
         )
         kind = classify(exc).value
+        if isinstance(exc, AuthExpiredError):
+            # refused credentials (a wrong app password): the integration needs new ones, said once in
+            # words, and its work waits, as when the sync path meets them
+            from ireserve_calendar_plugin.services import credentials_refused
+
+            credentials_refused(ctx, exc)
 
         def failed(data: dict[str, Any] | None) -> dict[str, Any]:
             return {**(data or {}), "failed": kind, "failed_at": now.isoformat()}

@@ -50,6 +50,8 @@ from ireserve_calendar_plugin.messages import booking_notice
 from ireserve_calendar_plugin.messages import classify
 from ireserve_calendar_plugin.messages import describe
 from ireserve_calendar_plugin.messages import message_for
+from ireserve_calendar_plugin.removal import JOB_FORGET
+from ireserve_calendar_plugin.removal import run_forget
 from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
@@ -60,6 +62,7 @@ from ireserve_calendar_plugin.sync.channels import ChannelForce
 from ireserve_calendar_plugin.sync.echo import is_own_origin
 from ireserve_calendar_plugin.sync.echo import origin_of
 from ireserve_calendar_plugin.sync.echo import outbound_suppressed
+from ireserve_calendar_plugin.sync.echo import own_round_write
 from ireserve_calendar_plugin.sync.engine import JOB_CHANNEL
 from ireserve_calendar_plugin.sync.engine import JOB_OUTBOUND
 from ireserve_calendar_plugin.sync.engine import JOB_SYNC
@@ -73,10 +76,19 @@ from ireserve_calendar_plugin.sync.engine import sync_job
 from ireserve_calendar_plugin.sync.inbound import BOOKING_CHANGES
 from ireserve_calendar_plugin.sync.inbound import CalendarBusyError
 from ireserve_calendar_plugin.sync.inbound import RoundResult
+from ireserve_calendar_plugin.sync.links import LinkStore
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.unwatch import sweep_orphans
 
-__all__ = ["booking_changed", "cron_tick", "enqueue", "rekey", "resume_after_reconnect", "run_job"]
+__all__ = [
+    "booking_changed",
+    "credentials_refused",
+    "cron_tick",
+    "enqueue",
+    "rekey",
+    "resume_after_reconnect",
+    "run_job",
+]
 
 log = logging.getLogger("ireserve_calendar_plugin")
 
@@ -106,6 +118,8 @@ def enqueue(host: HostApi, job: QueuedJob) -> bool:
 def booking_changed(host: HostApi, booking: Booking, origin: str) -> None:
     """Queue an outbound job for every integration that writes this booking's object, except the one
     whose own write this change is (echo). No API call happens in the hook."""
+    if own_round_write(origin):
+        return  # this process's round, alone on the host, applies it: nobody to tell, nothing to read
     for integration in host.integrations.all():
         iid = integration.id
         # the integration's own write (or one it applies now) needs no context at all: checked first,
@@ -168,6 +182,9 @@ def cron_tick(host: HostApi, now: datetime) -> int:
 
 def run_job(host: HostApi, job: Job) -> bool | None:
     """Run one of our jobs; None when the job is not ours."""
+    if job.name == JOB_FORGET:  # for an integration the host no longer lists
+        run_forget(host, job)
+        return True
     if job.name not in (*_HOUSEKEEPING, JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_CHOICES, JOB_DISCOVER):
         return None
     integration = host.integrations.get(job.payload.get("integration", ""))
@@ -217,6 +234,7 @@ def rekey(ctx: IntegrationContext, progress: Callable[[int, int], None] | None =
 
     Safe while sync runs (compare-and-set per value). Returns how many values were rewritten."""
     current = ctx.host.keyring.current
+    LinkStore(ctx.store).migrate()  # links sealed by an older version become plain JSON (nothing to reseal)
     count = rotate_integration_keys(ctx.host.config, ctx.host.keyring, ctx.integration.id, progress)
     ctx.store.save(REKEY_MARKER, current, expected_version=None)
     if count:
@@ -408,6 +426,21 @@ def _again(job: Job, run_at: datetime) -> QueuedJob:
     payload = dict(job.payload)
     dedupe = f"{job.name}:{payload['integration']}:{payload.get('calendar', '')}"
     return QueuedJob(job.name, payload, dedupe, run_at)
+
+
+def credentials_refused(ctx: IntegrationContext, exc: AuthExpiredError) -> None:
+    """The provider refused the integration's credentials outside a sync (the calendar-list job): mark
+    it as needing new ones and tell the admin once, in words, exactly as the sync path does (each
+    calendar's health row says it too, until a round succeeds)."""
+    try:
+        with engine_for(ctx) as engine:
+            keys = [calendar.key for calendar in engine.backend.calendars()]
+    except CalendarPluginError:
+        keys = []
+    activity = ActivityLog(ctx.store)
+    for key in keys:
+        activity.failure(key, ctx.host.now(), problem=classify(exc).value, retry_at=None)
+    _lost_grant(ctx, exc)
 
 
 def _lost_grant(ctx: IntegrationContext, exc: AuthExpiredError) -> None:

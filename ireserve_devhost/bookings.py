@@ -83,11 +83,19 @@ class BookingStore:
         *,
         cancelled_statuses: Collection[str] = DEFAULT_CANCELLED_STATUSES,
         listener: StatusListener | None = None,
+        holds_write_lock: bool = False,
     ) -> None:
         self._db = db
         self._clock = clock
         self.cancelled_statuses = frozenset(cancelled_statuses)
         self._listener = listener
+        # Inside a unit of work (``holds_write_lock``) nobody else writes the bookings of an object the unit
+        # wrote until it ends (SQLite: the write lock; PostgreSQL: the per-object lock, held to the commit),
+        # so an object's time zone and the bound of its longest booking are read once per unit and kept
+        # current by its own writes (a bound that only grows stays a correct bound, even after a savepoint
+        # undoes a write).
+        self._timezones: dict[int, str] | None = {} if holds_write_lock else None
+        self._longest: dict[int, float | None] | None = {} if holds_write_lock else None
 
     # ------------------------------------------------------------------ reads
 
@@ -158,7 +166,7 @@ class BookingStore:
         with self._db.transaction() as conn:
             # concurrent writers (PostgreSQL) check and write one object's bookings one at a time
             self._db.dialect.lock(conn, "bookings of object", object_id)
-            timezone = _object_timezone(conn, object_id)
+            timezone = self._timezone(conn, object_id)
             if all_day:
                 _check_all_day(start, end, timezone)
             if (
@@ -175,6 +183,7 @@ class BookingStore:
                 (object_id, start_at, end_at, int(all_day), status, title, customer_id, channel)
                 + (now, origin, now, origin),
             ).fetchone()[0]
+            self._lasts(object_id, start_at, end_at)
             conn.executemany(
                 "INSERT INTO booking_fields (booking_id, name, value) VALUES (?, ?, ?)",
                 [(booking_id, name, value) for name, value in field_items],
@@ -227,7 +236,7 @@ class BookingStore:
                 return self._one(conn, booking_id)
             self._db.dialect.lock(conn, "bookings of object", object_id)
             if all_day:
-                _check_all_day(start, end, _object_timezone(conn, object_id))
+                _check_all_day(start, end, self._timezone(conn, object_id))
             if not ignore_validation and status not in self.cancelled_statuses:
                 self._check_overlap(conn, object_id, start_at, end_at, exclude=booking_id)
             self._touch(
@@ -237,6 +246,7 @@ class BookingStore:
                 "start_utc = ?, end_utc = ?, all_day = ?",
                 (start_at, end_at, int(all_day)),
             )
+            self._lasts(object_id, start_at, end_at)
             booking = self._one(conn, booking_id)
         self._notify(booking, status, origin)
         return booking
@@ -322,15 +332,9 @@ class BookingStore:
         # An overlapping booking starts before ``end_at`` and, being no longer than the object's longest
         # booking, after ``start_at - longest``: that bounds the index scan (one second of slack covers
         # julianday's rounding). Without the bound every earlier booking of the object would be visited.
-        # Spelled ORDER BY ... LIMIT 1 rather than MAX(): one index probe whatever the planner's statistics
-        # (PostgreSQL plans MAX() over a table it has not analysed yet as a scan of the object's bookings).
-        length = self._db.dialect.booking_length_days
-        found = conn.execute(
-            f"SELECT {length} FROM bookings WHERE object_id = ? ORDER BY {length} DESC LIMIT 1", (object_id,)
-        ).fetchone()
-        if found is None:
+        longest = self._longest_days(conn, object_id)
+        if longest is None:
             return
-        longest = found[0]
         earliest = to_db_time(from_db_time(start_at) - timedelta(days=longest, seconds=1))
         cancelled = sorted(self.cancelled_statuses)
         row = conn.execute(
@@ -345,6 +349,33 @@ class BookingStore:
                 f"overlaps booking {other} on object {object_id}"
                 f" ({other_start:%Y-%m-%d %H:%M} to {other_end:%Y-%m-%d %H:%M} UTC)"
             )
+
+    def _longest_days(self, conn: sqlite3.Connection, object_id: int) -> float | None:
+        if self._longest is not None and object_id in self._longest:
+            return self._longest[object_id]
+        # Spelled ORDER BY ... LIMIT 1 rather than MAX(): one index probe whatever the planner's statistics
+        # (PostgreSQL plans MAX() over a table it has not analysed yet as a scan of the object's bookings).
+        length = self._db.dialect.booking_length_days
+        found = conn.execute(
+            f"SELECT {length} FROM bookings WHERE object_id = ? ORDER BY {length} DESC LIMIT 1", (object_id,)
+        ).fetchone()
+        longest: float | None = None if found is None else float(found[0])
+        if self._longest is not None:
+            self._longest[object_id] = longest
+        return longest
+
+    def _lasts(self, object_id: int, start_at: str, end_at: str) -> None:
+        """An own write gave ``object_id`` a booking from ``start_at`` to ``end_at``: grow the kept bound."""
+        if self._longest is not None and object_id in self._longest:
+            days = (from_db_time(end_at) - from_db_time(start_at)).total_seconds() / 86400
+            self._longest[object_id] = max(self._longest[object_id] or 0.0, days)
+
+    def _timezone(self, conn: sqlite3.Connection, object_id: int) -> str:
+        if self._timezones is None:
+            return _object_timezone(conn, object_id)
+        if object_id not in self._timezones:
+            self._timezones[object_id] = _object_timezone(conn, object_id)
+        return self._timezones[object_id]
 
     def _notify(self, booking: Booking, old_status: str | None, origin: str) -> None:
         if self._listener is not None:

@@ -67,6 +67,8 @@ def sealed_key_ids(host: ReferenceHost) -> Counter[str]:
     counts: Counter[str] = Counter()
     with host.db.transaction(write=False) as conn:
         for (value,) in conn.execute("SELECT value FROM config WHERE value IS NOT NULL"):
+            if str(value).startswith("{"):
+                continue  # a plugin's plain JSON document (the calendar plugin's links): sealed by no key
             parts = str(value).split(".")
             if len(parts) == 3 and parts[1]:
                 counts[parts[1]] += 1

@@ -10,9 +10,10 @@ Implements :class:`hookspecs.types.UnitOfWork` (``host.unit_of_work()``, see
   :meth:`.db.Database.transaction` (SQLite: ``BEGIN IMMEDIATE``, the write lock, as every write of this
   host does; PostgreSQL: ``BEGIN``, and the stores' row and key locks are held until the unit ends); the
   block's normal end commits, an exception rolls everything back and propagates.
-* each store call runs in its own ``SAVEPOINT`` (:meth:`SqliteUnitOfWork.transaction`), so a write that
-  raises (an overlap, a bad argument) leaves nothing, exactly as its own transaction would, and the unit
-  goes on; :meth:`SqliteUnitOfWork.savepoint` groups a booking's writes the same way.
+* each booking store call runs in its own ``SAVEPOINT`` (:meth:`SqliteUnitOfWork.transaction`), so a
+  write that raises (an overlap, a bad argument) leaves nothing, exactly as its own transaction would, and
+  the unit goes on; a config ``put`` writes a single statement, atomic without one;
+  :meth:`SqliteUnitOfWork.savepoint` groups a booking's writes the same way.
 * the stores' status-change listener is the unit's queue: a notification is kept only if the savepoints
   around its write are released, and the queue is handed to the host's hooks after the COMMIT (never
   when the unit rolls back).
@@ -29,6 +30,7 @@ import sqlite3
 from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -64,8 +66,13 @@ class SqliteUnitOfWork:
         self._open = True
         #: notifications of the writes kept so far, in write order
         self.pending: list[Notification] = []
-        self.bookings = BookingStore(self, clock, cancelled_statuses=cancelled_statuses, listener=self._queue)
-        self.config = ConfigStore(self)
+        # the unit keeps the bookings of every object it wrote locked until it ends (SQLite: the write lock;
+        # PostgreSQL: the per-object lock the store takes), so the store may keep what it read of them
+        self.bookings = BookingStore(
+            self, clock, cancelled_statuses=cancelled_statuses, listener=self._queue, holds_write_lock=True
+        )
+        # ConfigStore.put writes one statement (an upsert after its compare): atomic without a savepoint
+        self.config = ConfigStore(_Statements(self))
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
@@ -104,6 +111,17 @@ class SqliteUnitOfWork:
 
     def _queue(self, booking: Booking, old_status: str | None, new_status: str, origin: str) -> None:
         self.pending.append((booking, old_status, new_status, origin))
+
+
+class _Statements:
+    """The unit's connection for stores whose every write is a single statement (no savepoint needed)."""
+
+    def __init__(self, unit: SqliteUnitOfWork) -> None:
+        self._unit = unit
+        self.dialect = unit.dialect
+
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        return self._unit.transaction(write=False)
 
 
 @contextmanager

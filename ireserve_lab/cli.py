@@ -17,7 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ireserve-lab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="offline round trip: reference host + plugin + emulators, step by step")
-    demo.add_argument("--provider", choices=["all", "google", "outlook"], default="all")
+    demo.add_argument("--provider", choices=["all", "google", "outlook", "caldav"], default="all")
     bench = sub.add_parser(
         "bench",
         help="run the benchmarks on the emulators and the reference host (from a source checkout)",

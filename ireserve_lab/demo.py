@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from ireserve_lab.demo_caldav import caldav_story
 from ireserve_lab.demo_rooms import rooms_story
 from ireserve_lab.world import World
 
@@ -288,11 +289,16 @@ def _rooms_story(world: World, p: _Printer) -> bool:
     return rooms_story(world, p, _hour, USER)
 
 
+def _caldav_story(world: World, p: _Printer) -> bool:
+    return caldav_story(world, p, _hour, USER)
+
+
 _STORIES: dict[str, Callable[[World, _Printer], bool]] = {
     "google": _google_story,
     "outlook": _outlook_delegated_story,
     "outlook-rooms": _outlook_application_story,
     "rooms": _rooms_story,
+    "caldav": _caldav_story,
 }
 
 

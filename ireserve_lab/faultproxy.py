@@ -211,7 +211,7 @@ class FaultProxy:
                     allow_redirects=False,
                     timeout=60,
                 )
-                if planned is not None:  # "lost": the server did it, the client hears otherwise
+                if planned is not None and planned.kind == "lost":  # the server did it, the client hears otherwise
                     self._fault = "lost"
                     self._answer(planned.status, {}, b"the answer was lost")
                     return

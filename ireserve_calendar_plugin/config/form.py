@@ -219,14 +219,21 @@ def _label(schema: Schema, name: str) -> str:
     return str(field.metadata.get("label", name)) if field is not None else name
 
 
-def _reapproval_errors(schema: Schema, moved: Sequence[str], not_entered: set[str]) -> dict[str, str]:
-    """Refuse an endpoint change unless every secret was typed again in the same submit."""
+def _reapproval_errors(
+    schema: Schema, moved: Sequence[str], not_entered: set[str], *, reconnect: bool = True
+) -> dict[str, str]:
+    """Refuse an endpoint change unless every secret was typed again in the same submit. The message names
+    the provider's own secret fields (client secret, app password, ...); ``reconnect``: the provider
+    signs in with an authorization code, so the account must then be connected again."""
     if not moved or not not_entered:
         return {}
     what = ", ".join(_label(schema, name) for name in moved)
+    labels = [_label(schema, name) for name in sorted(not_entered)]
+    secrets = " and ".join(label[:1].lower() + label[1:] for label in labels)
+    then = " (the account must then be connected again)" if reconnect else ""
     message = (
-        f"You changed {what}: the credentials would be sent to a new place. Enter the client secret "
-        "again to approve it (the account must then be connected again)."
+        f"You changed {what}: the credentials would be sent to a new place. "
+        f"Enter the {secrets} again to approve it{then}."
     )
     return dict.fromkeys(sorted(not_entered), message)
 
@@ -294,7 +301,9 @@ def submit_form(
         else:
             moved = _moved_endpoints(provider, stored, data) if current.exists else []
             in_use = {name for name in secrets if data.get(name)}  # a mode may leave another mode's secret empty
-            errors = _reapproval_errors(schema, moved, in_use - entered)
+            errors = _reapproval_errors(
+                schema, moved, in_use - entered, reconnect=provider.uses_authorization_code(data)
+            )
             errors = errors or provider.validate_settings(host, data)
             if not errors and extra_checks is not None:
                 errors = extra_checks(data)

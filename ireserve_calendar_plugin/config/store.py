@@ -2,9 +2,10 @@
 
 Public API: :class:`SecureConfig`, :class:`Document`, :func:`rotate_integration_keys`.
 
-Every value the plugin writes goes through here: JSON-encoded, sealed by :class:`~.crypto.Sealer`,
-written with the host's compare-and-set. Reads decrypt and authenticate; a value that fails raises
-:class:`~ireserve_calendar_plugin.errors.ConfigDecryptError`, never garbage.
+Every value the plugin writes goes through here (except the booking <-> event links, which hold no
+secret and are plain JSON: :mod:`ireserve_calendar_plugin.sync.links`): JSON-encoded, sealed by
+:class:`~.crypto.Sealer`, written with the host's compare-and-set. Reads decrypt and authenticate; a value
+that fails raises :class:`~ireserve_calendar_plugin.errors.ConfigDecryptError`, never garbage.
 """
 
 from __future__ import annotations
@@ -42,6 +43,19 @@ class SecureConfig:
         self._config = config
         self._sealer = Sealer(keyring)
         self.integration_id = integration_id
+
+    @property
+    def raw_config(self) -> ConfigApi:
+        """The host's config store underneath (for the few documents kept in plain JSON: links)."""
+        return self._config
+
+    def open_value(self, key: str, value: str) -> Any:
+        """Decrypt and parse one stored ``value`` of ``key`` read elsewhere (for example in a unit of work)."""
+        plain = self._sealer.open(self.integration_id, key, value)
+        try:
+            return json.loads(plain)
+        except json.JSONDecodeError:
+            raise ConfigDecryptError(self.integration_id, key, "decrypted value is not JSON") from None
 
     def load(self, key: str, default: Any = None) -> Document:
         """Return the decrypted document at ``key`` (``default`` with version 0 when absent)."""
@@ -81,6 +95,8 @@ class SecureConfig:
         """Re-encrypt one value under the current key if it is under an older one. Returns whether it did."""
         entry = self._config.get(self.integration_id, key)
         if entry.value is None or self._sealer.key_id_of(entry.value) == self._sealer.current_key_id:
+            return False
+        if entry.value.startswith("{"):  # a plain JSON document (a link: sync/links.py), sealed by nobody
             return False
         plain = self._sealer.open(self.integration_id, key, entry.value)
         sealed = self._sealer.seal(self.integration_id, key, plain)

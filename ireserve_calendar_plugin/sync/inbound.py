@@ -22,7 +22,9 @@ applied idempotently (bookings are matched by the event id stored in them).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -54,6 +56,9 @@ from ireserve_calendar_plugin.sync.links import LinkState
 from ireserve_calendar_plugin.sync.model import CalendarRef
 from ireserve_calendar_plugin.sync.model import RemoteEvent
 from ireserve_calendar_plugin.sync.model import Window
+from ireserve_calendar_plugin.sync.page import PageIndex
+from ireserve_calendar_plugin.sync.page import Writes
+from ireserve_calendar_plugin.sync.page import page_writes
 from ireserve_calendar_plugin.sync.scope import IntegrationScoped
 from ireserve_calendar_plugin.sync.state import CalendarState
 from ireserve_calendar_plugin.sync.state import Lease
@@ -72,6 +77,10 @@ REBASELINE_AFTER = timedelta(days=1)
 MASS_DELETE_GUARD = 10
 #: Long rounds (an initial sync of thousands of events) log their progress every this many pages.
 PROGRESS_EVERY = 5
+
+
+def _ignore(booking: Booking) -> None:
+    """What a write outside a page tells no index."""
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -155,6 +164,8 @@ class InboundRound(IntegrationScoped):
         self.conflicts = ConflictBook(self.store)
         self._stored_conflicts: dict[str, ConflictEntry] = {}
         self._found: dict[str, ConflictEntry | None] = {}
+        # per page: the provider's answer for removals of matched events (event id -> event, None: gone)
+        self._rechecked: dict[str, RemoteEvent | None] = {}
 
     # -- the round ------------------------------------------------------------------------------
     def run(self, calendar: CalendarRef) -> RoundResult:
@@ -220,36 +231,14 @@ class InboundRound(IntegrationScoped):
         self._stored_conflicts = self.conflicts.entries(calendar.key)
         self._found = {}
         timezone = self._object_timezone(calendar)
-        with applying_inbound(self.integration_id):
+        alone = not any(i.enabled and i.id != self.integration_id for i in self.host.integrations.all())
+        with applying_inbound(self.integration_id, alone=alone):
             for page in self.backend.list_changes(calendar, cursor, window):
                 result.pages += 1
-                for event in page.events:
-                    result.events += 1
-                    if seen is not None and not event.deleted:
-                        seen.add(event.id)
-                    try:
-                        self.apply(calendar, anchor_all_day(event, timezone), window, result)
-                    except (ValueError, HostError) as exc:
-                        # the host refused this one event's data: queue it for review, do not block the calendar
-                        log.info(
-                            "integration %s calendar %s: event %s refused by the host: %s: %s",
-                            self.integration_id,
-                            calendar.key,
-                            event.id[:64],
-                            type(exc).__name__,
-                            str(exc)[:200],
-                        )
-                        result.count(Applied.REJECTED)
-                        self._conflict(
-                            calendar,
-                            event,
-                            ConflictKind.REJECTED,
-                            None,
-                            str(exc)[:200],
-                            self._wanted(event),
-                            result,
-                            counted=True,
-                        )
+                events = [anchor_all_day(event, timezone) for event in page.events]
+                if seen is not None:
+                    seen.update(event.id for event in events if not event.deleted)
+                self._apply_page(calendar, events, window, result)
                 if page.cursor is not None:
                     new_cursor = page.cursor
                 if result.pages % PROGRESS_EVERY == 0:
@@ -269,14 +258,91 @@ class InboundRound(IntegrationScoped):
                 self._deletions_since_stale_cursor(calendar, seen, window, result)
         return new_cursor
 
+    def _apply_page(
+        self, calendar: CalendarRef, events: list[RemoteEvent], window: Window, result: RoundResult
+    ) -> None:
+        """Read what the page's events need (batch matching, organisers, provider re-checks: no host write
+        and no network call happens inside the unit), then apply every event in one unit of work, each in
+        its own savepoint: an event the host refuses is undone and queued for review, the rest commits."""
+        index = self._index(calendar, events)
+        with page_writes(self.host, self.links) as writes:
+            index.read_through(writes.bookings)
+            for event in events:
+                result.events += 1
+                try:
+                    with writes.savepoint():
+                        self.apply(calendar, event, window, result, index=index, writes=writes)
+                except (ValueError, HostError) as exc:
+                    index.forget()  # what the undone writes taught it is wrong now
+                    self._refused(calendar, event, exc, result)
+
+    def _refused(self, calendar: CalendarRef, event: RemoteEvent, exc: Exception, result: RoundResult) -> None:
+        """The host refused this one event's data: queue it for review, do not block the calendar."""
+        log.info(
+            "integration %s calendar %s: event %s refused by the host: %s: %s",
+            self.integration_id,
+            calendar.key,
+            event.id[:64],
+            type(exc).__name__,
+            str(exc)[:200],
+        )
+        result.count(Applied.REJECTED)
+        self._conflict(
+            calendar,
+            event,
+            ConflictKind.REJECTED,
+            None,
+            str(exc)[:200],
+            self._wanted(event),
+            result,
+            counted=True,
+        )
+
+    def _index(self, calendar: CalendarRef, events: list[RemoteEvent]) -> PageIndex:
+        """The page's matching reads, done before its unit of work: bookings by event id (one query), by the
+        ``[id]`` fallbacks of events no booking carries (one query), organisers, and the provider's re-check
+        of removals that may only mean "moved out of the window"."""
+        index = PageIndex(self.host.bookings, self.options.ires_field)
+        index.load_values(event.id for event in events)
+        self._rechecked = {}
+        fallback: set[int] = set()
+        for event in events:
+            matched = index.batched and bool(index.by_field(event.id))
+            if event.deleted and self.backend.ambiguous_removals and (matched or index.by_field(event.id)):
+                self._rechecked[event.id] = self.backend.recheck_removed(calendar, event.id)
+            if matched:
+                continue
+            fallback.update(i for i in (event.booking_id, plan.title_suffix_id(event.title)) if i is not None)
+            if event.organizer_email and not event.deleted:
+                self._customer(event.organizer_email)
+        if fallback:
+            index.load_ids(fallback)
+            self._calendar_objects(calendar)
+        return index
+
     # -- one change -----------------------------------------------------------------------------
-    def apply(self, calendar: CalendarRef, event: RemoteEvent, window: Window, result: RoundResult) -> str:
-        """Match, plan and execute one changed event; returns the action's name."""
-        booking = self._match(calendar, event)
-        link = self.links.get(calendar.key, booking.id) if booking else None
+    def apply(
+        self,
+        calendar: CalendarRef,
+        event: RemoteEvent,
+        window: Window,
+        result: RoundResult,
+        *,
+        index: PageIndex | None = None,
+        writes: Writes | None = None,
+    ) -> str:
+        """Match, plan and execute one changed event; returns the action's name. Without ``index`` and
+        ``writes`` it reads and writes through the host's per-call API."""
+        index = index or PageIndex(self.host.bookings, self.options.ires_field)
+        writes = writes or self._per_call
+        booking = self._match(calendar, event, index)
+        link = writes.links.get(calendar.key, booking.id) if booking else None
         if event.deleted and booking is not None and self.backend.ambiguous_removals:
             # "removed" may only mean "moved out of the window": never cancel a booking for that
-            event = self.backend.recheck_removed(calendar, event.id) or event
+            if event.id in self._rechecked:
+                event = self._rechecked[event.id] or event
+            else:
+                event = self.backend.recheck_removed(calendar, event.id) or event
         customer = None
         if booking is None and event.organizer_email and not event.deleted:
             customer = self._customer(event.organizer_email)
@@ -284,14 +350,19 @@ class InboundRound(IntegrationScoped):
             event, booking, link, calendar=calendar, options=self.options, window=window, customer=customer
         )
         name = type(action).__name__
-        cid = conflict_id(calendar.key, event.id)
-        if cid in self._stored_conflicts:
-            self._found[cid] = None  # resolved, unless executing it meets the conflict again
-        self._execute(calendar, event, action, booking, link, result)
+        if self._stored_conflicts:
+            cid = conflict_id(calendar.key, event.id)
+            if cid in self._stored_conflicts:
+                self._found[cid] = None  # resolved, unless executing it meets the conflict again
+        self._execute(calendar, event, action, booking, link, result, writes=writes, index=index)
         return name
 
-    def _match(self, calendar: CalendarRef, event: RemoteEvent) -> Booking | None:
-        by_field = self.host.bookings.find_by_field(self.options.ires_field, event.id)
+    @property
+    def _per_call(self) -> Writes:
+        return Writes(self.host.bookings, self.links, contextlib.nullcontext)
+
+    def _match(self, calendar: CalendarRef, event: RemoteEvent, index: PageIndex) -> Booking | None:
+        by_field = index.by_field(event.id)
         if by_field:
             return plan.match_booking(
                 event,
@@ -301,8 +372,8 @@ class InboundRound(IntegrationScoped):
                 options=self.options,
                 calendar_objects=frozenset(),
             )
-        by_embedded_id = self._booking_or_none(event.booking_id)
-        by_title_suffix = self._booking_or_none(plan.title_suffix_id(event.title))
+        by_embedded_id = index.get(event.booking_id)
+        by_title_suffix = index.get(plan.title_suffix_id(event.title))
         if by_embedded_id is None and by_title_suffix is None:
             return None  # nothing to check against the calendar's objects (the usual case for a new event)
         return plan.match_booking(
@@ -322,8 +393,12 @@ class InboundRound(IntegrationScoped):
         booking: Booking | None,
         link: Link | None,
         result: RoundResult,
+        *,
+        writes: Writes,
+        index: PageIndex | None = None,
     ) -> None:
-        bookings = self.host.bookings
+        bookings = writes.bookings
+        wrote = index.wrote if index is not None else _ignore
         field_name = self.options.ires_field
         if isinstance(action, plan.Skip):
             if action.conflict is not None:
@@ -361,14 +436,15 @@ class InboundRound(IntegrationScoped):
                 )
                 self._conflict(calendar, event, ConflictKind.OVERLAP, None, exc.reason[:300], wanted, result)
                 return
-            self._remember(calendar, created.id, event, link=None)
+            wrote(created)
+            self._remember(calendar, created.id, event, None, writes)
             result.count(Applied.CREATED)
             return
         if booking is None:  # the planner only returns the actions below for a matched booking
             raise CalendarPluginError(f"{type(action).__name__} for event {event.id} without a booking")
         if isinstance(action, plan.MoveBooking):
             try:
-                bookings.update_times(
+                booking = bookings.update_times(
                     action.booking_id,
                     start=action.start,
                     end=action.end,
@@ -376,29 +452,31 @@ class InboundRound(IntegrationScoped):
                     origin=self.origin,
                     ignore_validation=action.ignore_validation,
                 )
+                wrote(booking)
                 result.count(Applied.UPDATED)
             except BookingConflictError as exc:
                 self._conflict(
                     calendar, event, ConflictKind.OVERLAP, booking, exc.reason[:300], self._wanted(event), result
                 )
-            self._ensure_field(booking, event.id)
-            self._remember(calendar, action.booking_id, event, link)
+            self._ensure_field(booking, event.id, writes, wrote)
+            self._remember(calendar, action.booking_id, event, link, writes)
             return
         if isinstance(action, plan.NoChange):
-            self._ensure_field(booking, event.id)
-            self._remember(calendar, action.booking_id, event, link)
+            self._ensure_field(booking, event.id, writes, wrote)
+            self._remember(calendar, action.booking_id, event, link, writes)
             result.count(Applied.UNCHANGED)
             return
         if isinstance(action, plan.CancelBooking):
-            bookings.set_status(action.booking_id, action.status, origin=self.origin)
+            booking = bookings.set_status(action.booking_id, action.status, origin=self.origin)
+            wrote(booking)
             result.count(Applied.CANCELLED)
         else:
             result.count(Applied.UNLINKED)
         if booking.fields.get(field_name):
-            bookings.set_field(booking.id, field_name, None, origin=self.origin)
-        self.links.delete(calendar.key, booking.id)
+            wrote(bookings.set_field(booking.id, field_name, None, origin=self.origin))
+        writes.links.delete(calendar.key, booking.id)
         if link is not None and link.calendar_key != calendar.key:
-            self.links.delete(link.calendar_key, booking.id)
+            writes.links.delete(link.calendar_key, booking.id)
 
     # -- the review queue -----------------------------------------------------------------------
     @staticmethod
@@ -464,19 +542,23 @@ class InboundRound(IntegrationScoped):
         self.host.integrations.log(self.integration_id, level, line)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _remember(self, calendar: CalendarRef, booking_id: int, event: RemoteEvent, link: Link | None) -> None:
+    def _remember(
+        self, calendar: CalendarRef, booking_id: int, event: RemoteEvent, link: Link | None, writes: Writes
+    ) -> None:
         if link is not None and (link.etag, link.event_id, link.state) == (event.etag, event.id, LinkState.LINKED):
             self._confirmed.add(booking_id)
             return
-        base = link or Link(booking_id, calendar.key)
-        fresh = base.but(
-            event_id=event.id,
-            etag=event.etag,
-            state=LinkState.LINKED,
-            idempotency_key="",
-            join_url=event.join_url or base.join_url,
-        )
-        if self.links.save(fresh):
+        if link is None:  # a new pair (every event of an initial sync): built directly, no copy
+            fresh = Link(booking_id, calendar.key, event_id=event.id, etag=event.etag, join_url=event.join_url or "")
+        else:
+            fresh = link.but(
+                event_id=event.id,
+                etag=event.etag,
+                state=LinkState.LINKED,
+                idempotency_key="",
+                join_url=event.join_url or link.join_url,
+            )
+        if writes.links.save(fresh):
             self._confirmed.add(booking_id)
         else:
             log.debug("link of booking %s changed meanwhile; kept the other writer's", booking_id)
@@ -487,9 +569,9 @@ class InboundRound(IntegrationScoped):
             self._customers[email] = self.host.customers.find_by_email(email)
         return self._customers[email]
 
-    def _ensure_field(self, booking: Booking, event_id: str) -> None:
+    def _ensure_field(self, booking: Booking, event_id: str, writes: Writes, wrote: Callable[[Booking], None]) -> None:
         if booking.fields.get(self.options.ires_field) != event_id:
-            self.host.bookings.set_field(booking.id, self.options.ires_field, event_id, origin=self.origin)
+            wrote(writes.bookings.set_field(booking.id, self.options.ires_field, event_id, origin=self.origin))
 
     def _booking_or_none(self, booking_id: int | None) -> Booking | None:
         if booking_id is None:
@@ -544,4 +626,4 @@ class InboundRound(IntegrationScoped):
             if not event.deleted:
                 event = anchor_all_day(event, self._object_timezone(calendar))
             action = plan.plan_inbound(event, booking, link, calendar=calendar, options=self.options, window=window)
-            self._execute(calendar, event, action, booking, link, result)
+            self._execute(calendar, event, action, booking, link, result, writes=self._per_call)

@@ -268,3 +268,34 @@ def test_a_server_without_sync_collection_is_polled_by_ctag_and_etags(story: Cal
     story.poll()
     by_title = {b.title: b for b in story.bookings()}
     assert by_title["Moves"].start == hour(33) and by_title["Goes"].status == "cancelled"
+
+
+def test_a_wrong_password_met_by_the_calendar_listing_is_said_in_words(
+    tmp_path: Path, account: Account, proxy: FaultProxy
+) -> None:
+    with World(tmp_path / "host.sqlite3") as world:
+        story = CalDavStory(world, account, proxy, app_password="typed-wrong")
+        world.settle()  # the discovery job meets 401
+        form = story.host.hooks.config_form(story.integration, None)
+        assert form is not None and "The CalDAV server refused the username or app password" in form.status
+        said = [line for line in story.log() if "refused the username or app password" in line]
+        assert len(said) == 1 and "Enter the username and a valid app password on the settings page" in said[0]
+        assert not any("typed-wrong" in line for line in story.log())
+        story.poll()
+        assert story.proxy.count("REPORT") == 0, "cron leaves an integration that needs new credentials alone"
+        form = story.host.hooks.config_form(story.integration, {"app_password": account.password})
+        assert form is not None and form.saved
+        world.settle()
+        form = story.host.hooks.config_form(story.integration, None)
+        assert form is not None and form.status.startswith("Connected"), form.status
+
+
+def test_a_new_server_url_needs_the_app_password_again(story: CalDavStory) -> None:
+    moved = "http://127.0.0.1:9/"  # nothing listens there: the password must not be sent before approval
+    form = story.host.hooks.config_form(story.integration, {"server_url": moved})
+    assert form is not None and not form.saved
+    (secret,) = [f for f in form.fields if f.name == "app_password"]
+    assert "Enter the app password again to approve it." in secret.error, secret.error
+    assert "client secret" not in secret.error and "connected again" not in secret.error
+    form = story.host.hooks.config_form(story.integration, {"server_url": moved, "app_password": "new-password"})
+    assert form is not None and form.saved, form.field_errors

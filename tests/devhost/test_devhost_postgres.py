@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -227,3 +229,89 @@ def test_an_unreachable_server_is_one_line_without_the_password(capsys: pytest.C
     assert main(["status", "--db", url, "--key-file", "/nonexistent/keys.json"]) == 2
     err = capsys.readouterr().err
     assert "s3cret-pw" not in err and "app:***@127.0.0.1" in err and len(err.strip().splitlines()) == 1
+
+
+_CLAIMER = """
+import os, sys, time
+from ireserve_devhost import ReferenceHost
+from ireserve_devhost.hooks import get_plugin_manager
+
+url, keys, owner, go = sys.argv[1:5]
+with ReferenceHost(url, key_file=keys, plugin_manager=get_plugin_manager(entrypoints=False, disabled=())) as host:
+    print("ready", flush=True)
+    while not os.path.exists(go):  # start together, so the processes really compete
+        time.sleep(0.01)
+    while (job := host.jobs.claim(owner)) is not None:
+        assert host.jobs.complete(job, owner)
+        print(job.payload["n"], flush=True)
+"""
+
+
+@pytest.mark.slow  # 5-15 s of processes; the same claims from separate connections run by default above
+def test_worker_processes_claim_each_job_exactly_once(pg_host: ReferenceHost, tmp_path: Path) -> None:
+    """Three processes (as on three machines) drain one queue: every job claimed and completed once."""
+    jobs = 300
+    for n in range(jobs):
+        pg_host.jobs.enqueue("sync", {"n": str(n)})
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CLAIMER, pg_host.db.url, str(tmp_path / "keys.json"), f"worker-{i}", str(go)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    go.touch()
+    outputs = [proc.communicate(timeout=120)[0].split() for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0]
+    claimed = [n for out in outputs for n in out]
+    assert sorted(claimed, key=int) == [str(n) for n in range(jobs)]  # each exactly once
+    assert sum(1 for out in outputs if out) >= 2  # the processes really shared the work
+    assert pg_host.jobs.counts()["done"] == jobs
+
+
+def test_a_connection_the_server_dropped_is_replaced(pg_host: ReferenceHost, postgres_server: PostgresServer) -> None:
+    import psycopg
+
+    with pg_host.db.transaction(write=False) as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    postgres_server.execute(f"SELECT pg_terminate_backend({int(pid)})")  # a restart, a failover, an idle timeout
+    with pytest.raises(psycopg.OperationalError):
+        pg_host.integrations.all()  # the request that meets the dead connection fails cleanly...
+    assert pg_host.integrations.all() == []  # ...and the next one gets a new connection
+
+
+def test_concurrent_admins_adding_one_name_get_one_object_and_clear_errors(
+    pg_host: ReferenceHost, pm: pluggy.PluginManager, clock: Any, tmp_path: Path
+) -> None:
+    hosts = [pg_host] + [_second_host(pg_host, pm, clock, tmp_path) for _ in range(3)]
+    barrier = threading.Barrier(len(hosts), timeout=30)
+    outcomes: list[str] = []
+
+    def add(host: ReferenceHost, n: int) -> None:  # every host at once: object "Room n", integration "gcal-n"
+        for what, action in (
+            ("object", lambda: host.add_object(f"Room {n}")),
+            ("integration", lambda: host.add_integration(f"gcal-{n}", "google")),
+        ):
+            barrier.wait()
+            try:
+                action()
+                outcomes.append(f"{what} added")
+            except ValueError:
+                outcomes.append(f"{what} refused")
+            except Exception as err:  # noqa: BLE001 - anything else is a wrong answer, kept for the assertion
+                outcomes.append(f"{what}: {type(err).__name__}")
+
+    threads = [threading.Thread(target=lambda h=host: [add(h, n) for n in range(5)]) for host in hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for host in hosts[1:]:
+        host.close()
+    assert outcomes.count("object added") == 5 and outcomes.count("object refused") == 15
+    assert outcomes.count("integration added") == 5 and outcomes.count("integration refused") == 15
+    assert len(pg_host.objects.all()) == 5 and len(pg_host.integrations.all()) == 5

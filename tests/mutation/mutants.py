@@ -17,11 +17,14 @@ ECHO = "ireserve_calendar_plugin/sync/echo.py"
 INBOUND = "ireserve_calendar_plugin/sync/inbound.py"
 OUTBOUND = "ireserve_calendar_plugin/sync/outbound.py"
 SERVICES = "ireserve_calendar_plugin/services.py"
+LINKS = "ireserve_calendar_plugin/sync/links.py"
+PAGE = "ireserve_calendar_plugin/sync/page.py"
 
 UNIT_PLAN = "tests/unit/test_plan.py"
 UNIT_ECHO = "tests/unit/test_echo.py"
 SAFETY = "tests/reliability/test_safety_rules.py"
 REGRESSIONS = "tests/reliability/test_regressions.py"
+UNIT_OF_WORK = "tests/reliability/test_unit_of_work.py"
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "echo: in-process outbound suppression",
         ECHO,
-        "return _inbound_of.get() == integration_id",
+        "return applying is not None and applying.integration_id == integration_id",
         "return False",
         (f"{UNIT_ECHO}::test_outbound_is_suppressed_only_inside_the_integrations_inbound_block",),
         named=True,
@@ -89,8 +92,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "inbound: the round applies its changes with outbound suppressed",
         INBOUND,
-        "with applying_inbound(self.integration_id):",
-        'with applying_inbound(""):',
+        "with applying_inbound(self.integration_id, alone=alone):",
+        'with applying_inbound("", alone=alone):',
         (f"{SAFETY}::test_an_inbound_round_applies_its_changes_with_outbound_suppressed",),
         named=True,
     ),
@@ -187,5 +190,34 @@ MUTANTS: tuple[Mutant, ...] = (
         "if event_id and link.state != LinkState.DELETING and not self.links.save(marked):",
         "if False:",
         (f"{REGRESSIONS}::test_a_delete_whose_outcome_was_lost_does_not_cancel_the_booking_confirmed_again",),
+    ),
+    # -- the unit of work (issue 16) ----------------------------------------------------------------
+    Mutant(
+        "inbound: each event of a page is applied in its own savepoint",
+        INBOUND,
+        "                    with writes.savepoint():",
+        "                    with contextlib.nullcontext():",
+        (f"{UNIT_OF_WORK}::test_an_event_the_host_refuses_is_undone_alone_and_the_rest_of_the_page_commits",),
+    ),
+    Mutant(
+        "hook: a lone round's own writes read nothing",
+        SERVICES,
+        "    if own_round_write(origin):\n        return",
+        "    if False:\n        return",
+        (f"{UNIT_OF_WORK}::test_the_hook_reads_nothing_for_the_writes_of_a_round_alone_on_the_host",),
+    ),
+    Mutant(
+        "links: links sealed by an older version still read",
+        LINKS,
+        'if value.startswith(f"{ENVELOPE_PREFIX}."):',
+        "if False:",
+        (f"{UNIT_OF_WORK}::test_links_sealed_by_an_older_version_keep_working_and_become_plain",),
+    ),
+    Mutant(
+        "page: a host without a unit of work is written per call",
+        PAGE,
+        "    if isinstance(host, UnitOfWorkHost):",
+        "    if True:",
+        (f"{UNIT_OF_WORK}::test_a_host_without_the_capabilities_gets_the_same_outcome",),
     ),
 )
