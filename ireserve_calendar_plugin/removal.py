@@ -30,8 +30,10 @@ from hookspecs.types import HostApi
 from hookspecs.types import Integration
 from hookspecs.types import Job
 from ireserve_calendar_plugin.config.form import load_settings
+from ireserve_calendar_plugin.config.store import Document
 from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.errors import CalendarPluginError
+from ireserve_calendar_plugin.errors import ConfigDecryptError
 from ireserve_calendar_plugin.errors import ConfigError
 from ireserve_calendar_plugin.errors import RetryableError
 from ireserve_calendar_plugin.messages import describe
@@ -119,22 +121,33 @@ def run_forget(host: HostApi, job: Job) -> None:
     iid, provider = str(job.payload.get("integration", "")), str(job.payload.get("provider", ""))
     if not iid or host.integrations.get(iid) is not None:
         return  # listed (again): not removed, or the id was reused; nothing of it may be deleted
-    ctx = context_for(host, Integration(iid, provider, enabled=False))
-    if ctx is None:
-        log.warning("removed integration %s: no installed provider %r; what it stored stays", iid, provider)
-        return
-    record = ctx.store.load(REMOVED_KEY)
+    store = SecureConfig(host.config, host.keyring, iid)
+    try:
+        record = store.load(REMOVED_KEY)
+    except ConfigDecryptError:  # sealed with a key since dropped: nothing can be read, all can be deleted
+        record = Document({}, 1)
     if not record.exists:
         return  # already done
-    if not _stop_channels(ctx):
+    ctx = context_for(host, Integration(iid, provider, enabled=False))
+    try:
+        stopped = ctx is None or _stop_channels(ctx)
+    except ConfigDecryptError:
+        stopped = True
+    if ctx is None:
+        log.warning(
+            "removed integration %s: no installed provider %r can stop its push channels; they expire by themselves",
+            iid,
+            provider,
+        )
+    if not stopped:  # a transient failure: tried again later
         _queue(host, iid, provider, host.now() + FORGET_RETRY)
         return
-    _wipe(ctx.store, keep=REMOVED_KEY)
+    _wipe(store, keep=REMOVED_KEY)
     if isinstance(record.data, dict) and record.data.get("wiped"):
-        ctx.store.delete(REMOVED_KEY)  # the second pass deletes the last key: the host may reuse the id now
+        store.delete(REMOVED_KEY)  # the second pass deletes the last key: the host may reuse the id now
         log.info("removed integration %s: everything the plugin stored for it is deleted", iid)
         return
-    ctx.store.save(REMOVED_KEY, {**record.data, "wiped": host.now().isoformat()}, expected_version=None)
+    store.save(REMOVED_KEY, {**(record.data or {}), "wiped": host.now().isoformat()}, expected_version=None)
     # once more after a lease length: a job of the integration that was running may still write a key
     _queue(host, iid, provider, host.now() + lease_ttl())
 

@@ -90,3 +90,18 @@ def test_a_refused_stop_is_said_in_words_and_does_not_keep_the_config(
     assert not world.host.jobs.all(state="failed")
     said = [r.getMessage() for r in caplog.records if "could not be stopped" in r.getMessage()]
     assert said and "stops by itself when it expires" in said[0]  # the operator's log: the host keeps none
+
+
+def test_what_no_key_opens_any_more_is_deleted_too(world: World) -> None:
+    """A removal whose values were sealed with a key since dropped (or whose provider is uninstalled) still
+    ends with an empty config, so the id is not blocked for good."""
+    rig = make_rig("google", world)
+    rig.connect()
+    iid = rig.integration.id
+    _delete_in_the_admin(world, iid)
+    world.host.rotate_key()
+    for kid in [k for k in world.host.keyring.keys if k != world.host.keyring.current]:
+        world.host.drop_key(kid)
+    world.settle()
+    assert world.host.config.keys(iid) == []
+    assert not world.host.jobs.all(state="failed")
