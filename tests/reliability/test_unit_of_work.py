@@ -26,6 +26,7 @@ from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.services import rekey
+from ireserve_calendar_plugin.sync import inbound
 from ireserve_calendar_plugin.sync import plan
 from ireserve_calendar_plugin.sync.links import LinkStore
 from ireserve_calendar_plugin.sync.state import StateStore
@@ -86,10 +87,12 @@ class HookRecorder:
 # --------------------------------------------------------------------------- savepoint per event
 
 
+@pytest.mark.parametrize("unit_events", [500, 2], ids=["one unit", "a unit every 2 events"])
 def test_an_event_the_host_refuses_is_undone_alone_and_the_rest_of_the_page_commits(
-    rig: GoogleRig, monkeypatch: pytest.MonkeyPatch
+    rig: GoogleRig, monkeypatch: pytest.MonkeyPatch, unit_events: int
 ) -> None:
     assert isinstance(rig.host, UnitOfWorkHost)
+    monkeypatch.setattr(inbound, "UNIT_EVENTS", unit_events)
     ids = _events(rig, 5)
     refused = ids[2]
     save = LinkStore.save
