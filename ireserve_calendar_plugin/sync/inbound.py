@@ -327,11 +327,14 @@ class InboundRound(IntegrationScoped):
         index.load_values(event.id for event in events)
         self._rechecked = {}
         fallback: set[int] = set()
+        # Only an earlier event with the same id can undo a match within the page; then every event's
+        # fallback and organiser are read now, as nothing but bookings and links can be read inside a unit.
+        repeats = len({event.id for event in events}) != len(events)
         for event in events:
             matched = index.batched and bool(index.by_field(event.id))
             if event.deleted and self.backend.ambiguous_removals and (matched or index.by_field(event.id)):
                 self._rechecked[event.id] = self.backend.recheck_removed(calendar, event.id)
-            if matched:
+            if matched and not repeats:
                 continue
             fallback.update(i for i in (event.booking_id, plan.title_suffix_id(event.title)) if i is not None)
             if event.organizer_email and not event.deleted:
