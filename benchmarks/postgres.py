@@ -8,7 +8,9 @@ loopback, fsync off, as the test suite runs it), a fresh empty schema per run, t
 events, the admin connects, and the sync job's wall time is timed; throughput is N over it (fetching and
 the emulator's own work on the same 2 cores included, as on SQLite). The PostgreSQL server shares the
 machine: what this row adds over the SQLite row is each statement's round trip to another process.
-Skipped, with the install line, when PostgreSQL's binaries or psycopg are missing.
+Each PostgreSQL run is followed by the same sync on a SQLite file, so the ratio of the two is measured
+under the same conditions (the machine's load moves both). Skipped, with the install line, when
+PostgreSQL's binaries or psycopg are missing.
 """
 
 from __future__ import annotations
@@ -47,11 +49,12 @@ def _title(provider: str, n: int) -> str:
 TARGET = "reported (no target; the SQLite rows' is >= 5,000 events/s)"
 
 
-def _sync_seconds(server: PostgresServer, provider: str, n: int, opts: Options) -> tuple[float, int]:
-    """One fresh schema and world: seed ``n`` events, connect, time the first sync job; (seconds, bookings)."""
+def _sync_seconds(server: PostgresServer | None, provider: str, n: int, opts: Options) -> tuple[float, int]:
+    """One fresh schema (or, without ``server``, a SQLite file) and world: seed ``n`` events, connect, time
+    the first sync job; (seconds, bookings)."""
     make = google_setup if provider == "google" else outlook_setup
     workdir = opts.scratch(f"postgres-{provider}-{n}")
-    setup = make(workdir, events=n, settle=False, database=server.new_database())
+    setup = make(workdir, events=n, settle=False, database=server.new_database() if server else None)
     try:
         spent = drain_timed(setup.world)
         return spent.get("calendar.sync", math.nan), len(setup.host.list_bookings(setup.room.id))
@@ -73,10 +76,12 @@ def run(opts: Options) -> list[Figure]:
             if pending:
                 figures.append(Figure(_figure_id(provider), _title(provider, n), TARGET, pending, None))
                 continue
-            runs = []
+            runs, lite = [], []
             for i in range(opts.runs):
                 opts.log(f"   {provider} initial sync of {n} events on PostgreSQL {version}, run {i + 1}/{opts.runs}")
                 runs.append(_sync_seconds(server, provider, n, opts))
+                opts.log(f"   {provider} the same on SQLite, run {i + 1}/{opts.runs}")
+                lite.append(_sync_seconds(None, provider, n, opts))
             seconds = median(s for s, _ in runs)
             complete = all(bookings == n for _, bookings in runs)
             rate = n / seconds
@@ -93,6 +98,22 @@ def run(opts: Options) -> list[Figure]:
                     samples=[n / s for s, _ in runs],
                     detail={"server_version": version, "bookings": [b for _, b in runs]},
                     note="PostgreSQL on the same machine, loopback TCP, fsync off (benchmarks/postgres.py)",
+                )
+            )
+            ratios = [lite_s / pg_s for (pg_s, _), (lite_s, _) in zip(runs, lite, strict=True)]
+            lite_seconds = median(s for s, _ in lite)
+            figures.append(
+                Figure(
+                    f"postgres.{provider}.vs_sqlite",
+                    f"the same on PostgreSQL / on SQLite, throughput, {_label(n)} events, "
+                    f"{'Google' if provider == 'google' else 'Outlook'} (each PostgreSQL run next to a SQLite run)",
+                    "reported (no target)",
+                    f"{median(ratios):.2f} (PostgreSQL {seconds:.1f} s, SQLite {lite_seconds:.1f} s, medians of "
+                    f"{len(runs)})",
+                    None,
+                    value=median(ratios),
+                    unit="ratio",
+                    samples=ratios,
                 )
             )
     return figures

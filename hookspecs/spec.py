@@ -1,7 +1,7 @@
 """The hooks a host calls on its plugins. Each docstring is the contract.
 
 Public API: :func:`on_booking_status_changed`, :func:`on_cron_tick`, :func:`on_http_route`,
-:func:`on_config_form`, :func:`on_job`.
+:func:`on_config_form`, :func:`on_job`, and the optional :func:`on_integration_removed`.
 
 Every hook is called with keyword arguments only. ``on_booking_status_changed``, ``on_cron_tick`` and
 ``on_job`` may be delivered more than once for the same event (hosts deliver at least once, and
@@ -110,4 +110,27 @@ def on_job(host: HostApi, job: Job) -> bool | None:
     :param job: the job (name and payload of plain ids).
     :returns: True when this plugin owned and ran the job, None when the name is not its own.
     :raises: any exception to ask the host to retry the job later with backoff.
+    """
+
+
+# --------------------------------------------------------------------------- integrations
+
+
+@hookspec(firstresult=True)
+def on_integration_removed(host: HostApi, integration: Integration) -> bool | None:
+    """Tell the plugin serving ``integration`` that an admin deleted it, so it can clean up at the provider.
+
+    Optional for hosts, and a plugin works without it (whatever it keeps at a provider, such as push
+    channels, then lasts until it expires there). A host that deletes integrations calls it once the
+    integration is no longer listed (``host.integrations.get`` returns None) and before it deletes the
+    integration's config. The plugin may read and write that config and queue jobs here, nothing slower
+    (no provider call); its jobs then run for an integration the host no longer lists. Bookings are
+    the host's: no plugin changes them because an integration was removed.
+
+    :param host: the host services.
+    :param integration: the integration as it was before it was deleted.
+    :returns: True when the plugin still needs the integration's config to clean up and deletes every
+        key of it itself when done: the host then leaves the config alone, and gives no new integration
+        this id while ``host.config.keys(integration.id)`` lists any key. None when the plugin keeps
+        nothing: the host deletes the config.
     """

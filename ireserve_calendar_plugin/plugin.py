@@ -19,6 +19,7 @@ from hookspecs.types import Integration
 from hookspecs.types import Job
 from ireserve_calendar_plugin import services
 from ireserve_calendar_plugin.admin import config_form
+from ireserve_calendar_plugin.removal import integration_removed
 from ireserve_calendar_plugin.web import routes
 
 log = logging.getLogger(__name__)
@@ -51,3 +52,8 @@ def on_http_route(host: HostApi, request: HttpRequest) -> HttpResponse | None:
 @hookimpl
 def on_job(host: HostApi, job: Job) -> bool | None:
     return services.run_job(host, job)
+
+
+@hookimpl
+def on_integration_removed(host: HostApi, integration: Integration) -> bool | None:
+    return integration_removed(host, integration)

@@ -50,6 +50,8 @@ from ireserve_calendar_plugin.messages import booking_notice
 from ireserve_calendar_plugin.messages import classify
 from ireserve_calendar_plugin.messages import describe
 from ireserve_calendar_plugin.messages import message_for
+from ireserve_calendar_plugin.removal import JOB_FORGET
+from ireserve_calendar_plugin.removal import run_forget
 from ireserve_calendar_plugin.runtime import IntegrationContext
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
@@ -180,6 +182,9 @@ def cron_tick(host: HostApi, now: datetime) -> int:
 
 def run_job(host: HostApi, job: Job) -> bool | None:
     """Run one of our jobs; None when the job is not ours."""
+    if job.name == JOB_FORGET:  # for an integration the host no longer lists
+        run_forget(host, job)
+        return True
     if job.name not in (*_HOUSEKEEPING, JOB_SYNC, JOB_OUTBOUND, JOB_CHANNEL, JOB_CHOICES, JOB_DISCOVER):
         return None
     integration = host.integrations.get(job.payload.get("integration", ""))

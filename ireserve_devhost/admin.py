@@ -378,7 +378,10 @@ class AdminPages:
             return self._confirm(
                 integration, question, integration_url(integration_id, "/delete"), {}, "Delete integration"
             )
-        self.host.integrations.delete(integration_id)
+        # the plugin may keep the config to clean up at the provider (stop push channels), then deletes it
+        self.host.integrations.delete(integration_id, keep_config=True)
+        if not self.host.hooks.integration_removed(integration):
+            self.host.integrations.drop_config(integration_id)
         log.info("integration %s deleted in the admin", integration_id)
         return redirect(ADMIN_ROOT, 303)
 

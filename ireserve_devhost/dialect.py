@@ -90,7 +90,9 @@ class Dialect:
         """Hold a lock on ``key`` until the current write transaction ends (nothing on SQLite, whose write
         transactions exclude each other already). Used where the rows a write depends on may not exist yet."""
         if self._advisory_lock is not None:
-            conn.execute(self._advisory_lock, (json.dumps([str(part) for part in key]),))
+            # its answer is never read: a connection that can defer it sends it with the next statement
+            send = getattr(conn, "defer", conn.execute)
+            send(self._advisory_lock, (json.dumps([str(part) for part in key]),))
 
     def __repr__(self) -> str:
         return f"Dialect({self.name!r})"

@@ -152,6 +152,13 @@ class IntegrationStore:
             self._db.dialect.lock(conn, "integration", integration_id)
             if conn.execute("SELECT 1 FROM integrations WHERE id = ?", (integration_id,)).fetchone():
                 raise ValueError(f"integration {integration_id!r} already exists")
+            if conn.execute(
+                "SELECT 1 FROM config WHERE integration_id = ? AND value IS NOT NULL LIMIT 1", (integration_id,)
+            ).fetchone():
+                raise ValueError(
+                    f"integration {integration_id!r} was deleted and its plugin is still cleaning up after it "
+                    "(stopping its push channels); use another id, or try again in a few minutes"
+                )
             conn.execute(
                 "INSERT INTO integrations (id, provider, enabled, name) VALUES (?, ?, ?, ?)",
                 (integration_id, provider, int(enabled), name),
@@ -169,18 +176,29 @@ class IntegrationStore:
             ).fetchone()
         return _integration(row)
 
-    def delete(self, integration_id: str) -> None:
+    def delete(self, integration_id: str, *, keep_config: bool = False) -> None:
         """Remove an integration with its log, and drop its stored config in the same transaction (as
-        tombstones, so config versions never repeat if the id is used again); LookupError if absent."""
+        tombstones, so config versions never repeat if the id is used again); LookupError if absent.
+        ``keep_config``: leave the config to the plugin that cleans up after it (``on_integration_removed``)."""
         with self._db.transaction() as conn:
             cursor = conn.execute("DELETE FROM integrations WHERE id = ?", (integration_id,))
             if cursor.rowcount == 0:
                 raise LookupError(f"no integration {integration_id!r}")
-            conn.execute(
-                "UPDATE config SET value = NULL, version = version + 1 WHERE integration_id = ? AND value IS NOT NULL",
-                (integration_id,),
-            )
+            if not keep_config:
+                self._drop_config(conn, integration_id)
             conn.execute("DELETE FROM integration_log WHERE integration_id = ?", (integration_id,))
+
+    def drop_config(self, integration_id: str) -> None:
+        """Drop a deleted integration's stored config (as tombstones) when no plugin keeps it."""
+        with self._db.transaction() as conn:
+            self._drop_config(conn, integration_id)
+
+    @staticmethod
+    def _drop_config(conn: sqlite3.Connection, integration_id: str) -> None:
+        conn.execute(
+            "UPDATE config SET value = NULL, version = version + 1 WHERE integration_id = ? AND value IS NOT NULL",
+            (integration_id,),
+        )
 
     def entries(self, integration_id: str, limit: int = 200) -> list[LogEntry]:
         """Return the integration's log, newest first."""

@@ -100,6 +100,16 @@ class HostHooks:
         forms = self.pm.hook.on_config_form(host=self._host, integration=integration, submitted=submitted)
         return next((form for form in forms if form is not None), None)
 
+    def integration_removed(self, integration: Integration) -> bool:
+        """Tell plugins an integration was deleted; True when one keeps its config to clean up (and deletes it
+        itself). Errors are logged, never raised: the config is then dropped by the host."""
+        try:
+            kept = self.pm.hook.on_integration_removed(host=self._host, integration=integration)
+        except Exception:
+            log.exception("on_integration_removed failed for integration %s", integration.id)
+            return False
+        return bool(kept)
+
     def job(self, job: Job) -> bool | None:
         """Run a job through the plugin that owns its name; None when none does. Errors propagate."""
         handled: bool | None = self.pm.hook.on_job(host=self._host, job=job)

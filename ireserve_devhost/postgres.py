@@ -161,22 +161,73 @@ def _checked(params: Sequence[Any]) -> Sequence[Any]:
     return params
 
 
+#: Statements whose answer nobody reads: sent with the next statement, in one round trip (see PgConnection).
+_DEFERRED = ("SAVEPOINT ", "RELEASE ")
+
+
 class PgConnection:
-    """A psycopg connection (autocommit; the pool's transactions are explicit) that speaks like ``sqlite3``."""
+    """A psycopg connection (autocommit; the pool's transactions are explicit) that speaks like ``sqlite3``.
+
+    Each statement is a round trip to the server. Statements whose answer nobody reads (``BEGIN``, an
+    advisory lock, ``SAVEPOINT`` and ``RELEASE``) wait in :meth:`defer` and go out in one pipeline with
+    the next statement; the server runs them in order, so a lock is held before the statement after it
+    runs, and an error of a deferred statement is raised by that next statement (inside the same store
+    call). A transaction that ran nothing sends nothing.
+    """
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
+        self._pending: list[tuple[str, Sequence[Any]]] = []
 
     def execute(self, sql: str, params: Sequence[Any] = (), /) -> Any:
-        if not params:
-            return self.raw.execute(sql)
-        return self.raw.execute(_placeholders(sql), _checked(params))
+        if sql.startswith(_DEFERRED):
+            self.defer(sql, params)
+            return None
+        if not self._pending:
+            return self._send(sql, params)
+        pending, self._pending = self._pending, []
+        with self.raw.pipeline():
+            for deferred, deferred_params in pending:
+                self._send(deferred, deferred_params)
+            cursor = self._send(sql, params)
+        return cursor
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]], /) -> None:
         rows = [_checked(params) for params in seq]
         if rows:
+            self.flush()
             with self.raw.cursor() as cursor:
                 cursor.executemany(_placeholders(sql), rows)
+
+    def defer(self, sql: str, params: Sequence[Any] = (), /) -> None:
+        """Send ``sql`` with the next statement (its result is never read)."""
+        self._pending.append((sql, _checked(params)))
+
+    def flush(self) -> None:
+        """Send the deferred statements now."""
+        if self._pending:
+            pending, self._pending = self._pending, []
+            with self.raw.pipeline():
+                for deferred, deferred_params in pending:
+                    self._send(deferred, deferred_params)
+
+    def discard(self) -> bool:
+        """Forget the deferred statements (never sent); whether the transaction's BEGIN was among them."""
+        began_here = bool(self._pending) and self._pending[0][0].startswith("BEGIN")
+        self._pending = []
+        return began_here
+
+    def discard_if_unsent(self) -> bool:
+        """Whether the transaction sent nothing yet (its BEGIN is still deferred); then forget it."""
+        if self._pending and self._pending[0][0].startswith("BEGIN"):
+            self._pending = []
+            return True
+        return False
+
+    def _send(self, sql: str, params: Sequence[Any]) -> Any:
+        if not params:
+            return self.raw.execute(sql)
+        return self.raw.execute(_placeholders(sql), _checked(params))
 
     @property
     def in_transaction(self) -> bool:
@@ -230,15 +281,19 @@ class PostgresDatabase(Database):
         """
         conn = self._acquire()
         try:
-            conn.execute("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # sent with the block's first statement, in one round trip
+            conn.defer("BEGIN" if write else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
                 yield conn
             except BaseException:
-                if conn.in_transaction:
+                if not conn.discard() and conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            if conn.discard_if_unsent():
+                return  # the block ran no statement: nothing was sent, nothing to commit
             conn.execute("COMMIT")
         finally:
+            conn.discard()
             if not conn.raw.closed and conn.in_transaction:  # a failed COMMIT
                 conn.execute("ROLLBACK")
             self._release(conn)

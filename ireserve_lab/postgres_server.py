@@ -16,6 +16,7 @@ root, so as root (CI) it runs as ``nobody`` through ``runuser``, in a folder han
 
 from __future__ import annotations
 
+import atexit
 import glob
 import itertools
 import os
@@ -110,6 +111,7 @@ class PostgresServer:
             timeout=timeout + 5,
         )
         self.pid = int((self.data / "postmaster.pid").read_text().split("\n", 1)[0])
+        atexit.register(self.stop)  # an interpreter that ends without stop() still stops its server
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -118,6 +120,7 @@ class PostgresServer:
             self._admin.close()  # type: ignore[attr-defined]
             self._admin = None
         pid, self.pid = self.pid, None
+        atexit.unregister(self.stop)
         if pid is not None:
             _signal_and_wait(pid, signal.SIGQUIT, timeout) or _signal_and_wait(pid, signal.SIGKILL, 10)
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -9,10 +9,17 @@ import pytest
 
 from ireserve_lab.radicale import RadicaleServer
 from ireserve_lab.radicale import caldav_libraries_missing
+from tests import parallel
 
 # one PostgreSQL server per run, for every test directory (tests/devhost, tests/scale, ...)
 from tests.postgres_fixtures import pg_url  # noqa: F401
 from tests.postgres_fixtures import postgres_server  # noqa: F401
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which turns -n into workers
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """The default run (no paths) runs on two xdist workers: see :mod:`tests.parallel`."""
+    parallel.parallel_by_default(config)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -26,6 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if parallel.is_worker(config):
+        parallel.long_files_first(items)
     if config.getoption("--run-slow"):
         return
     skip = pytest.mark.skip(reason="a long variant: run with --run-slow")

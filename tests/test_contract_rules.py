@@ -31,8 +31,9 @@ def _modules(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*.py"))
 
 
-def test_the_five_hooks_exist() -> None:
-    assert sorted(["on_booking_status_changed", "on_config_form", "on_cron_tick", "on_http_route", "on_job"]) == HOOKS
+def test_the_five_hooks_and_the_optional_one_exist() -> None:
+    five = ["on_booking_status_changed", "on_config_form", "on_cron_tick", "on_http_route", "on_job"]
+    assert sorted([*five, "on_integration_removed"]) == HOOKS
 
 
 @pytest.mark.parametrize("name", HOOKS)

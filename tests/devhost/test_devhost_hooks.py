@@ -43,7 +43,14 @@ def _book(host: ReferenceHost, room: int, hours: int = 0, status: str = "confirm
 
 def test_the_facade_has_one_method_per_hookspec() -> None:
     hooks = {name for name, _ in inspect.getmembers(spec, inspect.isfunction) if name.startswith("on_")}
-    assert hooks == {"on_booking_status_changed", "on_cron_tick", "on_http_route", "on_config_form", "on_job"}
+    assert hooks == {
+        "on_booking_status_changed",
+        "on_cron_tick",
+        "on_http_route",
+        "on_config_form",
+        "on_job",
+        "on_integration_removed",
+    }
     for hook in hooks:
         method = getattr(HostHooks, hook.removeprefix("on_"))
         spec_args = [p for p in inspect.signature(getattr(spec, hook)).parameters if p != "host"]

@@ -8,6 +8,7 @@ entry point with pluggy, as a production host would.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -18,6 +19,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB_WORDS = ("emulator", "devhost", "world", "demo", "benchmark", "calendar_emulators", "ireserve_lab", "tests/")
+
+
+#: what a fresh clone does not hold (and what another test or build may be writing meanwhile)
+_NOT_SOURCES = shutil.ignore_patterns(
+    ".git", ".venv", ".ci-venv", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", ".*_cache", ".hypothesis",
+    "artifacts", "results", "*.sqlite3",
+)  # fmt: skip
 
 
 def _build(projects: list[Path], out: Path) -> None:
@@ -34,8 +42,11 @@ def _build(projects: list[Path], out: Path) -> None:
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("wheels")
-    _build([ROOT, ROOT / "hookspecs"], out)
+    """The two wheels, built from a copy of this checkout: an in-tree build writes build/ and *.egg-info
+    into the checkout (read meanwhile by tests running in parallel) and would pack a stale build/lib."""
+    source, out = tmp_path_factory.mktemp("source") / "checkout", tmp_path_factory.mktemp("wheels")
+    shutil.copytree(ROOT, source, ignore=_NOT_SOURCES)
+    _build([source, source / "hookspecs"], out)
     (plugin,) = out.glob("ireserve_calendar_plugin-*.whl")
     (contract,) = out.glob("ireserve_hookspecs-*.whl")
     return {"plugin": plugin, "contract": contract}

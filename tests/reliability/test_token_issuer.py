@@ -71,9 +71,7 @@ def test_a_grant_stored_after_an_endpoint_change_is_never_sent(world: World, pro
     assert field in form.status
 
 
-def test_tokens_from_before_tags_keep_working_and_are_tagged_by_their_next_refresh(
-    world: World, provider: str
-) -> None:
+def test_tokens_from_before_tags_keep_working_and_are_tagged_by_their_next_refresh(world: World, provider: str) -> None:
     rig = make_rig(provider, world)
     rig.connect()
     ctx = context_for(world.host, rig.integration)
