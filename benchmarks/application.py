@@ -1,6 +1,7 @@
 """Outlook application mode (room mailboxes): token requests per hour, and concurrent initial syncs.
 
-Public API: :func:`run`, :func:`token_rate`, :func:`initial_sync`, :func:`peak_in_flight`.
+Public API: :func:`run`, :func:`token_rate`, :func:`initial_sync`, :func:`peak_in_flight`,
+:func:`peak_per_mailbox`.
 
 Method (tokens): 500 room mailboxes in one application-mode integration, started by a cron tick and
 settled (500 subscriptions, 500 first syncs). The World's clock then moves a minute at a time with a
@@ -9,11 +10,14 @@ requests (``client_credentials``) at the identity endpoint are counted during th
 
 Method (concurrency): 500 rooms x 20 events each, the Graph emulator answering every request after 50 ms.
 The same initial sync (a cron tick, then the queue drained) runs once with one job worker (sequential:
-one request at a time) and once with eight worker threads, which the provider's per-integration gate
-(``max_concurrency``, default 4) limits to four requests in flight. Wall time by ``time.monotonic()``.
-The emulator runs in its own process here, as Graph would (in this process it would compete with the
-plugin for the interpreter lock). Requests in flight are computed from the emulator's log (each API
-request's start and duration); 429 answers are counted there too.
+one request at a time) and once with eight worker threads in the same process. Graph allows 4
+concurrent requests per app and mailbox; the provider's gate (``max_concurrency``, default 4) is per
+mailbox in application mode, and each room's lease keeps it at one request of ours anyway. Wall time
+by ``time.monotonic()``; CPU time of the benchmark process (host + plugin, not the emulator) by
+``time.process_time()``. The emulator runs in its own process here, as Graph would (in this process it
+would compete with the plugin for the interpreter lock). Requests in flight (in all, and per mailbox)
+are computed from the emulator's log (each API request's start and duration); 429 answers are counted
+there too. Target (issue 16): >= 3.5x, at most 4 in flight per mailbox, 0 429s.
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ from benchmarks.worlds import spread
 from ireserve_devhost import Worker
 from ireserve_lab.world import World
 
-__all__ = ["initial_sync", "peak_in_flight", "run", "token_rate"]
+__all__ = ["initial_sync", "peak_in_flight", "peak_per_mailbox", "run", "token_rate"]
 
 TOKEN_TARGET = 1.0
-SPEEDUP_TARGET = 4.0
+SPEEDUP_TARGET = 3.5
 MAX_IN_FLIGHT = 4
 LATENCY = 0.05
 WORKERS = 8
@@ -137,6 +141,16 @@ def peak_in_flight(entries: list[dict[str, Any]], prefix: str = "/v1.0/") -> int
     return peak
 
 
+def peak_per_mailbox(entries: list[dict[str, Any]]) -> int:
+    """The most API requests any one mailbox (``/v1.0/users/{upn}/...``) was answering at once."""
+    by_mailbox: dict[str, list[dict[str, Any]]] = {}
+    for e in entries:
+        parts = e["path"].split("/")
+        if len(parts) > 3 and parts[1] == "v1.0" and parts[2] == "users":
+            by_mailbox.setdefault(parts[3].lower(), []).append(e)
+    return max((peak_in_flight(items) for items in by_mailbox.values()), default=0)
+
+
 def initial_sync(opts: Options, rooms: int, events: int, workers: int) -> dict[str, Any]:
     """Wall time of the initial sync of ``rooms`` x ``events`` with ``workers`` worker threads; the Graph
     emulator runs in its own process (see :mod:`benchmarks.emulator_process`)."""
@@ -161,10 +175,11 @@ def initial_sync(opts: Options, rooms: int, events: int, workers: int) -> dict[s
             },
         )
         since = len(graph.entries())
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         world.tick()
         _drain(world, workers)
         seconds = time.monotonic() - started
+        cpu = time.process_time() - cpu
         graph.flush_notifications()
         _drain(world, workers)
         made = graph.entries()[since:]
@@ -174,10 +189,12 @@ def initial_sync(opts: Options, rooms: int, events: int, workers: int) -> dict[s
             "events": events,
             "workers": workers,
             "seconds": seconds,
+            "cpu_seconds": cpu,
             "bookings": bookings,
             "requests": len(made),
             "throttled": sum(1 for e in made if e["status"] == 429),
             "peak_in_flight": peak_in_flight(made),
+            "peak_per_mailbox": peak_per_mailbox(made),
         }
 
 
@@ -190,7 +207,7 @@ def run(opts: Options) -> list[Figure]:
         f"application mode, {sync_rooms} rooms x {sync_events} events, {LATENCY * 1000:.0f} ms per request: "
         f"initial sync wall time, concurrent vs. sequential"
     )
-    sync_target = f">= {SPEEDUP_TARGET:.0f}x faster, never more than {MAX_IN_FLIGHT} in flight, 0 429s"
+    sync_target = f">= {SPEEDUP_TARGET}x faster, at most {MAX_IN_FLIGHT} in flight per mailbox, 0 429s"
     if pending:
         return [
             Figure("application.tokens_per_hour", token_name, f"<= {TOKEN_TARGET:.0f}", pending, None),
@@ -212,7 +229,7 @@ def run(opts: Options) -> list[Figure]:
             detail=tokens,
         )
     )
-    repeat = 1 if opts.quick else max(1, min(opts.runs, 2))
+    repeat = 1 if opts.quick else max(1, opts.runs)  # issue 16: medians of 3
     pairs = []
     for i in range(repeat):
         opts.log(f"   {sync_rooms} rooms x {sync_events} events, sequential, run {i + 1}/{repeat}")
@@ -222,7 +239,8 @@ def run(opts: Options) -> list[Figure]:
         pairs.append((sequential, concurrent))
     speedups = [s["seconds"] / c["seconds"] for s, c in pairs]
     speedup = median(speedups)
-    peak = max(c["peak_in_flight"] for _, c in pairs)
+    peak = max(c["peak_per_mailbox"] for _, c in pairs)
+    total_peak = max(c["peak_in_flight"] for _, c in pairs)
     throttled = sum(s["throttled"] + c["throttled"] for s, c in pairs)
     complete = all(r["bookings"] == sync_rooms * sync_events for pair in pairs for r in pair)
     figures.append(
@@ -231,8 +249,10 @@ def run(opts: Options) -> list[Figure]:
             sync_name,
             sync_target,
             f"{speedup:.1f}x ({median(s['seconds'] for s, _ in pairs):.1f} s vs "
-            f"{median(c['seconds'] for _, c in pairs):.1f} s), peak {peak} in flight, {throttled} 429s"
-            + ("" if complete else " (bookings missing!)"),
+            f"{median(c['seconds'] for _, c in pairs):.1f} s; CPU "
+            f"{median(s['cpu_seconds'] for s, _ in pairs):.1f} s vs {median(c['cpu_seconds'] for _, c in pairs):.1f} s)"
+            f", peak {peak} in flight per mailbox "
+            f"({total_peak} in all), {throttled} 429s" + ("" if complete else " (bookings missing!)"),
             speedup >= SPEEDUP_TARGET and peak <= MAX_IN_FLIGHT and throttled == 0 and complete,
             value=speedup,
             unit="x",

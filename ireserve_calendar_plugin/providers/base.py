@@ -10,6 +10,7 @@ drives. Providers depend on the engine's model and ports, never the other way ro
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -104,6 +105,15 @@ class PushParse:
     response: HttpResponse | None = field(default=None)
 
 
+@functools.cache
+def _schema_facts(schema_cls: type[ProviderSettingsSchema]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """(endpoint field names, every field's ``load_default``) of a settings schema, computed once per
+    class: building a marshmallow schema deep-copies its fields, and every job asked twice."""
+    schema = schema_cls()
+    names = tuple(name for name, f in schema.fields.items() if isinstance(f, BaseUrl) or f.metadata.get("endpoint"))
+    return names, {name: f.load_default for name, f in schema.fields.items()}
+
+
 class CalendarProvider:
     """Base class of a calendar provider.
 
@@ -126,18 +136,17 @@ class CalendarProvider:
         URLs). Changing one is a re-approval: the admin form asks for the client secret again and drops
         everything under :attr:`grant_keys`. Default: every :class:`BaseUrl` field of the schema and every
         field whose metadata says ``endpoint=True``, so a new provider gets the rule by declaring its URLs."""
-        schema = self.settings_schema()
-        return tuple(name for name, f in schema.fields.items() if isinstance(f, BaseUrl) or f.metadata.get("endpoint"))
+        return _schema_facts(self.settings_schema)[0]
 
     def endpoint_settings(self, settings: Mapping[str, Any]) -> dict[str, str]:
         """The :meth:`endpoint_fields` of ``settings`` as compared (defaults filled in, a trailing slash
         dropped): what a settings change is judged by, and the tag of every token obtained under them."""
-        schema = self.settings_schema()
+        defaults = _schema_facts(self.settings_schema)[1]
         out: dict[str, str] = {}
         for name in self.endpoint_fields():
             value = settings.get(name)
-            if value is None and name in schema.fields:
-                default = schema.fields[name].load_default
+            if value is None and name in defaults:
+                default = defaults[name]
                 value = default() if callable(default) else default
             out[name] = str(value or "").rstrip("/")
         return out

@@ -253,7 +253,7 @@ class ApiClient:
         sleep: Callable[[float], None] = time.sleep,
         session: requests.Session | None = None,
         seed: int | None = None,
-        gate: threading.Semaphore | None = None,
+        gate: threading.Semaphore | Callable[[str], threading.Semaphore | None] | None = None,
         allowed_paths: PathRule | None = None,
         pause: Callable[[str], SharedPause | None] | None = None,
     ) -> None:
@@ -267,6 +267,7 @@ class ApiClient:
         self.retry = retry or RetryPolicy()
         self.pacer = pacer
         # ``gate``: a semaphore shared with other clients (e.g. every client of one integration in this
+        # process), or a function giving the semaphore of a URL's scope (e.g. one per mailbox),
         # process), so the cap holds across jobs; else ``max_in_flight`` caps this client alone
         own = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
         self._gate = gate if gate is not None else own
@@ -389,8 +390,9 @@ class ApiClient:
             merged["Authorization"] = f"Bearer {token}"
         if self.pacer is not None:
             self.pacer.take()
-        if self._gate is not None:
-            self._gate.acquire()
+        gate = self._gate(url) if callable(self._gate) else self._gate
+        if gate is not None:
+            gate.acquire()
         try:
             self.calls += 1
             return self.session.request(
@@ -407,8 +409,8 @@ class ApiClient:
             log.info("%s %s: %s (attempt %d)", self.provider, method, type(exc).__name__, attempt)
             return None
         finally:
-            if self._gate is not None:
-                self._gate.release()
+            if gate is not None:
+                gate.release()
 
     def close(self) -> None:
         self.session.close()

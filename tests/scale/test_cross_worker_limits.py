@@ -168,7 +168,9 @@ def test_four_workers_room_mailboxes_limits_retry_after_and_a_killed_lease_holde
                     Fault(kind="timeout", delay=SLOW_ANSWER, method="GET", path=rf"/users/{re.escape(victim)}/.*delta$")
                 )
                 graph.person_create_event(victim, "Late", _hour(4, 1), _hour(4, 2), "UTC")  # pushed: a round
-                # ... meanwhile outbound jobs of one room race for its mailbox
+                # ... meanwhile outbound jobs of one room race for its mailbox (slower answers: they would
+                # overlap there if anything let them)
+                graph.latency = 0.05
                 for obj in objects[:BUSY_ROOMS]:
                     _book(world, obj.id, 0, PER_BUSY_ROOM)
                 world.wait_for_pushes()

@@ -10,8 +10,12 @@ Public API: :class:`OutlookBackend`, :func:`room_key`, :func:`calendars_from_set
   grant; application, one client-credentials token per integration (= per tenant) under
   :data:`APP_TOKEN_KEY`, shared by every room and worker, renewed five minutes before it expires.
 - Every call goes through :class:`ApiClient` (host pinning, one refresh on 401, retries honouring
-  ``Retry-After``) with at most ``max_concurrency`` requests in flight per integration in this
-  process (one semaphore shared by all of the integration's clients, :func:`shared_gate`).
+  ``Retry-After``) with at most ``max_concurrency`` requests in flight in this process (semaphores
+  shared by all of the integration's clients, :func:`shared_gate`): per integration in delegated mode
+  (one mailbox), per mailbox in application mode, where Graph's limit (4 concurrent requests per app
+  and mailbox) is per mailbox too, so 500 rooms are not squeezed through one mailbox's allowance.
+  Across processes each mailbox sees one request of ours at a time anyway: every round, channel call
+  and write of a calendar holds its lease in host storage.
 - Inbound: :meth:`OutlookBackend.list_changes` streams calendarView/delta pages lazily; only the last
   page carries the new cursor (its ``@odata.deltaLink``). A stored cursor is requested verbatim; one
   that no longer lies under the configured Graph root (the admin changed it) counts as invalid, so
@@ -103,16 +107,18 @@ MAX_PAGES = 100_000
 ME = "me"
 DEFAULT_LABEL = "Outlook calendar"
 
-_gates: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_gates: dict[tuple[str, str, int], threading.BoundedSemaphore] = {}
 _gates_lock = threading.Lock()
 
 
-def shared_gate(integration_id: str, limit: int) -> threading.BoundedSemaphore:
-    """The one semaphore of this process capping an integration's requests in flight at ``limit``."""
+def shared_gate(integration_id: str, limit: int, scope: str = "") -> threading.BoundedSemaphore:
+    """The one semaphore of this process capping an integration's requests in flight at ``limit``
+    (with ``scope``, e.g. a mailbox: that scope's requests)."""
+    key = (integration_id, scope, limit)
     with _gates_lock:
-        gate = _gates.get((integration_id, limit))
+        gate = _gates.get(key)
         if gate is None:
-            gate = _gates[(integration_id, limit)] = threading.BoundedSemaphore(limit)
+            gate = _gates[key] = threading.BoundedSemaphore(limit)
         return gate
 
 
@@ -137,19 +143,23 @@ def room_key(upn: str) -> str:
     return "r" + hashlib.sha256(upn.lower().encode("utf-8")).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=16)
+def _room_calendars(rows: tuple[tuple[str, int], ...], writes: bool) -> tuple[CalendarRef, ...]:
+    """One calendar per room row (the first row of a mailbox wins), cached by the rows themselves: every
+    job of an application-mode integration asks, and building 500 refs cost about 8 ms each time."""
+    refs: dict[str, CalendarRef] = {}
+    for upn, object_id in rows:
+        key = room_key(upn)
+        if key not in refs:
+            refs[key] = CalendarRef(key=key, remote_id=upn, inbound_object_id=object_id, outbound=writes, label=upn)
+    return tuple(refs.values())
+
+
 def calendars_from_settings(settings: Mapping[str, Any], label: str = DEFAULT_LABEL) -> list[CalendarRef]:
     """The calendars an integration syncs: ``me`` (delegated) or one per room row (application)."""
     if settings.get("auth_mode") == "application":
-        refs: dict[str, CalendarRef] = {}
-        writes = bool(settings.get("room_outbound"))
-        for row in settings.get("rooms") or []:
-            upn = str(row["upn"])
-            key = room_key(upn)
-            if key not in refs:
-                refs[key] = CalendarRef(
-                    key=key, remote_id=upn, inbound_object_id=int(row["object"]), outbound=writes, label=upn
-                )
-        return list(refs.values())
+        rows = tuple((str(row["upn"]), int(row["object"])) for row in settings.get("rooms") or [])
+        return list(_room_calendars(rows, bool(settings.get("room_outbound"))))
     if not settings.get("object_id"):
         return []
     return [
@@ -183,6 +193,7 @@ class OutlookBackend:
             self.tokens = AccessTokens(ctx.store, refresh, now=ctx.now, key=ctx.token_key, issuer=ctx.issuer)
         limit = int(ctx.settings.get("max_concurrency") or 4)
         self.api_timeout = float(ctx.settings.get("request_timeout") or 30)
+        self._limit = limit
         pauses: dict[str, SharedPause] = {}
         max_wait = RetryPolicy().max_wait
 
@@ -202,7 +213,7 @@ class OutlookBackend:
             invalidate_token=self.tokens.invalidate,
             raise_for_status=raise_for_status,
             max_in_flight=limit,
-            gate=shared_gate(ctx.integration_id, limit),
+            gate=self._gate_for if self.application else shared_gate(ctx.integration_id, limit),
             sleep=ctx.sleep,
             session=session,
             timeout=self.api_timeout,
@@ -210,6 +221,12 @@ class OutlookBackend:
         )
         self.client = OutlookClient(self.api, self.base_url)
         self._calendars: list[CalendarRef] | None = None
+
+    def _gate_for(self, url: str) -> threading.BoundedSemaphore:
+        """Application mode: the semaphore of the mailbox ``url`` touches (requests outside any mailbox,
+        such as subscriptions and places, share the integration's own)."""
+        mailbox = mailbox_of(url, self.base_url)
+        return shared_gate(self.ctx.integration_id, self._limit, f"mailbox:{mailbox}" if mailbox else "")
 
     def close(self) -> None:
         """Release the HTTP session when this backend made it (an injected one stays open)."""

@@ -142,7 +142,8 @@ class OutlookSettingsSchema(ProviderSettingsSchema):
         validate=validate.Range(min=1, max=16),
         metadata=field_meta(
             "Concurrent requests",
-            "Requests in flight at once (Outlook allows 4 per mailbox).",
+            "Requests in flight at once per worker process: for the mailbox (delegated), for each room mailbox "
+            "(application mode). Outlook allows 4 per mailbox.",
             kind="integer",
             section="Advanced",
         ),

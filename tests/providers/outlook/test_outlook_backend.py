@@ -527,9 +527,29 @@ def test_never_more_than_max_concurrency_in_flight(graph: Graph, limit: int) -> 
     for thread in threads:
         thread.join()
     assert errors == []
-    assert 1 < graph.app.max_in_flight <= limit
+    # application mode: Graph's limit is per mailbox, so is the gate (two rooms: up to twice the limit in all)
+    peaks = _mailbox_peaks(graph.app.requests.entries())
+    assert max(peaks.values()) == limit, peaks
+    assert limit < graph.app.max_in_flight <= 2 * limit
     assert graph.app.throttle.rejected == 0
     assert graph.app.token_request_count(grant_type="client_credentials") == 1
+
+
+def _mailbox_peaks(entries: list[Any]) -> dict[str, int]:
+    """The most requests each mailbox was answering at once, from the log's starts and durations."""
+    edges: dict[str, list[tuple[Any, int]]] = {}
+    for e in entries:
+        parts = e.path.split("/")
+        if len(parts) > 3 and parts[2] == "users":
+            edges.setdefault(parts[3], []).extend([(e.started, 1), (e.started + timedelta(seconds=e.duration), -1)])
+    peaks = {}
+    for mailbox, steps in edges.items():
+        current = peak = 0
+        for _, step in sorted(steps):
+            current += step
+            peak = max(peak, current)
+        peaks[mailbox] = peak
+    return peaks
 
 
 def test_make_settings_roundtrip(graph: Graph) -> None:
