@@ -364,6 +364,15 @@ class BookingStore:
             self._longest[object_id] = longest
         return longest
 
+    def forget_kept(self) -> None:
+        """Drop the time zones and longest-booking bounds a unit keeps. Called when a savepoint of the unit is
+        rolled back: PostgreSQL then also releases the object locks taken inside it, so another writer may
+        have booked those objects since, and the next check must read the bound again."""
+        if self._timezones is not None:
+            self._timezones.clear()
+        if self._longest is not None:
+            self._longest.clear()
+
     def _lasts(self, object_id: int, start_at: str, end_at: str) -> None:
         """An own write gave ``object_id`` a booking from ``start_at`` to ``end_at``: grow the kept bound."""
         if self._longest is not None and object_id in self._longest:

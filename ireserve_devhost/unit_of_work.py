@@ -100,6 +100,8 @@ class SqliteUnitOfWork:
             self._conn.execute(f"ROLLBACK TO {name}")
             self._conn.execute(f"RELEASE {name}")
             del self.pending[mark:]
+            # locks taken inside the savepoint are gone with it (PostgreSQL): what the unit kept may be stale
+            self.bookings.forget_kept()
             raise
         else:
             self._conn.execute(f"RELEASE {name}")

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC
+from datetime import datetime
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import pluggy
 import pytest
 
+from hookspecs.types import BookingConflictError
 from ireserve_devhost import ReferenceHost
 from ireserve_devhost.cli import main
 from ireserve_devhost.db import SCHEMA_VERSION
@@ -315,3 +318,30 @@ def test_concurrent_admins_adding_one_name_get_one_object_and_clear_errors(
     assert outcomes.count("object added") == 5 and outcomes.count("object refused") == 15
     assert outcomes.count("integration added") == 5 and outcomes.count("integration refused") == 15
     assert len(pg_host.objects.all()) == 5 and len(pg_host.integrations.all()) == 5
+
+
+def test_a_unit_rechecks_an_object_whose_lock_a_rolled_back_savepoint_gave_up(
+    pg_host: ReferenceHost, pm: pluggy.PluginManager, clock: Any, tmp_path: Path
+) -> None:
+    """A refused create in a unit undoes its savepoint, and with it (on PostgreSQL) the object's lock: another
+    worker may then book the object, and the unit's next create must see that booking, not a kept bound."""
+    start = datetime(2024, 5, 1, 8, tzinfo=UTC)
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    room = pg_host.add_object("Room").id
+    values: dict[str, Any] = {"object_id": room, "status": "confirmed", "title": "x", "channel": "web"}
+    pg_host.bookings.create(start=start, end=start + hour, origin="user:1", **values)
+    other = _second_host(pg_host, pm, clock, tmp_path)
+    with pg_host.unit_of_work() as unit:
+        with pytest.raises(BookingConflictError):
+            unit.bookings.create(start=start, end=start + hour, origin="calendar:g", **values)
+        writer = threading.Thread(  # another machine books three days of the room meanwhile
+            target=other.bookings.create,
+            kwargs={"start": start + day, "end": start + 4 * day, "origin": "user:2", **values},
+        )
+        writer.start()
+        writer.join(timeout=10)
+        assert not writer.is_alive()
+        with pytest.raises(BookingConflictError):
+            unit.bookings.create(start=start + 2 * day, end=start + 2 * day + hour, origin="calendar:g", **values)
+    other.close()
+    assert len(pg_host.list_bookings()) == 2
