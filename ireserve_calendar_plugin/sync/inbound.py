@@ -1,7 +1,7 @@
 """One inbound round for one calendar: page through changes, apply them, then move the cursor.
 
 Public API: :class:`InboundRound`, :class:`RoundResult`, :class:`Applied`, :data:`BOOKING_CHANGES`,
-:class:`CalendarBusyError`, :class:`LeaseLostError`.
+:data:`UNIT_EVENTS`, :class:`CalendarBusyError`, :class:`LeaseLostError`.
 
 A round (see the Google and Graph sync guides: developers.google.com/workspace/calendar/api/guides/sync,
 learn.microsoft.com/graph/delta-query-events):
@@ -10,7 +10,9 @@ learn.microsoft.com/graph/delta-query-events):
 2. lists changes since the stored cursor, or the whole window when there is none (first run,
    a cursor the provider declared invalid, or a window that must be re-baselined);
 3. applies each change as soon as its page arrives (pages are streamed, never all held) through the
-   pure rules of :mod:`.plan`, writing with this integration's origin and with outbound suppressed;
+   pure rules of :mod:`.plan`, writing with this integration's origin and with outbound suppressed: the
+   page is matched with batch reads, then written in units of work of up to :data:`UNIT_EVENTS` events
+   with a savepoint per event when the host offers them (:mod:`.page`), else through the per-call API;
 4. after a full listing, treats every linked booking of the window whose event did not appear as
    deleted (so deletions made while the cursor was stale are not lost), unless that would cancel
    everything linked at once (mass-deletion guard);
@@ -65,7 +67,15 @@ from ireserve_calendar_plugin.sync.state import Lease
 from ireserve_calendar_plugin.sync.state import Schedule
 from ireserve_calendar_plugin.sync.state import StateStore
 
-__all__ = ["BOOKING_CHANGES", "Applied", "CalendarBusyError", "InboundRound", "LeaseLostError", "RoundResult"]
+__all__ = [
+    "BOOKING_CHANGES",
+    "UNIT_EVENTS",
+    "Applied",
+    "CalendarBusyError",
+    "InboundRound",
+    "LeaseLostError",
+    "RoundResult",
+]
 
 log = logging.getLogger("ireserve_calendar_plugin.sync")
 
@@ -75,6 +85,9 @@ REBASELINE_AFTER = timedelta(days=1)
 #: A full listing that would cancel more than this many linked bookings, while listing no event at
 #: all, is held back and reported instead (vdirsyncer's "storage empty" guard).
 MASS_DELETE_GUARD = 10
+#: A page's events are applied in units of work of at most this many events: the per-transaction cost is
+#: spread over hundreds of events, and a unit holds the host's write lock (SQLite) for a short while only.
+UNIT_EVENTS = 500
 #: Long rounds (an initial sync of thousands of events) log their progress every this many pages.
 PROGRESS_EVERY = 5
 
@@ -262,9 +275,17 @@ class InboundRound(IntegrationScoped):
         self, calendar: CalendarRef, events: list[RemoteEvent], window: Window, result: RoundResult
     ) -> None:
         """Read what the page's events need (batch matching, organisers, provider re-checks: no host write
-        and no network call happens inside the unit), then apply every event in one unit of work, each in
-        its own savepoint: an event the host refuses is undone and queued for review, the rest commits."""
+        and no network call happens inside a unit), then apply its events in units of work of at most
+        :data:`UNIT_EVENTS` events."""
         index = self._index(calendar, events)
+        for at in range(0, len(events), UNIT_EVENTS):
+            self._apply_unit(calendar, events[at : at + UNIT_EVENTS], window, result, index)
+
+    def _apply_unit(
+        self, calendar: CalendarRef, events: list[RemoteEvent], window: Window, result: RoundResult, index: PageIndex
+    ) -> None:
+        """Apply ``events`` in one unit of work (when the host offers one), each in its own savepoint: an
+        event the host refuses is undone and queued for review, the others commit together."""
         with page_writes(self.host, self.links) as writes:
             index.read_through(writes.bookings)
             for event in events:
@@ -306,11 +327,14 @@ class InboundRound(IntegrationScoped):
         index.load_values(event.id for event in events)
         self._rechecked = {}
         fallback: set[int] = set()
+        # Only an earlier event with the same id can undo a match within the page; then every event's
+        # fallback and organiser are read now, as nothing but bookings and links can be read inside a unit.
+        repeats = len({event.id for event in events}) != len(events)
         for event in events:
             matched = index.batched and bool(index.by_field(event.id))
             if event.deleted and self.backend.ambiguous_removals and (matched or index.by_field(event.id)):
                 self._rechecked[event.id] = self.backend.recheck_removed(calendar, event.id)
-            if matched:
+            if matched and not repeats:
                 continue
             fallback.update(i for i in (event.booking_id, plan.title_suffix_id(event.title)) if i is not None)
             if event.organizer_email and not event.deleted:

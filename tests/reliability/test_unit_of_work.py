@@ -26,6 +26,7 @@ from ireserve_calendar_plugin.config.store import SecureConfig
 from ireserve_calendar_plugin.runtime import context_for
 from ireserve_calendar_plugin.runtime import engine_for
 from ireserve_calendar_plugin.services import rekey
+from ireserve_calendar_plugin.sync import inbound
 from ireserve_calendar_plugin.sync import plan
 from ireserve_calendar_plugin.sync.links import LinkStore
 from ireserve_calendar_plugin.sync.state import StateStore
@@ -86,10 +87,12 @@ class HookRecorder:
 # --------------------------------------------------------------------------- savepoint per event
 
 
+@pytest.mark.parametrize("unit_events", [500, 2], ids=["one unit", "a unit every 2 events"])
 def test_an_event_the_host_refuses_is_undone_alone_and_the_rest_of_the_page_commits(
-    rig: GoogleRig, monkeypatch: pytest.MonkeyPatch
+    rig: GoogleRig, monkeypatch: pytest.MonkeyPatch, unit_events: int
 ) -> None:
     assert isinstance(rig.host, UnitOfWorkHost)
+    monkeypatch.setattr(inbound, "UNIT_EVENTS", unit_events)
     ids = _events(rig, 5)
     refused = ids[2]
     save = LinkStore.save
@@ -288,3 +291,66 @@ def test_links_sealed_by_an_older_version_keep_working_and_become_plain(rig: Goo
     for booking in linked.values():
         value = rig.host.config.get(rig.integration.id, LinkStore.key(rig.calendar_key(), booking.id)).value
         assert value is not None and value.startswith("{")
+
+
+# --------------------------------------------------------------------------- a page that names an event twice
+
+
+class PagesBackend:
+    """A calendar whose rounds list the pages a test gives (no HTTP): one page per round."""
+
+    ambiguous_removals = False
+
+    def __init__(self, calendar: Any) -> None:
+        self.calendar = calendar
+        self.rounds: list[list[Any]] = []
+
+    def calendars(self) -> list[Any]:
+        return [self.calendar]
+
+    def calendar_for_object(self, object_id: int) -> Any:
+        return self.calendar
+
+    def list_changes(self, calendar: Any, cursor: Any, window: Any) -> Any:
+        from ireserve_calendar_plugin.sync.model import ChangePage
+
+        yield ChangePage(tuple(self.rounds.pop(0)), cursor=f"c{len(self.rounds)}")
+
+    def recheck_removed(self, calendar: Any, event_id: str) -> Any:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_page_that_names_an_event_twice_reads_everything_before_its_unit() -> None:
+    # the second mention of an event meets the booking the first one unlinked: matching it again needs the
+    # organiser and the fallbacks, which cannot be read inside the unit (only bookings and links can)
+    from dataclasses import replace
+    from datetime import UTC
+    from datetime import datetime
+
+    from hookspecs.types import KeyRing
+    from ireserve_calendar_plugin.sync.inbound import InboundRound
+    from ireserve_calendar_plugin.sync.model import CalendarRef
+    from ireserve_calendar_plugin.sync.model import RemoteEvent
+    from ireserve_calendar_plugin.sync.model import SyncOptions
+    from ireserve_devhost import ReferenceHost
+
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+    with ReferenceHost(":memory:", keyring=KeyRing("k1", {"k1": b"k" * 32})) as host:
+        room = host.add_object("Room")
+        ann = host.add_customer("Ann", "ann@example.org")
+        host.add_integration("g1", "google")
+        calendar = CalendarRef("cal", "room@example.org", room.id)
+        backend = PagesBackend(calendar)
+        store = SecureConfig(host.config, host.keyring, "g1")
+        options = SyncOptions(provider="google", status_with_customer="option")
+        event = RemoteEvent(id="e1", etag='"1"', title="Team", start=start, end=start + timedelta(hours=1))
+        backend.rounds = [[event], [RemoteEvent(id="e1", deleted=True), replace(event, organizer_email=ann.email)]]
+        for _ in range(2):
+            InboundRound(
+                host=host, integration_id="g1", backend=backend, store=store, options=options, now=host.now
+            ).run(calendar)
+        bookings = host.list_bookings(room.id)
+        assert [(b.status, b.customer_id) for b in bookings] == [("cancelled", None), ("option", ann.id)]
