@@ -31,6 +31,7 @@ from contextlib import AbstractContextManager
 from contextlib import contextmanager
 from datetime import UTC
 from datetime import datetime
+from typing import Any
 from typing import Protocol
 
 from ireserve_devhost.dialect import SQLITE
@@ -220,14 +221,22 @@ class Database:
         self.path = os.fspath(path)
         self.in_memory = self.path == MEMORY
         self._busy_timeout = busy_timeout
-        self._max = 1 if self.in_memory else max(1, max_connections)
-        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._start_pool(1 if self.in_memory else max_connections)
+        if not self.in_memory:
+            _private_file(self.path)
+        self._open_schema()
+
+    def _start_pool(self, max_connections: int) -> None:
+        """An empty pool of at most ``max_connections`` connections (every backend's first step)."""
+        self._max = max(1, max_connections)
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
         self._opened = 0
         self._lock = threading.Lock()
         self._local = threading.local()
         self._closed = False
-        if not self.in_memory:
-            _private_file(self.path)
+
+    def _open_schema(self) -> None:
+        """Create or upgrade the schema; a database that cannot be migrated is closed again."""
         try:
             self._migrate()
         except BaseException:

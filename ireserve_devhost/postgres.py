@@ -22,8 +22,6 @@ refused with ValueError before anything is written.
 from __future__ import annotations
 
 import functools
-import queue
-import threading
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -260,17 +258,8 @@ class PostgresDatabase(Database):
         self.path = redact_url(url)
         self.in_memory = False
         self._connect_timeout = connect_timeout
-        self._max = max(1, max_connections)
-        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
-        self._opened = 0
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._closed = False
-        try:
-            self._migrate()
-        except BaseException:
-            self.close()
-            raise
+        self._start_pool(max_connections)
+        self._open_schema()
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Any]:
