@@ -354,3 +354,51 @@ def test_a_page_that_names_an_event_twice_reads_everything_before_its_unit() -> 
             ).run(calendar)
         bookings = host.list_bookings(room.id)
         assert [(b.status, b.customer_id) for b in bookings] == [("cancelled", None), ("option", ann.id)]
+
+
+def test_an_event_undone_by_its_savepoint_teaches_the_page_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the page's first mention of e1 creates a booking, then the host refuses its link: the savepoint undoes
+    # the booking. The second mention must not match that undone booking (it would meet "no such booking"
+    # and be refused too); it creates the booking itself.
+    from dataclasses import replace
+    from datetime import UTC
+    from datetime import datetime
+
+    from hookspecs.types import KeyRing
+    from ireserve_calendar_plugin.sync.inbound import InboundRound
+    from ireserve_calendar_plugin.sync.model import CalendarRef
+    from ireserve_calendar_plugin.sync.model import RemoteEvent
+    from ireserve_calendar_plugin.sync.model import SyncOptions
+    from ireserve_devhost import ReferenceHost
+
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+    save = LinkStore.save
+    refusals = [True]
+
+    def refuse_first(self: LinkStore, link: Any) -> bool:
+        if refusals:
+            refusals.pop()
+            raise ValueError("the host refused this link")
+        return save(self, link)
+
+    monkeypatch.setattr(LinkStore, "save", refuse_first)
+    with ReferenceHost(":memory:", keyring=KeyRing("k1", {"k1": b"k" * 32})) as host:
+        assert isinstance(host, UnitOfWorkHost)
+        room = host.add_object("Room")
+        host.add_integration("g1", "google")
+        calendar = CalendarRef("cal", "room@example.org", room.id)
+        backend = PagesBackend(calendar)
+        first = RemoteEvent(id="e1", etag='"1"', title="Team", start=start, end=start + timedelta(hours=1))
+        moved = replace(first, etag='"2"', start=first.start + timedelta(hours=3), end=first.end + timedelta(hours=3))
+        backend.rounds = [[first, moved]]
+        result = InboundRound(
+            host=host,
+            integration_id="g1",
+            backend=backend,
+            store=SecureConfig(host.config, host.keyring, "g1"),
+            options=SyncOptions(provider="google"),
+            now=host.now,
+        ).run(calendar)
+        assert result.counts.get("rejected") == 1 and result.counts.get("created") == 1, result.counts
+        bookings = host.list_bookings(room.id)
+        assert [(b.start, b.fields.get("external_id")) for b in bookings] == [(moved.start, "e1")]
