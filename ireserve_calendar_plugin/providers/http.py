@@ -267,8 +267,8 @@ class ApiClient:
         self.retry = retry or RetryPolicy()
         self.pacer = pacer
         # ``gate``: a semaphore shared with other clients (e.g. every client of one integration in this
-        # process), or a function giving the semaphore of a URL's scope (e.g. one per mailbox),
-        # process), so the cap holds across jobs; else ``max_in_flight`` caps this client alone
+        # process), or a function giving the shared semaphore of a URL's scope (e.g. one per mailbox), so
+        # the cap holds across jobs; else ``max_in_flight`` caps this client alone
         own = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
         self._gate = gate if gate is not None else own
         # ``pause``: the shared Retry-After of the scope a URL belongs to (every worker honours it)
